@@ -1,0 +1,35 @@
+"""Backends score prompt token ids with one model format; :func:`open_backend` picks by file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from local_rerank.backends.base import Backend, BackendOptions
+from local_rerank.errors import ModelError
+from local_rerank.gguf_file import is_gguf
+
+BACKENDS = ("gguf",)
+
+
+def detect_format(path: Path) -> str:
+    """The backend name for a model path, from its content (never from its name)."""
+    path = Path(path)
+    if not path.exists():
+        raise ModelError(f"model not found: {path}")
+    if is_gguf(path):
+        return "gguf"
+    raise ModelError(f"{path} is not a model local-rerank can run (expected a GGUF file)")
+
+
+def open_backend(path: Path, backend: str | None = None, options: BackendOptions = BackendOptions(),
+                 *, max_length: int) -> Backend:
+    """Load the model at ``path`` with the named backend, or the one its format needs."""
+    name = backend or detect_format(path)
+    if name == "gguf":
+        from local_rerank.backends.gguf import GgufBackend
+
+        return GgufBackend(Path(path), options, max_length=max_length)
+    raise ModelError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
+
+
+__all__ = ["BACKENDS", "Backend", "BackendOptions", "detect_format", "open_backend"]

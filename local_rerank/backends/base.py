@@ -1,0 +1,78 @@
+"""The backend interface: token-id sequences in, p("yes") out.
+
+A backend implements only :meth:`Backend._score_batch`. This base class owns batching:
+sequences are sorted by length (so batches hold similar lengths and little padding) and
+packed whole under a token and a sequence limit; a sequence longer than the token limit
+is scored in a batch of its own. Scores come back in input order.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import ClassVar, Iterator, Literal, Sequence
+
+import numpy as np
+
+from local_rerank.tokenizer import Tokenizer
+
+Device = Literal["auto", "cpu", "cuda"]
+
+
+@dataclass(frozen=True)
+class BackendOptions:
+    """What a caller may choose about running a model; None means the backend decides."""
+
+    device: Device = "auto"
+    threads: int | None = None
+    max_batch_tokens: int | None = None
+
+
+class Backend(ABC):
+    """Scores full prompt token-id sequences with one loaded model.
+
+    Subclasses set ``name`` and, in ``__init__``, ``tokenizer`` (the model's own
+    vocabulary), ``device`` ("cpu" or "cuda": where the work really runs),
+    ``model_name``, ``max_batch_tokens`` and ``max_batch_sequences``.
+    """
+
+    name: ClassVar[str]
+    tokenizer: Tokenizer
+    device: str
+    model_name: str
+    max_batch_tokens: int
+    max_batch_sequences: int
+
+    def score(self, sequences: Sequence[Sequence[int]]) -> np.ndarray:
+        """p("yes") for each sequence, in input order, as float64 in [0, 1]."""
+        scores = np.empty(len(sequences), dtype=np.float64)
+        for batch in self._batches(sequences):
+            scores[batch] = self._score_batch([sequences[i] for i in batch])
+        return scores
+
+    def _batches(self, sequences: Sequence[Sequence[int]]) -> Iterator[list[int]]:
+        order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
+        batch: list[int] = []
+        tokens = 0
+        for i in order:
+            length = len(sequences[i])
+            if batch and (tokens + length > self.max_batch_tokens or len(batch) == self.max_batch_sequences):
+                yield batch
+                batch, tokens = [], 0
+            batch.append(i)
+            tokens += length
+        if batch:
+            yield batch
+
+    @abstractmethod
+    def _score_batch(self, sequences: Sequence[Sequence[int]]) -> np.ndarray:
+        """p("yes") for each sequence of one batch: within both limits, or one long sequence."""
+
+    def close(self) -> None:
+        """Release the model's memory. The default does nothing."""
+
+    def __enter__(self) -> "Backend":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,184 @@
+"""GGUF models on llama.cpp, through llama-cpp-python's low-level API.
+
+Token ids come from :mod:`local_rerank.recipe` (the high-level ``Llama.embed`` tokenizes
+without parsing control tokens and misreads rank-pooled output, so it is not used).
+Many documents go into one ``llama_decode`` as separate sequences sharing one KV cache.
+
+Two scoring paths, chosen per file by :func:`local_rerank.gguf_file.read_gguf_model`:
+``causal`` asks for logits at each sequence's last token only and reads the yes/no
+entries; ``rank`` is llama.cpp's rank pooling (what llama-server does), which yields
+softmax([yes, no]) per sequence but computes the output layer for every prompt token.
+Both give the same scores; ``causal`` is much faster and is used whenever the file holds
+a usable output matrix.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import math
+import os
+from collections import deque
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from local_rerank.backends.base import Backend, BackendOptions
+from local_rerank.errors import BackendUnavailableError, LocalRerankError, ModelError
+from local_rerank.gguf_file import ScoringPath, read_gguf_model
+from local_rerank.recipe import NO_TOKEN, YES_TOKEN
+
+MAX_SEQUENCES = 64  # llama.cpp allows 256
+# Documents are packed whole into decodes of at most this many tokens, one llama.cpp
+# micro-batch each: a sequence split across micro-batches scores slightly differently
+# (about 1e-3 with Q8_0), so packing whole keeps a score independent of its neighbours.
+# Longer prompts (up to max_length) are decoded alone, split the same way every time.
+DEFAULT_BATCH_TOKENS = 512
+
+_llama: Any = None
+_recent_log: deque[str] = deque(maxlen=8)
+
+
+def _llama_cpp() -> Any:
+    """Import llama_cpp once, initialise its backend and route its log into ``_recent_log``."""
+    global _llama
+    if _llama is None:
+        try:
+            import llama_cpp
+        except ImportError as e:
+            raise BackendUnavailableError(
+                "the GGUF backend needs llama-cpp-python: pip install 'local-rerank[gguf]'"
+            ) from e
+        llama_cpp.llama_log_set(_log_callback, ctypes.c_void_p())
+        llama_cpp.llama_backend_init()
+        _llama = llama_cpp
+    return _llama
+
+
+@ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p)
+def _log_callback(level: int, text: bytes, _: ctypes.c_void_p) -> None:
+    line = text.decode("utf-8", "replace").strip() if text else ""
+    if line:
+        _recent_log.append(line)
+
+
+def _last_log_line() -> str:
+    errors = [line for line in _recent_log if "error" in line.lower() or "failed" in line.lower()]
+    return (errors or list(_recent_log) or ["no details"])[-1]
+
+
+class GgufBackend(Backend):
+    """A Qwen3-Reranker GGUF file scored by llama.cpp on the CPU or a CUDA GPU."""
+
+    name = "gguf"
+    _model: Any = None
+    _ctx: Any = None
+    _batch: Any = None
+
+    def __init__(self, path: Path, options: BackendOptions = BackendOptions(), *,
+                 max_length: int = DEFAULT_BATCH_TOKENS, scoring_path: ScoringPath | None = None) -> None:
+        info = read_gguf_model(path)
+        if scoring_path is not None and scoring_path not in info.scoring_paths:
+            raise ModelError(f"{Path(path).name} cannot be scored with the {scoring_path} path")
+        llama = _llama_cpp()
+        self.tokenizer = info.tokenizer
+        self.model_name = info.name
+        self.scoring_path: ScoringPath = scoring_path or info.scoring_paths[0]
+        self.device = _device(llama, options.device)
+        self.max_batch_tokens = options.max_batch_tokens or DEFAULT_BATCH_TOKENS
+        self.max_batch_sequences = MAX_SEQUENCES
+        self._decode_tokens = max(self.max_batch_tokens, max_length)
+        self.threads = options.threads or len(os.sched_getaffinity(0))
+        self._yes = self.tokenizer.token_id(YES_TOKEN)
+        self._no = self.tokenizer.token_id(NO_TOKEN)
+        self._model = self._load_model(llama, Path(path))
+        self._ctx = self._new_context(llama)
+        self._batch = llama.llama_batch_init(self._decode_tokens, 0, 1)
+
+    def _load_model(self, llama: Any, path: Path) -> Any:
+        params = llama.llama_model_default_params()
+        params.n_gpu_layers = 999 if self.device == "cuda" else 0
+        model = llama.llama_model_load_from_file(str(path).encode(), params)
+        if not model:
+            raise ModelError(f"llama.cpp could not load {path.name}: {_last_log_line()}")
+        return model
+
+    def _new_context(self, llama: Any) -> Any:
+        params = llama.llama_context_default_params()
+        params.n_ctx = params.n_batch = self._decode_tokens
+        # Rank pooling needs each sequence in one micro-batch, and llama.cpp then keeps
+        # logits for every token: n_batch x vocabulary floats (~5 GB at 8192 tokens).
+        params.n_ubatch = self._decode_tokens if self.scoring_path == "rank" else self.max_batch_tokens
+        params.n_seq_max = self.max_batch_sequences
+        params.kv_unified = True
+        params.n_threads = params.n_threads_batch = self.threads
+        params.embeddings = self.scoring_path == "rank"
+        params.pooling_type = llama.LLAMA_POOLING_TYPE_RANK if self.scoring_path == "rank" else llama.LLAMA_POOLING_TYPE_NONE
+        ctx = llama.llama_init_from_model(self._model, params)
+        if not ctx:
+            raise BackendUnavailableError(f"llama.cpp could not create a context: {_last_log_line()}")
+        return ctx
+
+    def _score_batch(self, sequences: Sequence[Sequence[int]]) -> np.ndarray:
+        llama = _llama
+        lasts = self._fill_batch(sequences)
+        llama.llama_memory_clear(llama.llama_get_memory(self._ctx), True)
+        status = llama.llama_decode(self._ctx, self._batch)
+        if status != 0:
+            raise LocalRerankError(f"llama.cpp failed to decode a batch (status {status}): {_last_log_line()}")
+        if self.scoring_path == "rank":
+            return np.array([llama.llama_get_embeddings_seq(self._ctx, s)[0] for s in range(len(sequences))])
+        scores = []
+        for last in lasts:
+            logits = llama.llama_get_logits_ith(self._ctx, last)
+            scores.append(1.0 / (1.0 + math.exp(logits[self._no] - logits[self._yes])))
+        return np.array(scores)
+
+    def _fill_batch(self, sequences: Sequence[Sequence[int]]) -> list[int]:
+        """Write the sequences into the llama_batch; return the index of each one's last token."""
+        batch = self._batch
+        total = sum(len(s) for s in sequences)
+        tokens = np.ctypeslib.as_array(batch.token, shape=(total,))
+        positions = np.ctypeslib.as_array(batch.pos, shape=(total,))
+        n_seq_id = np.ctypeslib.as_array(batch.n_seq_id, shape=(total,))
+        outputs = np.ctypeslib.as_array(batch.logits, shape=(total,))
+        lasts: list[int] = []
+        start = 0
+        for seq, ids in enumerate(sequences):
+            end = start + len(ids)
+            tokens[start:end] = ids
+            positions[start:end] = np.arange(len(ids))
+            for k in range(start, end):
+                batch.seq_id[k][0] = seq
+            lasts.append(end - 1)
+            start = end
+        n_seq_id[:] = 1
+        outputs[:] = 0
+        outputs[lasts] = 1
+        batch.n_tokens = total
+        return lasts
+
+    def close(self) -> None:
+        """Free the llama.cpp context, batch and model."""
+        if _llama is None:
+            return
+        if self._batch is not None:
+            _llama.llama_batch_free(self._batch)
+        if self._ctx:
+            _llama.llama_free(self._ctx)
+        if self._model:
+            _llama.llama_model_free(self._model)
+        self._model = self._ctx = self._batch = None
+
+    def __del__(self) -> None:
+        self.close()
+
+
+def _device(llama: Any, requested: str) -> str:
+    gpu = bool(llama.llama_supports_gpu_offload())
+    if requested == "cuda" and not gpu:
+        raise BackendUnavailableError(
+            "--device cuda: this llama-cpp-python was built without GPU support; reinstall it with "
+            "CMAKE_ARGS=\"-DGGML_CUDA=on\" pip install --force-reinstall --no-cache-dir llama-cpp-python"
+        )
+    return "cuda" if gpu and requested != "cpu" else "cpu"

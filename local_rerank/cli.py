@@ -1,0 +1,156 @@
+"""The ``local-rerank`` command line. It only calls the library and prints.
+
+Every error a user can cause ends in one line on stderr and a non-zero exit status.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import warnings
+from pathlib import Path
+from typing import Any, Sequence
+
+import click
+
+from local_rerank.backends import BACKENDS, BackendOptions
+from local_rerank.errors import InputError, LocalRerankError
+from local_rerank.recipe import DEFAULT_MAX_LENGTH, MAX_MAX_LENGTH, MIN_MAX_LENGTH
+from local_rerank.reranker import RankResult, Reranker
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="local-rerank")
+def cli() -> None:
+    """Rank passages and files by relevance with a local Qwen3-Reranker model."""
+
+
+@cli.command()
+@click.option("--model", "model_path", required=True, type=click.Path(path_type=Path), help="A GGUF model file.")
+@click.option("--query", "-q", required=True, help="What you are looking for.")
+@click.option("--instruction", help="Task instruction (default: web search passage retrieval).")
+@click.argument("documents", nargs=-1)
+@click.option("--docs-file", type=click.Path(allow_dash=True, path_type=Path),
+              help='JSONL objects with a "text" field, or plain text one per line; "-" for stdin.')
+@click.option("--top-k", type=click.IntRange(min=1), help="Show only the best K documents.")
+@click.option("--max-length", type=click.IntRange(MIN_MAX_LENGTH, MAX_MAX_LENGTH), default=DEFAULT_MAX_LENGTH,
+              show_default=True, help="Token budget per prompt; longer documents are cut at the end.")
+@click.option("--backend", type=click.Choice(BACKENDS), help="Override the backend chosen from the file.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--threads", type=click.IntRange(min=1), help="CPU threads (default: all available cores).")
+@click.option("--json", "as_json", is_flag=True, help="Print rerank-API JSON (Cohere/Jina/llama-server shape).")
+@click.option("--return-documents", is_flag=True, help="With --json, include each document's text.")
+def rank(model_path: Path, query: str, instruction: str | None, documents: Sequence[str], docs_file: Path | None,
+         top_k: int | None, max_length: int, backend: str | None, device: str, threads: int | None,
+         as_json: bool, return_documents: bool) -> None:
+    """Rank DOCUMENTS (arguments, --docs-file, or stdin) against --query."""
+    texts = _gather_documents(documents, docs_file)
+    options = BackendOptions(device=device, threads=threads)  # type: ignore[arg-type]
+    with Reranker.load(model_path, backend=backend, options=options, max_length=max_length) as reranker:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            results = reranker.rank(query, texts, instruction=instruction, top_k=top_k)
+        for warning in caught:
+            click.echo(f"warning: {warning.message}", err=True)
+        truncated = sum(result.truncated for result in results)
+        if truncated:
+            click.echo(f"note: {truncated} document(s) were cut to --max-length {max_length} tokens", err=True)
+        if as_json:
+            click.echo(json.dumps(_rerank_json(reranker, results, return_documents), ensure_ascii=False))
+        else:
+            click.echo(_table(results))
+
+
+def _gather_documents(arguments: Sequence[str], docs_file: Path | None) -> list[str]:
+    from local_rerank.documents import read_documents
+
+    if arguments and docs_file:
+        raise InputError("give documents as arguments or with --docs-file, not both")
+    if arguments:
+        return list(arguments)
+    if docs_file is not None and str(docs_file) != "-":
+        try:
+            with open(docs_file, "rb") as stream:
+                return read_documents(stream, str(docs_file))
+        except OSError as e:
+            raise InputError(f"cannot read {docs_file}: {e.strerror}") from e
+    if docs_file is None and sys.stdin.isatty():
+        raise InputError("no documents: pass them as arguments, with --docs-file, or on stdin")
+    return read_documents(sys.stdin.buffer, "stdin")
+
+
+def _rerank_json(reranker: Reranker, results: list[RankResult], return_documents: bool) -> dict[str, Any]:
+    entries = []
+    for result in results:
+        entry: dict[str, Any] = {"index": result.index, "relevance_score": result.score}
+        if return_documents:
+            entry["document"] = {"text": result.text}
+        entries.append(entry)
+    backend = reranker.backend
+    return {"model": backend.model_name, "backend": backend.name, "device": backend.device, "results": entries}
+
+
+def _table(results: list[RankResult]) -> str:
+    width = shutil.get_terminal_size((100, 24)).columns
+    lines = [f"{'rank':>4}  {'score':>6}  {'doc':>4}  text"]
+    for position, result in enumerate(results, start=1):
+        first_line = result.text.strip().splitlines()[0] if result.text.strip() else "(empty)"
+        prefix = f"{position:>4}  {result.score:6.4f}  {result.index:>4}  "
+        room = max(width - len(prefix), 10)
+        text = first_line if len(first_line) <= room else first_line[: room - 1] + "…"
+        lines.append(prefix + text)
+    return "\n".join(lines)
+
+
+@cli.command()
+@click.argument("checkpoint", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["gguf"]), default="gguf", show_default=True)
+@click.option("--quant", default="q8_0", show_default=True,
+              help="f32, f16, bf16, q8_0 (INT8), or a llama.cpp type such as q4_k_m, q5_k_m, q6_k.")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="The file to write.")
+@click.option("--force", is_flag=True, help="Replace --out if it exists.")
+@click.option("--no-parity", is_flag=True, help="Skip the parity check against the float32 reference.")
+def convert(checkpoint: Path, fmt: str, quant: str, out: Path, force: bool, no_parity: bool) -> None:
+    """Export a Hugging Face Qwen3-Reranker CHECKPOINT folder to a model file."""
+    from local_rerank.convert.manifest import manifest_path
+    from local_rerank.convert.pipeline import convert_checkpoint
+
+    with click.progressbar(length=1, label=f"converting to {fmt} {quant}", file=sys.stderr) as bar:
+        def progress(name: str, done: int, total: int) -> None:
+            bar.length = total
+            bar.update(done - bar.pos)
+
+        manifest = convert_checkpoint(checkpoint, out, fmt=fmt, quant=quant, force=force,
+                                      check_parity=not no_parity, progress=progress)
+    parity = manifest["parity"]
+    verdict = (f"parity: max error {parity['max_abs_error']:.4f} <= {parity['tolerance']}, no rank inversions"
+               if "skipped" not in parity else f"parity: skipped ({parity['skipped']})")
+    click.echo(f"wrote {out} ({manifest['size_bytes'] / 2**20:.1f} MiB, sha256 {manifest['sha256'][:16]}…)")
+    click.echo(f"{verdict}; manifest {manifest_path(out)}")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry point: run the CLI, turning known errors into one line."""
+    try:
+        cli.main(args=argv, prog_name="local-rerank", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except click.exceptions.NoArgsIsHelpError as e:
+        click.echo(e.format_message())
+    except click.ClickException as e:
+        click.echo(f"error: {e.format_message()}", err=True)
+        sys.exit(e.exit_code)
+    except LocalRerankError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception as e:  # a bug: still one line, with a way to get the traceback
+        if os.environ.get("LOCAL_RERANK_DEBUG"):
+            raise
+        click.echo(f"error: unexpected {type(e).__name__}: {e} (set LOCAL_RERANK_DEBUG=1 for a traceback)", err=True)
+        sys.exit(1)

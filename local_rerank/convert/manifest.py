@@ -1,0 +1,63 @@
+"""The JSON manifest written beside every converted model."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Iterable
+
+MANIFEST_SUFFIX = ".manifest.json"
+
+
+def manifest_path(model: Path) -> Path:
+    """``model.gguf`` -> ``model.gguf.manifest.json`` (beside the file, or inside a folder)."""
+    model = Path(model)
+    if model.is_dir():
+        return model / f"manifest{MANIFEST_SUFFIX}"
+    return model.with_name(model.name + MANIFEST_SUFFIX)
+
+
+def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def package_versions(names: Iterable[str]) -> dict[str, str | None]:
+    """Installed versions of the named distributions (None where one is missing)."""
+    versions: dict[str, str | None] = {}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def build_manifest(*, model: Path, fmt: str, quantization: str, source: dict[str, Any],
+                   parity: dict[str, Any], libraries: Iterable[str]) -> dict[str, Any]:
+    """The manifest's content for a finished model file."""
+    return {
+        "format": fmt,
+        "quantization": quantization,
+        "file": Path(model).name,
+        "size_bytes": Path(model).stat().st_size,
+        "sha256": sha256_file(model),
+        "source": source,
+        "parity": parity,
+        "tool": {"local-rerank": package_versions(["local-rerank"])["local-rerank"],
+                 "python": platform.python_version(), "libraries": package_versions(libraries)},
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def write_manifest(path: Path, manifest: dict[str, Any]) -> None:
+    """Write the manifest as indented JSON."""
+    Path(path).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

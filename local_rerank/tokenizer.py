@@ -1,0 +1,113 @@
+"""The Qwen3 byte-level BPE tokenizer, built from tokenizer.json or from a GGUF's vocabulary.
+
+Two views of one vocabulary: ``encode_template`` parses added tokens such as
+``<|im_start|>`` (for the prompt's fixed parts) and ``encode_plain`` never does (for text
+from users and files, where ``<|im_end|>`` or ``<think>`` must stay literal text). The BPE
+runs in the Rust ``tokenizers`` library, loaded without its added tokens; the template
+view splits them out first, as Hugging Face's tokenizer does. No deep-learning framework.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any, Sequence
+
+from tokenizers import Tokenizer as HFTokenizer
+
+from local_rerank.errors import ModelError
+
+# The pre-tokenizer llama.cpp calls "qwen2": the regex of Qwen2/Qwen3's tokenizer.json.
+QWEN2_PRETOKENIZER_REGEX = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+    r"|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
+_BYTE_LEVEL = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False, "use_regex": False}
+
+# llama.cpp token types (gguf.TokenType).
+_NORMAL, _CONTROL, _USER_DEFINED = 1, 3, 4
+
+
+class Tokenizer:
+    """Token ids for the reranker prompt; see the module docstring for the two views."""
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self._plain = _build({**spec, "added_tokens": []})
+        self._added = {token["content"]: token["id"] for token in spec.get("added_tokens", [])}
+        longest_first = sorted(self._added, key=len, reverse=True)
+        self._added_pattern = re.compile("(" + "|".join(map(re.escape, longest_first)) + ")") if longest_first else None
+
+    @classmethod
+    def from_file(cls, path: Path) -> "Tokenizer":
+        """Load a Hugging Face ``tokenizer.json``."""
+        try:
+            spec = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise ModelError(f"cannot read tokenizer {path}: {e}") from e
+        return cls(spec)
+
+    @classmethod
+    def from_gguf_vocab(
+        cls, tokens: Sequence[str], token_types: Sequence[int], merges: Sequence[str], pre: str
+    ) -> "Tokenizer":
+        """Rebuild the tokenizer from a GGUF's ``tokenizer.ggml.*`` fields (model ``gpt2``)."""
+        if pre != "qwen2":
+            raise ModelError(f"unsupported tokenizer pre-type {pre!r} (expected 'qwen2', as in Qwen3)")
+        vocab = {t: i for i, (t, kind) in enumerate(zip(tokens, token_types)) if kind == _NORMAL}
+        added = [
+            {"id": i, "content": t, "single_word": False, "lstrip": False, "rstrip": False,
+             "normalized": False, "special": kind == _CONTROL}
+            for i, (t, kind) in enumerate(zip(tokens, token_types))
+            if kind in (_CONTROL, _USER_DEFINED)
+        ]
+        spec = {
+            "version": "1.0",
+            "added_tokens": added,
+            "normalizer": {"type": "NFC"},
+            "pre_tokenizer": {
+                "type": "Sequence",
+                "pretokenizers": [
+                    {"type": "Split", "pattern": {"Regex": QWEN2_PRETOKENIZER_REGEX},
+                     "behavior": "Isolated", "invert": False},
+                    _BYTE_LEVEL,
+                ],
+            },
+            "post_processor": _BYTE_LEVEL,
+            "decoder": _BYTE_LEVEL,
+            "model": {
+                "type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": "",
+                "end_of_word_suffix": "", "fuse_unk": False, "byte_fallback": False,
+                "ignore_merges": False, "vocab": vocab, "merges": [m.split(" ", 1) for m in merges],
+            },
+        }
+        return cls(spec)
+
+    def encode_template(self, text: str) -> list[int]:
+        """Ids of trusted template text, with added tokens such as ``<|im_start|>`` parsed."""
+        if self._added_pattern is None:
+            return self.encode_plain([text])[0]
+        parts = self._added_pattern.split(text)  # odd positions hold the added tokens
+        plain = self.encode_plain(parts[0::2])
+        ids: list[int] = []
+        for i, part in enumerate(parts):
+            ids.extend(plain[i // 2] if i % 2 == 0 else [self._added[part]])
+        return ids
+
+    def encode_plain(self, texts: Sequence[str]) -> list[list[int]]:
+        """Ids of untrusted texts: every character is ordinary text, never a control token."""
+        return [e.ids for e in self._plain.encode_batch(list(texts), add_special_tokens=False)]
+
+    def token_id(self, token: str) -> int:
+        """The id of one vocabulary entry; ModelError if the vocabulary lacks it."""
+        token_id = self._added.get(token, self._plain.token_to_id(token))
+        if token_id is None:
+            raise ModelError(f"the tokenizer has no token {token!r}: not a Qwen3 vocabulary")
+        return token_id
+
+
+def _build(spec: dict[str, Any]) -> HFTokenizer:
+    try:
+        return HFTokenizer.from_str(json.dumps(spec))
+    except Exception as e:  # tokenizers raises plain Exception subclasses from Rust
+        raise ModelError(f"invalid tokenizer definition: {e}") from e

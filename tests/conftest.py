@@ -1,0 +1,108 @@
+"""Shared fixtures: the real Qwen3 tokenizer, tiny synthetic models, their GGUF files, references.
+
+Everything slow is built once per session. Tests that need llama-cpp-python or the
+reference stack skip cleanly where those are not installed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from local_rerank.tokenizer import Tokenizer
+from tools.tokenizer_fixture import qwen3_tokenizer_dir
+
+# Absolute tolerances on p("yes") against the float32 reference, for the tiny synthetic models.
+# Measured worst cases on the parity check set: f32 4e-4 (llama.cpp keeps its KV cache in
+# f16, so f32 weights are not bit-exact), f16 9e-4, q8_0 1.2e-2 (Q8_0 also quantizes the
+# activations to 8 bits in every matrix product). Each bound is about 2.5x its measurement.
+TOLERANCE = {"f32": 1e-3, "f16": 2.5e-3, "q8_0": 3e-2}
+
+
+@pytest.fixture(scope="session")
+def tokenizer_dir() -> Path:
+    return qwen3_tokenizer_dir()
+
+
+@pytest.fixture(scope="session")
+def tokenizer(tokenizer_dir: Path) -> Tokenizer:
+    return Tokenizer.from_file(tokenizer_dir / "tokenizer.json")
+
+
+@pytest.fixture(scope="session")
+def hf_tokenizer(tokenizer_dir: Path):
+    transformers = pytest.importorskip("transformers")
+    return transformers.AutoTokenizer.from_pretrained(str(tokenizer_dir))
+
+
+def _checkpoint(factory: pytest.TempPathFactory, tied: bool, seed: int) -> Path:
+    pytest.importorskip("torch")
+    from tools.synthetic_model import build_synthetic_model
+
+    return build_synthetic_model(factory.mktemp(f"tiny-{'tied' if tied else 'untied'}"), "tiny", tied=tied, seed=seed)
+
+
+@pytest.fixture(scope="session")
+def tiny_tied(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _checkpoint(tmp_path_factory, tied=True, seed=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_untied(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _checkpoint(tmp_path_factory, tied=False, seed=1)
+
+
+@pytest.fixture(scope="session")
+def checkpoints(tiny_tied: Path, tiny_untied: Path) -> dict[str, Path]:
+    return {"tied": tiny_tied, "untied": tiny_untied}
+
+
+@pytest.fixture(scope="session")
+def gguf_files(tmp_path_factory: pytest.TempPathFactory, checkpoints: dict[str, Path]) -> dict[tuple[str, str], Path]:
+    """(head, quant) -> GGUF file, for tied/untied heads and f32/f16/q8_0 weights."""
+    from local_rerank.convert.gguf_export import export_gguf
+
+    folder = tmp_path_factory.mktemp("gguf")
+    files = {}
+    for head, checkpoint in checkpoints.items():
+        for quant in TOLERANCE:
+            files[head, quant] = folder / f"tiny-{head}-{quant}.gguf"
+            export_gguf(checkpoint, files[head, quant], quant)
+    return files
+
+
+@pytest.fixture(scope="session")
+def references(checkpoints: dict[str, Path]):
+    """head -> ReferenceScorer (transformers, float32) with max_length 512."""
+    from local_rerank.convert.reference import ReferenceScorer
+
+    return {head: ReferenceScorer(path, max_length=512) for head, path in checkpoints.items()}
+
+
+@pytest.fixture(scope="session")
+def llama_cpp():
+    return pytest.importorskip("llama_cpp")
+
+
+@pytest.fixture(scope="session")
+def gguf_variants(tmp_path_factory: pytest.TempPathFactory, gguf_files) -> dict[str, Path]:
+    """Files other tools make, derived from ours (see tests/gguf_variants.py)."""
+    from tests.gguf_variants import write_variant
+
+    folder = tmp_path_factory.mktemp("variants")
+    tied, untied = gguf_files["tied", "f16"], gguf_files["untied", "f16"]
+    rank_fields = ("qwen3.pooling_type", "qwen3.classifier.output_labels")
+    return {
+        # llama.cpp's converter keeps only the 2-row head of an untied model.
+        "llama_cpp_untied": write_variant(untied, folder / "llama-cpp-untied.gguf", drop_tensors=["output.weight"]),
+        # A plain Qwen3 causal-LM conversion: no rank pooling, no classifier head.
+        "plain_causal": write_variant(tied, folder / "plain.gguf", drop_fields=rank_fields,
+                                      drop_tensors=["cls.output.weight"]),
+        "no_head": write_variant(tied, folder / "no-head.gguf", drop_tensors=["cls.output.weight"]),
+        "wrong_labels": write_variant(tied, folder / "labels.gguf",
+                                      set_fields={"qwen3.classifier.output_labels": ["relevant", "irrelevant"]}),
+        "mean_pooling": write_variant(tied, folder / "mean.gguf", set_fields={"qwen3.pooling_type": 1},
+                                      drop_fields=["qwen3.classifier.output_labels"], drop_tensors=["cls.output.weight"]),
+        "llama_arch": write_variant(tied, folder / "llama.gguf", set_fields={"general.architecture": "llama"}),
+    }

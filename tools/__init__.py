@@ -1,0 +1,1 @@
+"""Developer tools: test fixtures, synthetic models and benchmarks (not installed with the package)."""
