@@ -10,8 +10,9 @@ import os
 import shutil
 import sys
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import click
 
@@ -117,11 +118,7 @@ def convert(checkpoint: Path, fmt: str, quant: str, out: Path, force: bool, no_p
     from local_rerank.convert.manifest import manifest_path
     from local_rerank.convert.pipeline import convert_checkpoint
 
-    with click.progressbar(length=1, label=f"converting to {fmt} {quant}", file=sys.stderr) as bar:
-        def progress(name: str, done: int, total: int) -> None:
-            bar.length = total
-            bar.update(done - bar.pos)
-
+    with _progress_bar(f"converting to {fmt} {quant}") as progress:
         manifest = convert_checkpoint(checkpoint, out, fmt=fmt, quant=quant, force=force,
                                       check_parity=not no_parity, progress=progress)
     parity = manifest["parity"]
@@ -129,6 +126,20 @@ def convert(checkpoint: Path, fmt: str, quant: str, out: Path, force: bool, no_p
                if "skipped" not in parity else f"parity: skipped ({parity['skipped']})")
     click.echo(f"wrote {out} ({manifest['size_bytes'] / 2**20:.1f} MiB, sha256 {manifest['sha256'][:16]}…)")
     click.echo(f"{verdict}; manifest {manifest_path(out)}")
+
+
+@contextmanager
+def _progress_bar(label: str) -> Iterator[Callable[[str, int, int], None] | None]:
+    """A progress callback drawing a bar on an interactive stderr; None otherwise."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    with click.progressbar(length=1, label=label, file=sys.stderr) as bar:
+        def progress(name: str, done: int, total: int) -> None:
+            bar.length = total
+            bar.update(done - bar.pos)
+
+        yield progress
 
 
 def main(argv: Sequence[str] | None = None) -> None:

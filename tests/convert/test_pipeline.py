@@ -1,0 +1,89 @@
+"""`local-rerank convert` as a library call: manifest, parity gate, safe replacement."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from local_rerank.convert import parity
+from local_rerank.convert.manifest import manifest_path, sha256_file
+from local_rerank.convert.pipeline import convert_checkpoint
+from local_rerank.errors import ConversionError
+
+pytestmark = [pytest.mark.slow, pytest.mark.convert, pytest.mark.usefixtures("llama_cpp")]
+
+
+def test_conversion_writes_a_manifest_with_measured_parity(tiny_tied: Path, tmp_path: Path) -> None:
+    out = tmp_path / "model.gguf"
+    manifest = convert_checkpoint(tiny_tied, out, quant="q8_0")
+    on_disk = json.loads(manifest_path(out).read_text())
+    assert on_disk == manifest
+    assert manifest["format"] == "gguf" and manifest["quantization"] == "q8_0"
+    assert manifest["sha256"] == sha256_file(out) and manifest["size_bytes"] == out.stat().st_size
+    assert manifest["source"]["name"] == tiny_tied.name
+    assert manifest["tool"]["libraries"]["gguf"]
+    report = manifest["parity"]
+    assert report["passed"] and report["rank_inversions"] == 0
+    assert 0 < report["max_abs_error"] <= parity.TOLERANCES["q8_0"]
+    assert report["pairs"] == sum(len(case.documents) for case in parity.CHECK_SET)
+
+
+def test_failed_parity_keeps_the_file_aside_and_fails(tiny_tied: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setitem(parity.TOLERANCES, "q8_0", 1e-9)  # no real Q8_0 file is this exact
+    out = tmp_path / "model.gguf"
+    with pytest.raises(ConversionError, match="parity check failed"):
+        convert_checkpoint(tiny_tied, out, quant="q8_0")
+    assert not out.exists()
+    rejected = tmp_path / "model.gguf.rejected"
+    assert rejected.is_file()
+    assert json.loads(manifest_path(rejected).read_text())["parity"]["passed"] is False
+    assert not list(tmp_path.glob(".*partial"))
+
+
+def test_existing_files_are_replaced_only_with_force(tiny_tied: Path, tmp_path: Path) -> None:
+    out = tmp_path / "model.gguf"
+    out.write_bytes(b"keep me")
+    with pytest.raises(ConversionError, match="already exists"):
+        convert_checkpoint(tiny_tied, out, check_parity=False)
+    assert out.read_bytes() == b"keep me"
+    convert_checkpoint(tiny_tied, out, check_parity=False, force=True)
+    assert out.read_bytes()[:4] == b"GGUF"
+
+
+def test_a_failed_export_leaves_nothing_behind(tmp_path: Path) -> None:
+    checkpoint = tmp_path / "checkpoint"
+    checkpoint.mkdir()
+    (checkpoint / "config.json").write_text(json.dumps({"model_type": "llama", "architectures": ["LlamaForCausalLM"]}))
+    with pytest.raises(ConversionError, match="not a Qwen3ForCausalLM"):
+        convert_checkpoint(checkpoint, tmp_path / "out.gguf")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint"]
+
+
+def test_gguf_export_needs_no_torch(tiny_untied: Path, tmp_path: Path) -> None:
+    out = tmp_path / "model.gguf"
+    code = (
+        "import sys; sys.modules.update(torch=None, transformers=None)\n"
+        "from local_rerank.convert.gguf_export import export_gguf\n"
+        f"export_gguf({str(tiny_untied)!r}, {str(out)!r}, 'q8_0')\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    from local_rerank.gguf_file import read_gguf_model
+
+    assert read_gguf_model(out).file_type == "q8_0"
+
+
+def test_k_quants_go_through_llama_cpps_quantizer(tiny_tied: Path, tmp_path: Path, references) -> None:
+    from local_rerank import Reranker
+
+    out = tmp_path / "model-q6_k.gguf"
+    manifest = convert_checkpoint(tiny_tied, out, quant="q6_k")
+    assert manifest["parity"]["passed"]
+    with Reranker.load(out, max_length=512) as reranker:
+        scores = reranker.score("copy a folder", ["cp -r a b", "bananas"])
+    expected = references["tied"].score("copy a folder", ["cp -r a b", "bananas"])
+    np.testing.assert_allclose(scores, expected, atol=parity.LOW_BIT_TOLERANCE)

@@ -1,0 +1,122 @@
+"""The `local-rerank` command, run as a user runs it (a subprocess)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("llama_cpp")]
+
+DOCS = ["cp -r copies a folder recursively", "bananas are yellow", "rsync -a src/ dst/ copies directories"]
+
+
+def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "local_rerank", *args], input=stdin, capture_output=True, text=True,
+                          timeout=300)
+
+
+@pytest.fixture(scope="session")
+def model(gguf_files) -> Path:
+    return gguf_files["tied", "q8_0"]
+
+
+def test_json_output_has_the_rerank_api_shape_and_the_librarys_scores(model: Path) -> None:
+    from local_rerank import Reranker
+
+    result = run("rank", "--model", str(model), "--query", "copy a folder", "--json", *DOCS)
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["backend"] == "gguf" and payload["device"] == "cpu" and payload["model"]
+    with Reranker.load(model) as reranker:
+        expected = reranker.score("copy a folder", DOCS)
+    scores = [r["relevance_score"] for r in payload["results"]]
+    assert scores == sorted(scores, reverse=True)
+    assert sorted(r["index"] for r in payload["results"]) == [0, 1, 2]
+    for entry in payload["results"]:
+        assert entry["relevance_score"] == pytest.approx(expected[entry["index"]], abs=1e-9)
+        assert set(entry) == {"index", "relevance_score"}
+
+
+def test_docs_file_top_k_and_returned_documents(model: Path, tmp_path: Path) -> None:
+    docs_file = tmp_path / "candidates.jsonl"
+    docs_file.write_text("".join(json.dumps({"text": d}) + "\n" for d in DOCS))
+    result = run("rank", "--model", str(model), "-q", "copy a folder", "--docs-file", str(docs_file), "--json",
+                 "--top-k", "2", "--return-documents")
+    results = json.loads(result.stdout)["results"]
+    assert len(results) == 2
+    assert all(r["document"]["text"] == DOCS[r["index"]] for r in results)
+
+
+def test_plain_text_on_stdin_and_a_table_for_people(model: Path) -> None:
+    result = run("rank", "--model", str(model), "-q", "copy a folder", stdin="\n".join(DOCS) + "\n")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["rank", "score", "doc", "text"]
+    assert len(lines) == 4 and lines[1].split()[0] == "1"
+    assert any(DOCS[0] in line for line in lines[1:])
+
+
+def test_long_documents_are_reported_as_cut(model: Path) -> None:
+    result = run("rank", "--model", str(model), "-q", "q", "--max-length", "128", "word " * 500, "short")
+    assert result.returncode == 0
+    assert "1 document(s) were cut" in result.stderr
+
+
+BAD_INPUTS = ["empty query", "no documents", "missing model", "corrupt model", "not a model", "max length too small",
+              "max length too large", "unreadable docs file", "binary docs file", "invalid UTF-8", "bad checkpoint",
+              "unknown quant"]
+
+
+def _bad_input_args(model: Path, tmp: Path) -> dict[str, list[str]]:
+    corrupt = tmp / "corrupt.gguf"
+    corrupt.write_bytes(b"GGUF" + bytes(range(256)) * 40)
+    binary = tmp / "docs.bin"
+    binary.write_bytes(b"\x00\x01\x02binary")
+    latin1 = tmp / "docs.txt"
+    latin1.write_bytes(b"caf\xe9\n")
+    rank = ["rank", "--model", str(model)]
+    return {
+        "empty query": [*rank, "-q", " ", "doc"],
+        "no documents": [*rank, "-q", "q", "--docs-file", "-"],
+        "missing model": ["rank", "--model", str(tmp / "missing.gguf"), "-q", "q", "doc"],
+        "corrupt model": ["rank", "--model", str(corrupt), "-q", "q", "doc"],
+        "not a model": ["rank", "--model", str(latin1), "-q", "q", "doc"],
+        "max length too small": [*rank, "-q", "q", "--max-length", "5", "doc"],
+        "max length too large": [*rank, "-q", "q", "--max-length", "40000", "doc"],
+        "unreadable docs file": [*rank, "-q", "q", "--docs-file", str(tmp / "none.jsonl")],
+        "binary docs file": [*rank, "-q", "q", "--docs-file", str(binary)],
+        "invalid UTF-8": [*rank, "-q", "q", "--docs-file", str(latin1)],
+        "bad checkpoint": ["convert", str(tmp), "--out", str(tmp / "out.gguf")],
+        "unknown quant": ["convert", str(tmp), "--quant", "q9_9", "--out", str(tmp / "out.gguf")],
+    }
+
+
+@pytest.mark.parametrize("case", BAD_INPUTS)
+def test_bad_input_gets_one_line_and_a_nonzero_exit(model: Path, tmp_path: Path, case: str) -> None:
+    args = _bad_input_args(model, tmp_path)
+    assert set(args) == set(BAD_INPUTS)
+    result = run(*args[case], stdin="")
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+
+
+def test_cuda_without_a_gpu_is_an_error_not_a_silent_cpu_run(model: Path, llama_cpp) -> None:
+    if llama_cpp.llama_supports_gpu_offload():
+        pytest.skip("this llama-cpp-python has GPU support")
+    result = run("rank", "--model", str(model), "-q", "q", "--device", "cuda", "doc")
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: --device cuda")
+
+
+def test_convert_never_overwrites_without_force(tiny_tied: Path, tmp_path: Path) -> None:
+    existing = tmp_path / "model.gguf"
+    existing.write_bytes(b"precious")
+    result = run("convert", str(tiny_tied), "--out", str(existing), "--no-parity")
+    assert result.returncode == 1 and "--force" in result.stderr
+    assert existing.read_bytes() == b"precious"

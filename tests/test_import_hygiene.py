@@ -1,0 +1,17 @@
+"""Importing the library or the CLI must not load heavy or UI dependencies."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+FORBIDDEN = ("torch", "transformers", "optimum", "textual", "llama_cpp", "onnxruntime")
+
+
+@pytest.mark.parametrize("module", ["local_rerank", "local_rerank.cli"])
+def test_import_loads_no_heavy_dependency(module: str) -> None:
+    code = f"import sys, {module}; print(sorted({{m.split('.')[0] for m in sys.modules}} & set({FORBIDDEN!r})))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
