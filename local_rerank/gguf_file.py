@@ -1,9 +1,9 @@
 """Reading and validating a GGUF file before llama.cpp sees it.
 
 llama.cpp will happily run a GGUF whose head has nothing to do with yes/no and return
-garbage, or abort the process on a truncated file. This module reads the header with the
-``gguf`` package and decides, from metadata and tensors, whether and how the file can be
-scored: ``"causal"`` (logits of yes/no at the last position, needs a full output matrix)
+garbage, or abort the process on a truncated file. This module reads the header (see
+:mod:`local_rerank.gguf_reader`) and decides, from metadata and tensors, whether and how
+the file can be scored: ``"causal"`` (logits of yes/no at the last position, needs a full output matrix)
 or ``"rank"`` (llama.cpp's rank pooling over the 2-row yes/no classifier head).
 """
 

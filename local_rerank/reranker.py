@@ -8,7 +8,7 @@ from typing import Sequence
 
 from local_rerank.backends import Backend, BackendOptions, open_backend
 from local_rerank.errors import InputError
-from local_rerank.recipe import DEFAULT_MAX_LENGTH, PromptEncoder
+from local_rerank.recipe import DEFAULT_MAX_LENGTH, PromptEncoder, check_max_length
 
 
 @dataclass(frozen=True)
@@ -44,14 +44,8 @@ class Reranker:
             BackendUnavailableError: the backend's library or the requested device is missing.
             InputError: ``max_length`` is out of range.
         """
-        from local_rerank.recipe import check_max_length
-
         check_max_length(max_length)
         return cls(open_backend(Path(path), backend, options, max_length=max_length), max_length)
-
-    @property
-    def model_name(self) -> str:
-        return self.backend.model_name
 
     def score(self, query: str, documents: Sequence[str], instruction: str | None = None) -> list[float]:
         """p("yes") for each document, in input order.

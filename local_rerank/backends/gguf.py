@@ -88,7 +88,7 @@ class GgufBackend(Backend):
         self.max_batch_tokens = options.max_batch_tokens or DEFAULT_BATCH_TOKENS
         self.max_batch_sequences = MAX_SEQUENCES
         self._decode_tokens = max(self.max_batch_tokens, max_length)
-        self.threads = options.threads or len(os.sched_getaffinity(0))
+        self.threads = options.threads or available_cores()
         self._yes = self.tokenizer.token_id(YES_TOKEN)
         self._no = self.tokenizer.token_id(NO_TOKEN)
         self._model = self._load_model(llama, Path(path))
@@ -110,6 +110,8 @@ class GgufBackend(Backend):
         # logits for every token: n_batch x vocabulary floats (~5 GB at 8192 tokens).
         params.n_ubatch = self._decode_tokens if self.scoring_path == "rank" else self.max_batch_tokens
         params.n_seq_max = self.max_batch_sequences
+        if self.scoring_path == "causal":  # one row of logits per sequence, not per token (~5 GB)
+            params.n_outputs_max = self.max_batch_sequences
         params.kv_unified = True
         params.n_threads = params.n_threads_batch = self.threads
         params.embeddings = self.scoring_path == "rank"
@@ -172,6 +174,13 @@ class GgufBackend(Backend):
 
     def __del__(self) -> None:
         self.close()
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def _device(llama: Any, requested: str) -> str:

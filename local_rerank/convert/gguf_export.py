@@ -24,18 +24,15 @@ from gguf.quants import quantize
 
 from local_rerank.convert.safetensors_io import CheckpointTensor, read_checkpoint
 from local_rerank.errors import ConversionError
-from local_rerank.recipe import NO_TOKEN, PREFIX, SUFFIX, YES_TOKEN
+from local_rerank.recipe import NO_TOKEN, YES_TOKEN, format_prompt
 
 DIRECT_TYPES = ("f32", "f16", "bf16", "q8_0")
 LLAMA_QUANTIZE_TYPES = ("q2_k", "q3_k_m", "q4_0", "q4_k_s", "q4_k_m", "q5_0", "q5_k_s", "q5_k_m", "q6_k")
 GGUF_TYPES = DIRECT_TYPES + LLAMA_QUANTIZE_TYPES
 DEFAULT_GGUF_TYPE = "q8_0"
 
-# llama.cpp's template for this model: {query} and {document} are filled by llama-server.
-RERANK_TEMPLATE = PREFIX + (
-    "<Instruct>: Given a web search query, retrieve relevant passages that answer the query\n"
-    "<Query>: {query}\n<Document>: {document}"
-) + SUFFIX
+# llama.cpp's template for this model: llama-server fills in {query} and {document}.
+RERANK_TEMPLATE = format_prompt("{query}", "{document}")
 
 Progress = Callable[[str, int, int], None]
 
