@@ -52,12 +52,13 @@ def rank(model_path: Path, query: str, instruction: str | None, documents: Seque
     with Reranker.load(model_path, backend=backend, options=options, max_length=max_length) as reranker:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            results = reranker.rank(query, texts, instruction=instruction, top_k=top_k)
+            ranked = reranker.rank(query, texts, instruction=instruction)
         for warning in caught:
             click.echo(f"warning: {warning.message}", err=True)
-        truncated = sum(result.truncated for result in results)
+        truncated = sum(result.truncated for result in ranked)
         if truncated:
             click.echo(f"note: {truncated} document(s) were cut to --max-length {max_length} tokens", err=True)
+        results = ranked[:top_k]
         if as_json:
             click.echo(json.dumps(_rerank_json(reranker, results, return_documents), ensure_ascii=False))
         else:

@@ -18,7 +18,7 @@ import numpy as np
 
 from local_rerank.errors import ModelError
 from local_rerank.gguf_reader import GgufHeader, read_header
-from local_rerank.recipe import NO_TOKEN, YES_TOKEN
+from local_rerank.recipe import NO_TOKEN, YES_TOKEN, answer_ids
 from local_rerank.tokenizer import Tokenizer
 
 GGUF_MAGIC = b"GGUF"
@@ -132,8 +132,7 @@ def _head_is_tied(header: GgufHeader, tokenizer: Tokenizer) -> bool:
     Compared by cosine similarity, so that quantization noise does not matter: unrelated
     rows of a trained or random model are nearly orthogonal.
     """
-    answer_ids = [tokenizer.token_id(YES_TOKEN), tokenizer.token_id(NO_TOKEN)]
-    embedded = header.rows(EMBEDDING_TENSOR, answer_ids)
+    embedded = header.rows(EMBEDDING_TENSOR, list(answer_ids(tokenizer)))
     classifier = header.rows(CLASSIFIER_TENSOR, [0, 1])
     cosine = np.sum(embedded * classifier, axis=1) / (
         np.linalg.norm(embedded, axis=1) * np.linalg.norm(classifier, axis=1) + 1e-12

@@ -68,6 +68,11 @@ def _head(query: str, instruction: str | None) -> str:
     return f"<Instruct>: {instruction}\n<Query>: {query}\n<Document>:"
 
 
+def answer_ids(tokenizer: PromptTokenizer) -> tuple[int, int]:
+    """The ids of the "yes" and "no" tokens in this model's vocabulary."""
+    return tokenizer.token_id(YES_TOKEN), tokenizer.token_id(NO_TOKEN)
+
+
 def check_max_length(max_length: int) -> int:
     """Return ``max_length``, or raise InputError when it is outside the supported range."""
     if not MIN_MAX_LENGTH <= max_length <= MAX_MAX_LENGTH:
@@ -99,18 +104,16 @@ class PromptEncoder:
         self.max_length = check_max_length(max_length)
         self.prefix_ids = tokenizer.encode_template(PREFIX)
         self.suffix_ids = tokenizer.encode_template(SUFFIX)
-        self.yes_id = tokenizer.token_id(YES_TOKEN)
-        self.no_id = tokenizer.token_id(NO_TOKEN)
         self.body_budget = max_length - len(self.prefix_ids) - len(self.suffix_ids)
 
     def encode(
         self, query: str, documents: Sequence[str], instruction: str | None = None
     ) -> list[EncodedPrompt]:
         """Encode one query against each document; the order of the input is kept."""
-        bodies = self.tokenizer.encode_plain([format_body(query, d, instruction) for d in documents])
         head_length = len(self.tokenizer.encode_plain([_head(query, instruction)])[0])
         if head_length > self.body_budget:
             return self._encode_with_cut_query(query, documents, instruction)
+        bodies = self.tokenizer.encode_plain([format_body(query, d, instruction) for d in documents])
         return [self._wrap(body[: self.body_budget], len(body) > self.body_budget) for body in bodies]
 
     def _wrap(self, body: list[int], truncated: bool) -> EncodedPrompt:

@@ -9,6 +9,7 @@ from local_rerank.recipe import (
     DEFAULT_INSTRUCTION,
     PromptEncoder,
     QueryTruncatedWarning,
+    answer_ids,
     check_max_length,
     format_prompt,
 )
@@ -52,9 +53,8 @@ def test_encoded_prompt_equals_tokenizing_the_whole_prompt(tokenizer, document: 
     assert not encoded.truncated
 
 
-def test_answer_tokens_are_read_from_the_tokenizer(tokenizer) -> None:
-    encoder = PromptEncoder(tokenizer)
-    assert encoder.yes_id == tokenizer.token_id("yes") != encoder.no_id == tokenizer.token_id("no")
+def test_answer_tokens_are_read_from_the_tokenizer(tokenizer, hf_tokenizer) -> None:
+    assert answer_ids(tokenizer) == tuple(hf_tokenizer.convert_tokens_to_ids(["yes", "no"]))
 
 
 def test_long_document_is_cut_at_its_end_only(tokenizer) -> None:

@@ -26,7 +26,7 @@ import numpy as np
 from local_rerank.backends.base import Backend, BackendOptions
 from local_rerank.errors import BackendUnavailableError, LocalRerankError, ModelError
 from local_rerank.gguf_file import ScoringPath, read_gguf_model
-from local_rerank.recipe import NO_TOKEN, YES_TOKEN
+from local_rerank.recipe import DEFAULT_MAX_LENGTH, answer_ids
 
 MAX_SEQUENCES = 64  # llama.cpp allows 256
 # Documents are packed whole into decodes of at most this many tokens, one llama.cpp
@@ -68,7 +68,19 @@ def _last_log_line() -> str:
 
 
 class GgufBackend(Backend):
-    """A Qwen3-Reranker GGUF file scored by llama.cpp on the CPU or a CUDA GPU."""
+    """A Qwen3-Reranker GGUF file scored by llama.cpp on the CPU or a CUDA GPU.
+
+    Args:
+        path: the GGUF file, validated before llama.cpp opens it.
+        options: device, threads, and the token limit for packing documents into a decode.
+        max_length: the longest prompt this backend must take (the recipe's token budget).
+        scoring_path: "causal" or "rank"; by default the fastest one the file allows.
+
+    Raises:
+        ModelError: the file is not a usable Qwen3-Reranker GGUF.
+        BackendUnavailableError: llama-cpp-python is missing, or CUDA was asked for
+            and this build has none.
+    """
 
     name = "gguf"
     _model: Any = None
@@ -76,7 +88,7 @@ class GgufBackend(Backend):
     _batch: Any = None
 
     def __init__(self, path: Path, options: BackendOptions = BackendOptions(), *,
-                 max_length: int = DEFAULT_BATCH_TOKENS, scoring_path: ScoringPath | None = None) -> None:
+                 max_length: int = DEFAULT_MAX_LENGTH, scoring_path: ScoringPath | None = None) -> None:
         info = read_gguf_model(path)
         if scoring_path is not None and scoring_path not in info.scoring_paths:
             raise ModelError(f"{Path(path).name} cannot be scored with the {scoring_path} path")
@@ -89,8 +101,7 @@ class GgufBackend(Backend):
         self.max_batch_sequences = MAX_SEQUENCES
         self._decode_tokens = max(self.max_batch_tokens, max_length)
         self.threads = options.threads or available_cores()
-        self._yes = self.tokenizer.token_id(YES_TOKEN)
-        self._no = self.tokenizer.token_id(NO_TOKEN)
+        self._yes, self._no = answer_ids(self.tokenizer)
         self._model = self._load_model(llama, Path(path))
         self._ctx = self._new_context(llama)
         self._batch = llama.llama_batch_init(self._decode_tokens, 0, 1)
@@ -124,7 +135,7 @@ class GgufBackend(Backend):
     def _score_batch(self, sequences: Sequence[Sequence[int]]) -> np.ndarray:
         llama = _llama
         lasts = self._fill_batch(sequences)
-        llama.llama_memory_clear(llama.llama_get_memory(self._ctx), True)
+        llama.llama_memory_clear(llama.llama_get_memory(self._ctx), False)  # forget cells; no need to zero them
         status = llama.llama_decode(self._ctx, self._batch)
         if status != 0:
             raise LocalRerankError(f"llama.cpp failed to decode a batch (status {status}): {_last_log_line()}")
