@@ -39,11 +39,15 @@ class ReferenceScorer:
         try:
             import torch
             from transformers import AutoModelForCausalLM, AutoTokenizer
+            from transformers.utils import logging as transformers_logging
         except ImportError as e:
             raise BackendUnavailableError(
                 "the reference needs torch and transformers: pip install 'local-rerank[reference]'"
             ) from e
         self._torch = torch
+        # transformers 4.57 warns that this tokenizer's regex is wrong (a false positive) and
+        # that pad() is slow for fast tokenizers; neither is news to anyone running a check.
+        transformers_logging.set_verbosity_error()
         self.tokenizer = AutoTokenizer.from_pretrained(str(checkpoint), padding_side="left")
         self.model = AutoModelForCausalLM.from_pretrained(str(checkpoint), dtype=torch.float32).eval()
         self.max_length = max_length
