@@ -29,7 +29,8 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--model", "model_path", required=True, type=click.Path(path_type=Path), help="A GGUF model file.")
+@click.option("--model", "model_path", required=True, type=click.Path(path_type=Path),
+              help="A GGUF file or an ONNX export folder.")
 @click.option("--query", "-q", required=True, help="What you are looking for.")
 @click.option("--instruction", help="Task instruction (default: web search passage retrieval).")
 @click.argument("documents", nargs=-1)
@@ -108,18 +109,18 @@ def _table(results: list[RankResult]) -> str:
 
 @cli.command()
 @click.argument("checkpoint", type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["gguf"]), default="gguf", show_default=True)
-@click.option("--quant", default="q8_0", show_default=True,
-              help="f32, f16, bf16, q8_0 (INT8), or a llama.cpp type such as q4_k_m, q5_k_m, q6_k.")
-@click.option("--out", required=True, type=click.Path(path_type=Path), help="The file to write.")
+@click.option("--format", "fmt", type=click.Choice(["gguf", "onnx"]), default="gguf", show_default=True)
+@click.option("--quant", help="GGUF: q8_0 (INT8, default), f32, f16, bf16, or a llama.cpp type such as q4_k_m, "
+                              "q6_k. ONNX: int8 (8-bit weights, default), fp32, fp16, int8-dynamic, int4.")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="The file (GGUF) or folder (ONNX) to write.")
 @click.option("--force", is_flag=True, help="Replace --out if it exists.")
 @click.option("--no-parity", is_flag=True, help="Skip the parity check against the float32 reference.")
-def convert(checkpoint: Path, fmt: str, quant: str, out: Path, force: bool, no_parity: bool) -> None:
+def convert(checkpoint: Path, fmt: str, quant: str | None, out: Path, force: bool, no_parity: bool) -> None:
     """Export a Hugging Face Qwen3-Reranker CHECKPOINT folder to a model file."""
     from local_rerank.convert.manifest import manifest_path
     from local_rerank.convert.pipeline import convert_checkpoint
 
-    with _progress_bar(f"converting to {fmt} {quant}") as progress:
+    with _progress_bar(f"converting to {fmt}") as progress:
         manifest = convert_checkpoint(checkpoint, out, fmt=fmt, quant=quant, force=force,
                                       check_parity=not no_parity, progress=progress)
     parity = manifest["parity"]

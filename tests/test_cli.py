@@ -120,3 +120,11 @@ def test_convert_never_overwrites_without_force(tiny_tied: Path, tmp_path: Path)
     result = run("convert", str(tiny_tied), "--out", str(existing), "--no-parity")
     assert result.returncode == 1 and "--force" in result.stderr
     assert existing.read_bytes() == b"precious"
+
+
+def test_onnx_folders_rank_through_the_onnx_backend(onnx_exports) -> None:
+    result = run("rank", "--model", str(onnx_exports["tied", "int8"]), "-q", "copy a folder", "--json", *DOCS)
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["backend"] == "onnx" and payload["device"] == "cpu"
+    assert sorted(r["index"] for r in payload["results"]) == [0, 1, 2]

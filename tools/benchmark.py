@@ -8,6 +8,9 @@ costs). Each row runs in its own process so that its peak memory is its own:
   gguf-q8_0         our GGUF backend, Q8_0, logits at each sequence's last token only
   gguf-q8_0-rank    the same file through llama.cpp's rank pooling (what llama-server does)
   gguf-f16          our GGUF backend, f16 weights
+  onnx-fp32         our ONNX backend (onnxruntime), float32
+  onnx-int8         the same, 8-bit weight-only MatMulNBits (the ONNX default)
+  onnx-int8-dynamic the same, dynamic W8A8 INT8 (CPU-only operators)
 
 Prints a table (with speed ratios against the reference) and writes JSON.
 
@@ -21,6 +24,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -30,7 +34,8 @@ import numpy as np
 
 from tools.tokenizer_fixture import dev_cache_dir
 
-ROWS = ("reference", "gguf-q8_0", "gguf-q8_0-rank", "gguf-f16")
+ROWS = ("reference", "gguf-q8_0", "gguf-q8_0-rank", "gguf-f16", "onnx-fp32", "onnx-int8", "onnx-int8-dynamic")
+ONNX_VARIANTS = ("fp32", "int8", "int8-dynamic")
 QUERY = "how do I copy a folder with all its files to another disk?"
 SENTENCES = (
     "Use cp -r to copy a directory and everything inside it.",
@@ -62,19 +67,26 @@ def make_documents(tokenizer_json: Path, count: int, tokens: int, seed: int = 0)
 
 
 def prepare_models(shape: str) -> tuple[Path, dict[str, Path]]:
-    """The shape twin's checkpoint and its GGUF files, built once and cached."""
+    """The shape twin's checkpoint and each row's model, built once and cached."""
     from local_rerank.convert.gguf_export import export_gguf
+    from local_rerank.convert.onnx_export import export_onnx
     from tools.synthetic_model import build_synthetic_model
 
     folder = dev_cache_dir() / "twins" / shape
     checkpoint = folder / "checkpoint"
     if not (checkpoint / "model.safetensors").is_file():
         build_synthetic_model(checkpoint, shape, dtype="bf16")
-    files = {}
+    files = {"reference": checkpoint}
     for quant in ("q8_0", "f16"):
-        files[quant] = folder / f"{shape}-{quant}.gguf"
-        if not files[quant].is_file():
-            export_gguf(checkpoint, files[quant], quant)
+        files[f"gguf-{quant}"] = folder / f"{shape}-{quant}.gguf"
+        if not files[f"gguf-{quant}"].is_file():
+            export_gguf(checkpoint, files[f"gguf-{quant}"], quant)
+    files["gguf-q8_0-rank"] = files["gguf-q8_0"]
+    for quant in ONNX_VARIANTS:
+        files[f"onnx-{quant}"] = folder / f"{shape}-onnx-{quant}"
+        if not (files[f"onnx-{quant}"] / "model.onnx").is_file():
+            shutil.rmtree(files[f"onnx-{quant}"], ignore_errors=True)
+            export_onnx(checkpoint, files[f"onnx-{quant}"], quant)
     return checkpoint, files
 
 
@@ -94,9 +106,14 @@ def run_worker(row: str, model: Path, documents: list[str], threads: int) -> dic
     else:
         from local_rerank import BackendOptions, Reranker
         from local_rerank.backends.gguf import GgufBackend
+        from local_rerank.backends.onnx import OnnxBackend
 
-        path = "rank" if row.endswith("-rank") else "causal"
-        reranker = Reranker(GgufBackend(model, BackendOptions(threads=threads), scoring_path=path))
+        options = BackendOptions(threads=threads)
+        if row.startswith("onnx"):
+            backend = OnnxBackend(model, options)
+        else:
+            backend = GgufBackend(model, options, scoring_path="rank" if row.endswith("-rank") else "causal")
+        reranker = Reranker(backend)
         score = reranker.score
         tokens = sum(len(p.ids) for p in reranker.encoder.encode(QUERY, documents))
     loaded = time.perf_counter()
@@ -106,9 +123,20 @@ def run_worker(row: str, model: Path, documents: list[str], threads: int) -> dic
     done = time.perf_counter()
     return {
         "row": row, "load_s": loaded - started, "score_s": done - warm, "prompt_tokens": tokens,
-        "tokens_per_s": tokens / (done - warm), "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "tokens_per_s": tokens / (done - warm), "peak_rss_mib": _peak_rss_mib(),
         "scores": list(map(float, scores)), "torch_threads": torch_threads,
     }
+
+
+def _peak_rss_mib() -> float:
+    """This process's peak resident memory. Linux carries ru_maxrss across exec, so a
+    worker would inherit its parent's peak; VmHWM belongs to the new address space."""
+    status = Path("/proc/self/status")
+    if status.is_file():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _run_row(row: str, model: Path, documents_file: Path, threads: int) -> dict:
@@ -120,14 +148,20 @@ def _run_row(row: str, model: Path, documents_file: Path, threads: int) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def _size_mib(path: Path) -> float:
+    files = [p for p in path.iterdir() if p.suffix in (".onnx", ".data", ".safetensors")] if path.is_dir() else [path]
+    return sum(p.stat().st_size for p in files) / 2**20
+
+
 def _table(results: list[dict]) -> str:
     reference = next((r for r in results if r["row"] == "reference"), None)
-    header = f"{'row':<16}{'load s':>8}{'score s':>9}{'tokens/s':>10}{'x ref':>7}{'peak MiB':>10}{'max |err|':>11}"
+    header = (f"{'row':<18}{'model MiB':>10}{'load s':>8}{'score s':>9}{'tokens/s':>10}{'x ref':>7}"
+              f"{'peak MiB':>10}{'max |err|':>11}")
     lines = [header, "-" * len(header)]
     for r in results:
         speedup = f"{r['tokens_per_s'] / reference['tokens_per_s']:.2f}" if reference else "-"
         error = f"{r['max_abs_error']:.2e}" if r.get("max_abs_error") is not None else "-"
-        lines.append(f"{r['row']:<16}{r['load_s']:>8.1f}{r['score_s']:>9.1f}{r['tokens_per_s']:>10.0f}"
+        lines.append(f"{r['row']:<18}{r['model_mib']:>10.0f}{r['load_s']:>8.1f}{r['score_s']:>9.1f}{r['tokens_per_s']:>10.0f}"
                      f"{speedup:>7}{r['peak_rss_mib']:>10.0f}{error:>11}")
     return "\n".join(lines)
 
@@ -150,17 +184,18 @@ def main() -> None:
         return
 
     checkpoint, files = prepare_models(args.shape)
+    sizes = {row: _size_mib(path) for row, path in files.items()}
     documents = make_documents(checkpoint / "tokenizer.json", args.docs, args.doc_tokens)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     documents_file = args.out.with_suffix(".documents.json")
     documents_file.write_text(json.dumps(documents))
-    models = {"reference": checkpoint, "gguf-q8_0": files["q8_0"], "gguf-q8_0-rank": files["q8_0"], "gguf-f16": files["f16"]}
     results = []
     for row in args.rows.split(","):
         print(f"running {row} ...", file=sys.stderr)
-        results.append(_run_row(row, models[row], documents_file, args.threads))
+        results.append(_run_row(row, files[row], documents_file, args.threads))
     reference = next((r for r in results if r["row"] == "reference"), None)
     for r in results:
+        r["model_mib"] = sizes[r["row"]]
         r["max_abs_error"] = (float(np.max(np.abs(np.subtract(r["scores"], reference["scores"]))))
                               if reference and r is not reference else None)
     report = {

@@ -8,17 +8,21 @@ from local_rerank.backends.base import Backend, BackendOptions
 from local_rerank.errors import ModelError
 from local_rerank.gguf_file import is_gguf
 
-BACKENDS = ("gguf",)
+BACKENDS = ("gguf", "onnx")
 
 
 def detect_format(path: Path) -> str:
     """The backend name for a model path, from its content (never from its name)."""
+    from local_rerank.backends.onnx import model_folder
+
     path = Path(path)
     if not path.exists():
         raise ModelError(f"model not found: {path}")
     if is_gguf(path):
         return "gguf"
-    raise ModelError(f"{path} is not a model local-rerank can run (expected a GGUF file)")
+    if model_folder(path) is not None:
+        return "onnx"
+    raise ModelError(f"{path} is not a model local-rerank can run (expected a GGUF file or an ONNX export folder)")
 
 
 def open_backend(path: Path, backend: str | None = None, options: BackendOptions = BackendOptions(),
@@ -29,6 +33,10 @@ def open_backend(path: Path, backend: str | None = None, options: BackendOptions
         from local_rerank.backends.gguf import GgufBackend
 
         return GgufBackend(Path(path), options, max_length=max_length)
+    if name == "onnx":
+        from local_rerank.backends.onnx import OnnxBackend
+
+        return OnnxBackend(Path(path), options, max_length=max_length)
     raise ModelError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
 
 

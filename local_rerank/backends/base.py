@@ -8,6 +8,7 @@ is scored in a batch of its own. Scores come back in input order.
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar, Iterator, Literal, Sequence
@@ -28,6 +29,13 @@ class BackendOptions:
     max_batch_tokens: int | None = None
 
 
+def available_cores() -> int:
+    """CPU cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 class Backend(ABC):
     """Scores full prompt token-id sequences with one loaded model.
 
@@ -37,6 +45,7 @@ class Backend(ABC):
     """
 
     name: ClassVar[str]
+    pads_batches: ClassVar[bool] = False  # True: a batch costs its rows x its longest sequence
     tokenizer: Tokenizer
     device: str
     model_name: str
@@ -56,7 +65,8 @@ class Backend(ABC):
         tokens = 0
         for i in order:
             length = len(sequences[i])
-            if batch and (tokens + length > self.max_batch_tokens or len(batch) == self.max_batch_sequences):
+            cost = (len(batch) + 1) * length if self.pads_batches else tokens + length  # sorted: longest last
+            if batch and (cost > self.max_batch_tokens or len(batch) == self.max_batch_sequences):
                 yield batch
                 batch, tokens = [], 0
             batch.append(i)

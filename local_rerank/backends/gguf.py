@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import ctypes
 import math
-import os
 from collections import deque
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
-from local_rerank.backends.base import Backend, BackendOptions
+from local_rerank.backends.base import Backend, BackendOptions, available_cores
 from local_rerank.errors import BackendUnavailableError, LocalRerankError, ModelError
 from local_rerank.gguf_file import ScoringPath, read_gguf_model
 from local_rerank.recipe import DEFAULT_MAX_LENGTH, answer_ids
@@ -185,13 +184,6 @@ class GgufBackend(Backend):
 
     def __del__(self) -> None:
         self.close()
-
-
-def available_cores() -> int:
-    """CPU cores this process may run on."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def _device(llama: Any, requested: str) -> str:

@@ -13,11 +13,14 @@ from typing import Any, Iterable
 MANIFEST_SUFFIX = ".manifest.json"
 
 
+FOLDER_MANIFEST = "manifest.json"
+
+
 def manifest_path(model: Path) -> Path:
-    """``model.gguf`` -> ``model.gguf.manifest.json`` (beside the file, or inside a folder)."""
+    """``model.gguf`` -> ``model.gguf.manifest.json``; an export folder -> ``folder/manifest.json``."""
     model = Path(model)
     if model.is_dir():
-        return model / f"manifest{MANIFEST_SUFFIX}"
+        return model / FOLDER_MANIFEST
     return model.with_name(model.name + MANIFEST_SUFFIX)
 
 
@@ -43,13 +46,17 @@ def package_versions(names: Iterable[str]) -> dict[str, str | None]:
 
 def build_manifest(*, model: Path, fmt: str, quantization: str, source: dict[str, Any],
                    parity: dict[str, Any], libraries: Iterable[str]) -> dict[str, Any]:
-    """The manifest's content for a finished model file."""
+    """The manifest's content for a finished model file or export folder."""
+    model = Path(model)
+    paths = sorted(p for p in model.iterdir() if p.name != FOLDER_MANIFEST) if model.is_dir() else [model]
+    files = {p.name: {"size_bytes": p.stat().st_size, "sha256": sha256_file(p)} for p in paths}
     return {
         "format": fmt,
         "quantization": quantization,
-        "file": Path(model).name,
-        "size_bytes": Path(model).stat().st_size,
-        "sha256": sha256_file(model),
+        "file": model.name,
+        "size_bytes": sum(f["size_bytes"] for f in files.values()),
+        "sha256": files[model.name]["sha256"] if model.is_file() else None,
+        "files": files,
         "source": source,
         "parity": parity,
         "tool": {"local-rerank": package_versions(["local-rerank"])["local-rerank"],

@@ -1,25 +1,30 @@
 """``local-rerank convert``: export, parity check, manifest, and a safe move into place.
 
-The new file is written beside its destination under a temporary name, checked against
-the float32 reference when torch and transformers are installed, and only then renamed
-to the destination. A file that fails its parity check is kept as ``<out>.rejected`` (with
-its manifest) for inspection, and the conversion raises. Nothing is overwritten without
-``force``.
+The new file (GGUF) or folder (ONNX) is written beside its destination under a temporary
+name, checked against the float32 reference when torch and transformers are installed,
+and only then moved to the destination. A model that fails its parity check is kept as
+``<out>.rejected`` (with its manifest) for inspection, and the conversion raises. Nothing
+is replaced without ``force``.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
-from local_rerank.convert.gguf_export import Progress, export_gguf
+from local_rerank.convert.gguf_export import Progress
 from local_rerank.convert.manifest import build_manifest, manifest_path, write_manifest
 from local_rerank.errors import ConversionError
 
-FORMATS = ("gguf",)
-_LIBRARIES = ("gguf", "numpy", "llama_cpp_python", "tokenizers", "torch", "transformers")
+FORMATS = ("gguf", "onnx")
+DEFAULT_QUANT = {"gguf": "q8_0", "onnx": "int8"}
+_LIBRARIES = {
+    "gguf": ("gguf", "numpy", "llama_cpp_python", "tokenizers", "torch", "transformers"),
+    "onnx": ("optimum", "optimum-onnx", "onnx", "onnxruntime", "onnxruntime-gpu", "torch", "transformers"),
+}
 
 
 def reference_available() -> bool:
@@ -27,10 +32,10 @@ def reference_available() -> bool:
     return all(importlib.util.find_spec(name) is not None for name in ("torch", "transformers"))
 
 
-def convert_checkpoint(checkpoint: Path, out: Path, *, fmt: str = "gguf", quant: str = "q8_0",
+def convert_checkpoint(checkpoint: Path, out: Path, *, fmt: str = "gguf", quant: str | None = None,
                        force: bool = False, check_parity: bool = True,
                        progress: Progress | None = None) -> dict[str, Any]:
-    """Convert and return the manifest written beside ``out``.
+    """Convert and return the manifest written with ``out``.
 
     Raises:
         ConversionError: bad checkpoint, destination exists without ``force``, or parity failed.
@@ -38,37 +43,69 @@ def convert_checkpoint(checkpoint: Path, out: Path, *, fmt: str = "gguf", quant:
     checkpoint, out = Path(checkpoint), Path(out)
     if fmt not in FORMATS:
         raise ConversionError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    quant = quant or DEFAULT_QUANT[fmt]
     if not checkpoint.is_dir():
         raise ConversionError(f"checkpoint folder not found: {checkpoint}")
     if out.exists() and not force:
         raise ConversionError(f"{out} already exists; pass --force to replace it")
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(f".{out.name}.partial")
+    _remove(partial)
     try:
-        export_gguf(checkpoint, partial, quant, progress)
-        parity = _parity(partial, checkpoint, quant, check_parity)
+        _export(fmt, checkpoint, partial, quant, progress)
+        parity = _parity(fmt, partial, checkpoint, quant, check_parity)
     except BaseException:
-        partial.unlink(missing_ok=True)
+        _remove(partial)
         raise
     final = out if parity.get("passed", True) else out.with_name(out.name + ".rejected")
-    os.replace(partial, final)
+    _move_into_place(partial, final)
     manifest = build_manifest(model=final, fmt=fmt, quantization=quant, parity=parity,
                               source={"path": str(checkpoint.resolve()), "name": checkpoint.name},
-                              libraries=_LIBRARIES)
+                              libraries=_LIBRARIES[fmt])
     write_manifest(manifest_path(final), manifest)
     if final != out:
         raise ConversionError(
             f"parity check failed: max error {parity['max_abs_error']:.4f} (tolerance {parity['tolerance']}), "
-            f"{parity['rank_inversions']} rank inversions; the file was kept as {final}"
+            f"{parity['rank_inversions']} rank inversions; the model was kept as {final}"
         )
     return manifest
 
 
-def _parity(model: Path, checkpoint: Path, quant: str, wanted: bool) -> dict[str, Any]:
+def _export(fmt: str, checkpoint: Path, target: Path, quant: str, progress: Progress | None) -> None:
+    if fmt == "gguf":
+        from local_rerank.convert.gguf_export import export_gguf
+
+        export_gguf(checkpoint, target, quant, progress)
+    else:
+        from local_rerank.convert.onnx_export import export_onnx
+
+        export_onnx(checkpoint, target, quant)
+
+
+def _parity(fmt: str, model: Path, checkpoint: Path, quant: str, wanted: bool) -> dict[str, Any]:
     if not wanted:
         return {"skipped": "disabled with --no-parity"}
     if not reference_available():
         return {"skipped": "torch and transformers are not installed (pip install 'local-rerank[reference]')"}
-    from local_rerank.convert.parity import check_gguf_parity
+    from local_rerank.convert.parity import check_parity
 
-    return check_gguf_parity(model, checkpoint, quant)
+    return check_parity(model, checkpoint, quant, backend=fmt)
+
+
+def _move_into_place(source: Path, target: Path) -> None:
+    """Rename ``source`` to ``target``; an existing target (file or folder) goes only afterwards."""
+    if not target.exists():
+        os.replace(source, target)
+        return
+    old = target.with_name(f".{target.name}.old")
+    _remove(old)
+    os.replace(target, old)
+    os.replace(source, target)
+    _remove(old)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)

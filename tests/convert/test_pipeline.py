@@ -87,3 +87,19 @@ def test_k_quants_go_through_llama_cpps_quantizer(tiny_tied: Path, tmp_path: Pat
         scores = reranker.score("copy a folder", ["cp -r a b", "bananas"])
     expected = references["tied"].score("copy a folder", ["cp -r a b", "bananas"])
     np.testing.assert_allclose(scores, expected, atol=parity.LOW_BIT_TOLERANCE)
+
+
+def test_onnx_conversion_is_gated_by_parity_and_writes_a_folder_manifest(tiny_untied: Path, tmp_path: Path) -> None:
+    pytest.importorskip("optimum.exporters.onnx")
+    out = tmp_path / "model-onnx"
+    manifest = convert_checkpoint(tiny_untied, out, fmt="onnx")
+    assert manifest["format"] == "onnx" and manifest["quantization"] == "int8"
+    assert json.loads((out / "manifest.json").read_text()) == manifest
+    assert set(manifest["files"]) == {"model.onnx", "model.onnx.data", "tokenizer.json", "tokenizer_config.json"}
+    assert manifest["files"]["model.onnx"]["sha256"] == sha256_file(out / "model.onnx")
+    assert manifest["parity"]["passed"] and manifest["parity"]["max_abs_error"] <= parity.TOLERANCES["int8"]
+    with pytest.raises(ConversionError, match="already exists"):
+        convert_checkpoint(tiny_untied, out, fmt="onnx", check_parity=False)
+    convert_checkpoint(tiny_untied, out, fmt="onnx", quant="fp32", force=True)
+    assert json.loads((out / "manifest.json").read_text())["quantization"] == "fp32"
+    assert not list(tmp_path.glob(".*"))

@@ -1,0 +1,145 @@
+"""ONNX models exported by ``local-rerank convert --format onnx``, run by onnxruntime.
+
+The graph already ends in the yes-minus-no logit at each sequence's last real token
+(see :mod:`local_rerank.convert.onnx_export`), so a batch is one ``session.run`` and the
+score is its sigmoid. Batches are padded on the right with the model's pad token.
+The CUDA provider is used when onnxruntime-gpu is installed and a GPU is usable; the
+providers a session really got are checked, so a fallback to the CPU is never silent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from local_rerank.backends.base import Backend, BackendOptions, available_cores
+from local_rerank.errors import BackendUnavailableError, ModelError
+from local_rerank.recipe import DEFAULT_MAX_LENGTH
+from local_rerank.tokenizer import Tokenizer
+
+MODEL_FILE = "model.onnx"
+MANIFEST_FILE = "manifest.json"  # written by local_rerank.convert.manifest
+PAD_TOKEN = "<|endoftext|>"
+DEFAULT_BATCH_TOKENS = 4096  # padded tokens per run
+MAX_SEQUENCES = 32
+_CUDA, _CPU = "CUDAExecutionProvider", "CPUExecutionProvider"
+
+
+class DeviceFallbackWarning(UserWarning):
+    """A GPU was expected to run the model, but onnxruntime placed it on the CPU."""
+
+
+def model_folder(path: Path) -> Path | None:
+    """The export folder for ``path`` (the folder or its model.onnx), or None if it is not one."""
+    path = Path(path)
+    folder = path.parent if path.is_file() and path.suffix == ".onnx" else path
+    return folder if (folder / MODEL_FILE).is_file() else None
+
+
+class OnnxBackend(Backend):
+    """A Qwen3-Reranker ONNX export scored by onnxruntime on the CPU or a CUDA GPU.
+
+    Args:
+        path: the export folder (or its model.onnx), with tokenizer.json beside the model.
+        options: device, threads, and the padded-token limit of one run.
+        max_length: unused here beyond validation; prompts of any budgeted length fit.
+
+    Raises:
+        ModelError: not an export folder, a corrupt graph, a graph that does not end in one
+            logit, or a tokenizer other than the one the model was exported with.
+        BackendUnavailableError: onnxruntime is missing, or CUDA was asked for and is not usable.
+    """
+
+    name = "onnx"
+    pads_batches = True
+
+    def __init__(self, path: Path, options: BackendOptions = BackendOptions(), *,
+                 max_length: int = DEFAULT_MAX_LENGTH) -> None:
+        folder = model_folder(path)
+        if folder is None:
+            raise ModelError(f"{path} is not an ONNX export folder (no {MODEL_FILE})")
+        ort = _onnxruntime()
+        self.tokenizer = _checked_tokenizer(folder)
+        self.model_name = folder.name
+        self.max_batch_tokens = max(options.max_batch_tokens or DEFAULT_BATCH_TOKENS, max_length)
+        self.max_batch_sequences = MAX_SEQUENCES
+        self.threads = options.threads or available_cores()
+        self._pad_id = self.tokenizer.token_id(PAD_TOKEN)
+        self._session = _session(ort, folder / MODEL_FILE, options.device, self.threads)
+        self.device = "cuda" if self._session.get_providers()[0] == _CUDA else "cpu"
+        _check_graph(self._session, folder)
+
+    def _score_batch(self, sequences: Sequence[Sequence[int]]) -> np.ndarray:
+        width = max(len(s) for s in sequences)
+        input_ids = np.full((len(sequences), width), self._pad_id, dtype=np.int64)
+        attention_mask = np.zeros((len(sequences), width), dtype=np.int64)
+        for row, ids in enumerate(sequences):
+            input_ids[row, : len(ids)] = ids
+            attention_mask[row, : len(ids)] = 1
+        (logits,) = self._session.run(["logits"], {"input_ids": input_ids, "attention_mask": attention_mask})
+        return 1.0 / (1.0 + np.exp(-logits[:, 0].astype(np.float64)))
+
+    def close(self) -> None:
+        """Drop the session."""
+        self._session = None
+
+
+def _onnxruntime() -> Any:
+    try:
+        import onnxruntime
+    except ImportError as e:
+        raise BackendUnavailableError(
+            "the ONNX backend needs onnxruntime: pip install 'local-rerank[onnx]' "
+            "(or 'local-rerank[onnx-gpu]' for CUDA)"
+        ) from e
+    return onnxruntime
+
+
+def _session(ort: Any, model: Path, device: str, threads: int) -> Any:
+    cuda_available = _CUDA in ort.get_available_providers()
+    if device == "cuda" and not cuda_available:
+        raise BackendUnavailableError(
+            "--device cuda: this onnxruntime has no CUDA provider; install onnxruntime-gpu "
+            "instead of onnxruntime (pip install 'local-rerank[onnx-gpu]')"
+        )
+    wanted = [_CUDA, _CPU] if cuda_available and device != "cpu" else [_CPU]
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.log_severity_level = 3
+    try:
+        session = ort.InferenceSession(str(model), options, providers=wanted)
+    except Exception as e:  # onnxruntime raises its own Fail/InvalidProtobuf/... types
+        raise ModelError(f"onnxruntime cannot load {model}: {str(e).splitlines()[0]}") from e
+    if wanted[0] == _CUDA and session.get_providers()[0] != _CUDA:
+        if device == "cuda":
+            raise BackendUnavailableError("--device cuda: onnxruntime could not start its CUDA provider")
+        warnings.warn("onnxruntime could not use the GPU; running on the CPU", DeviceFallbackWarning, stacklevel=3)
+    return session
+
+
+def _checked_tokenizer(folder: Path) -> Tokenizer:
+    tokenizer_file = folder / "tokenizer.json"
+    if not tokenizer_file.is_file():
+        raise ModelError(f"{folder} has no tokenizer.json")
+    manifest = folder / MANIFEST_FILE
+    if manifest.is_file():
+        expected = json.loads(manifest.read_text()).get("files", {}).get("tokenizer.json", {}).get("sha256")
+        actual = hashlib.sha256(tokenizer_file.read_bytes()).hexdigest()
+        if expected and expected != actual:
+            raise ModelError(f"{folder}: tokenizer.json is not the one this model was exported with")
+    return Tokenizer.from_file(tokenizer_file)
+
+
+def _check_graph(session: Any, folder: Path) -> None:
+    inputs = {i.name for i in session.get_inputs()}
+    outputs = {o.name: o.shape for o in session.get_outputs()}
+    if inputs != {"input_ids", "attention_mask"} or list(outputs) != ["logits"] or outputs["logits"][-1] != 1:
+        raise ModelError(
+            f"{folder}: the graph does not end in one relevance logit (outputs {outputs}); "
+            "export it with `local-rerank convert --format onnx`"
+        )

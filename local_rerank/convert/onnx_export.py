@@ -1,0 +1,128 @@
+"""Hugging Face Qwen3-Reranker checkpoint -> ONNX folder (optimum), then quantization.
+
+The exported graph scores directly: the causal LM becomes a Qwen3ForSequenceClassification
+with one label whose weight row is the output matrix's yes row minus its no row, pooled at
+each sequence's last non-padding token, so ``sigmoid(logit) = p("yes")`` and the
+151k-word output layer is never computed. Inputs ``input_ids`` and ``attention_mask`` with
+dynamic batch and sequence axes; padding goes on the right (pad id ``<|endoftext|>``, which
+no prompt built by the recipe contains), so every real token keeps its position.
+
+Variants (``--quant``):
+  fp32          the exported graph as is
+  int8          8-bit weight-only MatMulNBits (block 32), embeddings left in fp32 (default)
+  int8-dynamic  dynamic W8A8 (QInt8 per channel, embeddings included): CPU-only operators
+  fp16          float16 weights and activations, float32 inputs and outputs (for CUDA)
+  int4          4-bit weight-only MatMulNBits (block 32)
+Needs torch, transformers and optimum-onnx (``pip install 'local-rerank[convert-onnx]'``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from local_rerank.errors import ConversionError
+
+ONNX_TYPES = ("int8", "fp32", "fp16", "int8-dynamic", "int4")
+DEFAULT_ONNX_TYPE = "int8"
+MODEL_FILE = "model.onnx"
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
+
+
+def export_onnx(checkpoint: Path, out: Path, quant: str = DEFAULT_ONNX_TYPE) -> None:
+    """Write the folder ``out`` (model.onnx + tokenizer files) from the checkpoint folder."""
+    if quant not in ONNX_TYPES:
+        raise ConversionError(f"unknown ONNX variant {quant!r}; choose one of {', '.join(ONNX_TYPES)}")
+    try:
+        from optimum.exporters.onnx import main_export
+    except ImportError as e:
+        raise ConversionError("ONNX export needs optimum-onnx: pip install 'local-rerank[convert-onnx]'") from e
+    checkpoint, out = Path(checkpoint), Path(out)
+    out.mkdir(parents=True)
+    with tempfile.TemporaryDirectory(dir=out.parent) as tmp, _quiet():
+        classifier, exported = Path(tmp) / "classifier", Path(tmp) / "exported"
+        _write_yes_minus_no_classifier(checkpoint, classifier)
+        main_export(str(classifier), output=exported, task="text-classification", do_validation=False,
+                    local_files_only=True)
+        _quantize(exported / MODEL_FILE, out / MODEL_FILE, quant)
+    for name in TOKENIZER_FILES:
+        shutil.copy(checkpoint / name, out / name)
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence the tracer's and quantizers' warnings and logs; the parity check judges the graph."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        root.setLevel(level)
+
+
+def _write_yes_minus_no_classifier(checkpoint: Path, target: Path) -> None:
+    import torch
+    from transformers import AutoTokenizer, Qwen3ForSequenceClassification
+    from transformers.utils import logging as transformers_logging
+
+    config = json.loads((checkpoint / "config.json").read_text())
+    if config.get("model_type") != "qwen3":
+        raise ConversionError(f"{checkpoint}: model type {config.get('model_type')!r} is not Qwen3")
+    transformers_logging.set_verbosity_error()  # "score.weight newly initialized": we set it below
+    tokenizer = AutoTokenizer.from_pretrained(str(checkpoint))
+    yes, no = tokenizer.convert_tokens_to_ids(["yes", "no"])
+    model = Qwen3ForSequenceClassification.from_pretrained(
+        str(checkpoint), num_labels=1, pad_token_id=tokenizer.pad_token_id, dtype=torch.float32
+    )
+    head = _output_matrix(checkpoint, config, torch)
+    with torch.no_grad():
+        model.score.weight.copy_((head[yes] - head[no]).unsqueeze(0))
+    model.save_pretrained(target)
+    tokenizer.save_pretrained(target)
+
+
+def _output_matrix(checkpoint: Path, config: dict, torch) -> "torch.Tensor":  # noqa: ANN001
+    from local_rerank.convert.safetensors_io import read_checkpoint
+
+    tensors = read_checkpoint(checkpoint)
+    name = "model.embed_tokens.weight" if config.get("tie_word_embeddings") else "lm_head.weight"
+    return torch.from_numpy(tensors[name].load())
+
+
+def _quantize(source: Path, target: Path, quant: str) -> None:
+    import onnx
+
+    if quant == "fp32":
+        _save(onnx.load(str(source)), target)
+    elif quant in ("int8", "int4"):
+        from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+
+        quantizer = MatMulNBitsQuantizer(onnx.load(str(source)), bits=8 if quant == "int8" else 4,
+                                         block_size=32, is_symmetric=True)
+        quantizer.process()
+        _save(quantizer.model.model, target)
+    elif quant == "int8-dynamic":
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True,
+                         use_external_data_format=True)
+    else:
+        from onnxruntime.transformers.float16 import convert_float_to_float16
+
+        _save(convert_float_to_float16(onnx.load(str(source)), keep_io_types=True), target)
+
+
+def _save(model, target: Path) -> None:  # noqa: ANN001
+    import onnx
+
+    onnx.save_model(model, str(target), save_as_external_data=True, all_tensors_to_one_file=True,
+                    location=target.name + ".data", size_threshold=1024)
