@@ -11,13 +11,8 @@ from pathlib import Path
 import pytest
 
 from local_rerank.tokenizer import Tokenizer
+from tests.tolerances import ONNX_TOLERANCE, TOLERANCE
 from tools.tokenizer_fixture import qwen3_tokenizer_dir
-
-# Absolute tolerances on p("yes") against the float32 reference, for the tiny synthetic models.
-# Measured worst cases on the parity check set: f32 4e-4 (llama.cpp keeps its KV cache in
-# f16, so f32 weights are not bit-exact), f16 9e-4, q8_0 1.2e-2 (Q8_0 also quantizes the
-# activations to 8 bits in every matrix product). Each bound is about 2.5x its measurement.
-TOLERANCE = {"f32": 1e-3, "f16": 2.5e-3, "q8_0": 3e-2}
 
 
 @pytest.fixture(scope="session")
@@ -106,11 +101,6 @@ def gguf_variants(tmp_path_factory: pytest.TempPathFactory, gguf_files) -> dict[
                                       drop_fields=["qwen3.classifier.output_labels"], drop_tensors=["cls.output.weight"]),
         "llama_arch": write_variant(tied, folder / "llama.gguf", set_fields={"general.architecture": "llama"}),
     }
-
-
-# ONNX variants against the reference, tiny models. Measured: fp32 4e-7 (onnxruntime and
-# torch both compute in float32), int8 weight-only 6.9e-3. About 2.5x, rounded up.
-ONNX_TOLERANCE = {"fp32": 1e-5, "int8": 2e-2}
 
 
 @pytest.fixture(scope="session")

@@ -58,15 +58,13 @@ def export_onnx(checkpoint: Path, out: Path, quant: str = DEFAULT_ONNX_TYPE) -> 
 @contextmanager
 def _quiet() -> Iterator[None]:
     """Silence the tracer's and quantizers' warnings and logs; the parity check judges the graph."""
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)
+    logging.disable(logging.WARNING)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             yield
     finally:
-        root.setLevel(level)
+        logging.disable(logging.NOTSET)
 
 
 def _write_yes_minus_no_classifier(checkpoint: Path, target: Path) -> None:

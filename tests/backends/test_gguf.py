@@ -11,22 +11,10 @@ from local_rerank import BackendOptions, Reranker
 from local_rerank.convert.parity import count_inversions
 from local_rerank.errors import BackendUnavailableError
 from local_rerank.recipe import format_prompt
-from tests.conftest import TOLERANCE
+from tests.backends.cases import CUSTOM_INSTRUCTION, DOCUMENTS, MAX_LENGTH, QUERY
+from tests.tolerances import TOLERANCE
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("llama_cpp")]
-
-MAX_LENGTH = 512
-QUERY = "how do I copy a folder with all its files?"
-DOCUMENTS = [
-    "Use cp -r source/ destination/ to copy a directory recursively.",
-    "如何复制文件夹：使用 cp -r 命令可以递归复制目录。",
-    "```python\nimport shutil\nshutil.copytree('src', 'dst')\n```",
-    "Folders 📁 and files 📄 copied in one go 🚀",
-    ".",
-    "Bananas are rich in potassium.\r\nThey grow in tropical climates.",
-    "Recursive copies preserve the tree. " * 150,  # over the 512-token budget: truncated
-]
-CUSTOM_INSTRUCTION = "Given a shell question, retrieve commands that solve it"
 
 
 def _backend(path: Path, scoring_path: str | None = None):

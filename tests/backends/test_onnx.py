@@ -14,8 +14,8 @@ from local_rerank import BackendOptions, Reranker
 from local_rerank.backends import detect_format
 from local_rerank.convert.parity import count_inversions
 from local_rerank.errors import BackendUnavailableError, ModelError
-from tests.backends.test_gguf import CUSTOM_INSTRUCTION, DOCUMENTS, MAX_LENGTH, QUERY
-from tests.conftest import ONNX_TOLERANCE
+from tests.backends.cases import CUSTOM_INSTRUCTION, DOCUMENTS, MAX_LENGTH, QUERY
+from tests.tolerances import ONNX_TOLERANCE
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("onnxruntime")]
 

@@ -13,7 +13,7 @@ from local_rerank import Reranker
 from local_rerank.convert.gguf_export import RERANK_TEMPLATE
 from local_rerank.gguf_file import read_gguf_model
 from local_rerank.gguf_reader import read_header
-from tests.conftest import TOLERANCE
+from tests.tolerances import TOLERANCE
 
 pytestmark = [pytest.mark.slow, pytest.mark.convert, pytest.mark.usefixtures("llama_cpp")]
 
