@@ -50,20 +50,17 @@ def rank(model_path: Path, query: str, instruction: str | None, documents: Seque
     """Rank DOCUMENTS (arguments, --docs-file, or stdin) against --query."""
     texts = _gather_documents(documents, docs_file)
     options = BackendOptions(device=device, threads=threads)  # type: ignore[arg-type]
-    with Reranker.load(model_path, backend=backend, options=options, max_length=max_length) as reranker:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with Reranker.load(model_path, backend=backend, options=options, max_length=max_length) as reranker:
             ranked = reranker.rank(query, texts, instruction=instruction)
-        for warning in caught:
-            click.echo(f"warning: {warning.message}", err=True)
-        truncated = sum(result.truncated for result in ranked)
-        if truncated:
-            click.echo(f"note: {truncated} document(s) were cut to --max-length {max_length} tokens", err=True)
-        results = ranked[:top_k]
-        if as_json:
-            click.echo(json.dumps(_rerank_json(reranker, results, return_documents), ensure_ascii=False))
-        else:
-            click.echo(_table(results))
+            payload = _rerank_json(reranker, ranked[:top_k], return_documents) if as_json else None
+    for warning in caught:
+        click.echo(f"warning: {warning.message}", err=True)
+    truncated = sum(result.truncated for result in ranked)
+    if truncated:
+        click.echo(f"note: {truncated} document(s) were cut to --max-length {max_length} tokens", err=True)
+    click.echo(json.dumps(payload, ensure_ascii=False) if as_json else _table(ranked[:top_k]))
 
 
 def _gather_documents(arguments: Sequence[str], docs_file: Path | None) -> list[str]:

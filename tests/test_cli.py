@@ -68,10 +68,15 @@ def test_long_documents_are_reported_as_cut(model: Path) -> None:
 
 BAD_INPUTS = ["empty query", "no documents", "missing model", "corrupt model", "not a model", "max length too small",
               "max length too large", "unreadable docs file", "binary docs file", "invalid UTF-8", "bad checkpoint",
-              "unknown quant"]
+              "unknown quant", "corrupt onnx model", "onnx folder without tokenizer"]
 
 
-def _bad_input_args(model: Path, tmp: Path) -> dict[str, list[str]]:
+def _bad_input_args(model: Path, tmp: Path, tokenizer_dir: Path) -> dict[str, list[str]]:
+    broken_onnx, untokenized_onnx = tmp / "broken-onnx", tmp / "untokenized-onnx"
+    for folder in (broken_onnx, untokenized_onnx):
+        folder.mkdir()
+        (folder / "model.onnx").write_bytes(b"\x08\x07not a graph" * 50)
+    (broken_onnx / "tokenizer.json").write_bytes((tokenizer_dir / "tokenizer.json").read_bytes())
     corrupt = tmp / "corrupt.gguf"
     corrupt.write_bytes(b"GGUF" + bytes(range(256)) * 40)
     binary = tmp / "docs.bin"
@@ -92,12 +97,14 @@ def _bad_input_args(model: Path, tmp: Path) -> dict[str, list[str]]:
         "invalid UTF-8": [*rank, "-q", "q", "--docs-file", str(latin1)],
         "bad checkpoint": ["convert", str(tmp), "--out", str(tmp / "out.gguf")],
         "unknown quant": ["convert", str(tmp), "--quant", "q9_9", "--out", str(tmp / "out.gguf")],
+        "corrupt onnx model": ["rank", "--model", str(broken_onnx), "-q", "q", "doc"],
+        "onnx folder without tokenizer": ["rank", "--model", str(untokenized_onnx), "-q", "q", "doc"],
     }
 
 
 @pytest.mark.parametrize("case", BAD_INPUTS)
-def test_bad_input_gets_one_line_and_a_nonzero_exit(model: Path, tmp_path: Path, case: str) -> None:
-    args = _bad_input_args(model, tmp_path)
+def test_bad_input_gets_one_line_and_a_nonzero_exit(model: Path, tmp_path: Path, tokenizer_dir: Path, case: str) -> None:
+    args = _bad_input_args(model, tmp_path, tokenizer_dir)
     assert set(args) == set(BAD_INPUTS)
     result = run(*args[case], stdin="")
     assert result.returncode != 0
