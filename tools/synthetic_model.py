@@ -23,6 +23,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from local_rerank.convert.checkpoint import output_matrix_name
 from local_rerank.convert.parity import CHECK_MAX_LENGTH, CHECK_SET
 from local_rerank.convert.safetensors_io import patch_rows, write_safetensors
 from local_rerank.recipe import format_prompt
@@ -143,8 +144,7 @@ def calibrate_answer_rows(out: Path, target_std: float = 1.5) -> None:
     direction *= target_std / (states @ direction).std()
     head = model.lm_head.weight.detach().float().numpy()
     centre = (head[yes] + head[no]) / 2
-    name = "model.embed_tokens.weight" if config["tie_word_embeddings"] else "lm_head.weight"
-    patch_rows(out / "model.safetensors", name, [yes, no], np.stack([centre + direction / 2, centre - direction / 2]))
+    patch_rows(out / "model.safetensors", output_matrix_name(config), [yes, no], np.stack([centre + direction / 2, centre - direction / 2]))
 
 
 def build_synthetic_model(

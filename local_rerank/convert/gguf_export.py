@@ -14,16 +14,18 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 import gguf
 import numpy as np
 from gguf.quants import quantize
 
+from local_rerank.convert.checkpoint import output_matrix_name, read_qwen3_config
 from local_rerank.convert.safetensors_io import CheckpointTensor, read_checkpoint
 from local_rerank.errors import ConversionError
+from local_rerank.gguf_file import CLASSIFIER_TENSOR
 from local_rerank.recipe import NO_TOKEN, YES_TOKEN, format_prompt
 
 DIRECT_TYPES = ("f32", "f16", "bf16", "q8_0")
@@ -43,7 +45,7 @@ def export_gguf(checkpoint: Path, out: Path, quant: str = DEFAULT_GGUF_TYPE,
     if quant not in GGUF_TYPES:
         raise ConversionError(f"unknown GGUF type {quant!r}; choose one of {', '.join(GGUF_TYPES)}")
     checkpoint = Path(checkpoint)
-    config = _read_config(checkpoint)
+    config = read_qwen3_config(checkpoint)
     if quant in DIRECT_TYPES:
         _write_gguf(checkpoint, config, out, quant, progress)
         return
@@ -53,35 +55,20 @@ def export_gguf(checkpoint: Path, out: Path, quant: str = DEFAULT_GGUF_TYPE,
         _llama_quantize(intermediate, Path(out), quant)
 
 
-def _read_config(checkpoint: Path) -> dict[str, Any]:
-    try:
-        config = json.loads((checkpoint / "config.json").read_text())
-    except (OSError, ValueError) as e:
-        raise ConversionError(f"{checkpoint} has no readable config.json: not a Hugging Face checkpoint") from e
-    if config.get("model_type") != "qwen3" or "Qwen3ForCausalLM" not in config.get("architectures", []):
-        raise ConversionError(
-            f"{checkpoint}: model type {config.get('model_type')!r} is not a Qwen3ForCausalLM; "
-            "only Qwen3-Reranker checkpoints are supported"
-        )
-    if not (checkpoint / "tokenizer.json").is_file():
-        raise ConversionError(f"{checkpoint} has no tokenizer.json")
-    return config
-
-
 def _write_gguf(checkpoint: Path, config: dict[str, Any], out: Path, quant: str, progress: Progress | None) -> None:
     tensors = read_checkpoint(checkpoint)
     vocab = _vocabulary(checkpoint, config)
     writer = gguf.GGUFWriter(out, "qwen3")
     _add_metadata(writer, config, vocab, checkpoint.name, quant)
     plan = _tensor_plan(tensors, config, vocab.answer_ids)
+    stored = {name: _storage_type(quant, name, shape) for name, (shape, _) in plan.items()}
     for name, (shape, _) in plan.items():
-        qtype = _storage_type(quant, shape)
-        writer.add_tensor_info(name, *_stored_layout(shape, qtype), raw_dtype=qtype)
+        writer.add_tensor_info(name, *_stored_layout(shape, stored[name]), raw_dtype=stored[name])
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_ti_data_to_file()
-    for done, (name, (shape, load)) in enumerate(plan.items(), start=1):
-        writer.write_tensor_data(_encode(load(), _storage_type(quant, shape)))
+    for done, (name, (_, load)) in enumerate(plan.items(), start=1):
+        writer.write_tensor_data(_encode(load(), stored[name]))
         if progress:
             progress(name, done, len(plan))
     writer.close()
@@ -154,7 +141,7 @@ def _tensor_plan(tensors: dict[str, CheckpointTensor], config: dict[str, Any],
     """GGUF name -> (shape, loader), in llama.cpp's names, with the yes/no head added."""
     names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.QWEN3, config["num_hidden_layers"])
     tied = bool(config.get("tie_word_embeddings", False))
-    head_source = "model.embed_tokens.weight" if tied else "lm_head.weight"
+    head_source = output_matrix_name(config)
     if head_source not in tensors:
         raise ConversionError(f"the checkpoint lacks {head_source}")
     plan: dict[str, tuple[tuple[int, ...], Callable[[], np.ndarray]]] = {}
@@ -166,7 +153,7 @@ def _tensor_plan(tensors: dict[str, CheckpointTensor], config: dict[str, Any],
             raise ConversionError(f"unexpected tensor {hf_name!r}: not a Qwen3ForCausalLM checkpoint")
         plan[name] = (tensor.shape, tensor.load)
     head = tensors[head_source]
-    plan["cls.output.weight"] = ((2, head.shape[1]), lambda: head.load()[list(answer_ids)])
+    plan[CLASSIFIER_TENSOR] = ((2, head.shape[1]), lambda: head.load()[list(answer_ids)])
     return plan
 
 
@@ -179,9 +166,9 @@ _FILE_TYPES = {
 }
 
 
-def _storage_type(quant: str, shape: tuple[int, ...]) -> gguf.GGMLQuantizationType:
-    """Norms and the 2-row head stay f32; 2-D weights take the chosen type (if rows fit its blocks)."""
-    if len(shape) < 2 or shape[0] == 2:
+def _storage_type(quant: str, name: str, shape: tuple[int, ...]) -> gguf.GGMLQuantizationType:
+    """Norms and the yes/no head stay f32; 2-D weights take the chosen type (if rows fit its blocks)."""
+    if len(shape) < 2 or name == CLASSIFIER_TENSOR:
         return _Q.F32
     chosen = _DIRECT_QTYPES[quant]
     block, _ = gguf.GGML_QUANT_SIZES[chosen]

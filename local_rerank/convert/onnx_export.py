@@ -18,7 +18,6 @@ Needs torch, transformers and optimum-onnx (``pip install 'local-rerank[convert-
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import tempfile
@@ -27,6 +26,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from local_rerank.convert.checkpoint import output_matrix_name, read_qwen3_config
+from local_rerank.convert.safetensors_io import read_checkpoint
 from local_rerank.errors import ConversionError
 
 ONNX_TYPES = ("int8", "fp32", "fp16", "int8-dynamic", "int4")
@@ -44,10 +45,11 @@ def export_onnx(checkpoint: Path, out: Path, quant: str = DEFAULT_ONNX_TYPE) -> 
     except ImportError as e:
         raise ConversionError("ONNX export needs optimum-onnx: pip install 'local-rerank[convert-onnx]'") from e
     checkpoint, out = Path(checkpoint), Path(out)
+    config = read_qwen3_config(checkpoint)
     out.mkdir(parents=True)
     with tempfile.TemporaryDirectory(dir=out.parent) as tmp, _quiet():
         classifier, exported = Path(tmp) / "classifier", Path(tmp) / "exported"
-        _write_yes_minus_no_classifier(checkpoint, classifier)
+        _write_yes_minus_no_classifier(checkpoint, config, classifier)
         main_export(str(classifier), output=exported, task="text-classification", do_validation=False,
                     local_files_only=True)
         _quantize(exported / MODEL_FILE, out / MODEL_FILE, quant)
@@ -67,33 +69,20 @@ def _quiet() -> Iterator[None]:
         logging.disable(logging.NOTSET)
 
 
-def _write_yes_minus_no_classifier(checkpoint: Path, target: Path) -> None:
+def _write_yes_minus_no_classifier(checkpoint: Path, config: dict, target: Path) -> None:
     import torch
     from transformers import AutoTokenizer, Qwen3ForSequenceClassification
-    from transformers.utils import logging as transformers_logging
 
-    config = json.loads((checkpoint / "config.json").read_text())
-    if config.get("model_type") != "qwen3":
-        raise ConversionError(f"{checkpoint}: model type {config.get('model_type')!r} is not Qwen3")
-    transformers_logging.set_verbosity_error()  # "score.weight newly initialized": we set it below
     tokenizer = AutoTokenizer.from_pretrained(str(checkpoint))
     yes, no = tokenizer.convert_tokens_to_ids(["yes", "no"])
-    model = Qwen3ForSequenceClassification.from_pretrained(
+    model = Qwen3ForSequenceClassification.from_pretrained(  # its score row starts random: set below
         str(checkpoint), num_labels=1, pad_token_id=tokenizer.pad_token_id, dtype=torch.float32
     )
-    head = _output_matrix(checkpoint, config, torch)
+    head = torch.from_numpy(read_checkpoint(checkpoint)[output_matrix_name(config)].load())
     with torch.no_grad():
         model.score.weight.copy_((head[yes] - head[no]).unsqueeze(0))
     model.save_pretrained(target)
     tokenizer.save_pretrained(target)
-
-
-def _output_matrix(checkpoint: Path, config: dict, torch) -> "torch.Tensor":  # noqa: ANN001
-    from local_rerank.convert.safetensors_io import read_checkpoint
-
-    tensors = read_checkpoint(checkpoint)
-    name = "model.embed_tokens.weight" if config.get("tie_word_embeddings") else "lm_head.weight"
-    return torch.from_numpy(tensors[name].load())
 
 
 def _quantize(source: Path, target: Path, quant: str) -> None:

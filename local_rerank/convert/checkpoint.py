@@ -1,0 +1,35 @@
+"""What every exporter checks first: that a folder is a Qwen3 causal-LM checkpoint."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from local_rerank.errors import ConversionError
+
+
+def read_qwen3_config(checkpoint: Path) -> dict[str, Any]:
+    """The checkpoint's config.json, once it is known to be a Qwen3ForCausalLM with a tokenizer.
+
+    Raises:
+        ConversionError: no readable config, another architecture, or no tokenizer.json.
+    """
+    checkpoint = Path(checkpoint)
+    try:
+        config = json.loads((checkpoint / "config.json").read_text())
+    except (OSError, ValueError) as e:
+        raise ConversionError(f"{checkpoint} has no readable config.json: not a Hugging Face checkpoint") from e
+    if config.get("model_type") != "qwen3" or "Qwen3ForCausalLM" not in config.get("architectures", []):
+        raise ConversionError(
+            f"{checkpoint}: model type {config.get('model_type')!r} is not a Qwen3ForCausalLM; "
+            "only Qwen3-Reranker checkpoints are supported"
+        )
+    if not (checkpoint / "tokenizer.json").is_file():
+        raise ConversionError(f"{checkpoint} has no tokenizer.json")
+    return config
+
+
+def output_matrix_name(config: dict[str, Any]) -> str:
+    """The tensor that holds the output (LM head) matrix: the embedding when they are tied."""
+    return "model.embed_tokens.weight" if config.get("tie_word_embeddings") else "lm_head.weight"
