@@ -10,6 +10,7 @@ from local_rerank.backends.base import BackendOptions
 from local_rerank.errors import (
     BackendUnavailableError,
     ConversionError,
+    DeviceFallbackWarning,
     InputError,
     LocalRerankError,
     ModelError,
@@ -22,6 +23,7 @@ __all__ = [
     "BackendUnavailableError",
     "ConversionError",
     "DEFAULT_INSTRUCTION",
+    "DeviceFallbackWarning",
     "DEFAULT_MAX_LENGTH",
     "InputError",
     "LocalRerankError",

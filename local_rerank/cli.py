@@ -127,6 +127,20 @@ def convert(checkpoint: Path, fmt: str, quant: str | None, out: Path, force: boo
     click.echo(f"{verdict}; manifest {manifest_path(out)}")
 
 
+@cli.command()
+@click.argument("models", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def doctor(models: Sequence[Path], device: str, as_json: bool) -> None:
+    """What this machine offers, what would run MODELS (files or folders) and why."""
+    from local_rerank.doctor import doctor_report, format_report
+    from local_rerank.hardware import probe_hardware
+    from local_rerank.selector import Preferences
+
+    report = doctor_report(probe_hardware(), models, Preferences(device=device))
+    click.echo(json.dumps(report, indent=2) if as_json else format_report(report))
+
+
 @contextmanager
 def _progress_bar(label: str) -> Iterator[Callable[[str, int, int], None] | None]:
     """A progress callback drawing a bar on an interactive stderr; None otherwise."""

@@ -25,3 +25,7 @@ class BackendUnavailableError(LocalRerankError):
 
 class ConversionError(LocalRerankError):
     """An export failed, or its parity check against the reference did not pass."""
+
+
+class DeviceFallbackWarning(UserWarning):
+    """The GPU was expected to run the model, but the work went to the CPU."""

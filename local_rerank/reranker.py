@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 from local_rerank.backends import Backend, BackendOptions, open_backend
-from local_rerank.errors import InputError
+from local_rerank.errors import BackendUnavailableError, DeviceFallbackWarning, InputError
 from local_rerank.recipe import DEFAULT_MAX_LENGTH, PromptEncoder, check_max_length
+from local_rerank.selector import Choice
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,21 @@ class Reranker:
         """
         check_max_length(max_length)
         return cls(open_backend(Path(path), backend, options, max_length=max_length), max_length)
+
+    @classmethod
+    def from_choices(cls, choices: Sequence[Choice], *, max_length: int = DEFAULT_MAX_LENGTH) -> "Reranker":
+        """Open the first of the selector's choices that starts; a GPU choice that fails to
+        start gives way to the next one with a :class:`DeviceFallbackWarning`."""
+        for position, choice in enumerate(choices):
+            options = BackendOptions(device=choice.device, threads=choice.threads)  # type: ignore[arg-type]
+            try:
+                return cls.load(choice.model.path, backend=choice.backend, options=options, max_length=max_length)
+            except BackendUnavailableError as e:
+                if choice.device != "cuda" or position == len(choices) - 1:
+                    raise
+                warnings.warn(f"{choice.backend} could not start on the GPU ({e}); falling back to the next choice",
+                              DeviceFallbackWarning, stacklevel=2)
+        raise BackendUnavailableError("the selector offered no way to run this model")
 
     def score(self, query: str, documents: Sequence[str], instruction: str | None = None) -> list[float]:
         """p("yes") for each document, in input order.

@@ -18,7 +18,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from local_rerank.backends.base import Backend, BackendOptions, available_cores
-from local_rerank.errors import BackendUnavailableError, ModelError
+from local_rerank.errors import BackendUnavailableError, DeviceFallbackWarning, ModelError
 from local_rerank.recipe import DEFAULT_MAX_LENGTH
 from local_rerank.tokenizer import Tokenizer
 
@@ -28,10 +28,6 @@ PAD_TOKEN = "<|endoftext|>"
 DEFAULT_BATCH_TOKENS = 4096  # padded tokens per run
 MAX_SEQUENCES = 32
 _CUDA, _CPU = "CUDAExecutionProvider", "CPUExecutionProvider"
-
-
-class DeviceFallbackWarning(UserWarning):
-    """A GPU was expected to run the model, but onnxruntime placed it on the CPU."""
 
 
 def model_folder(path: Path) -> Path | None:

@@ -1,0 +1,98 @@
+"""``local-rerank doctor``: what was found, what would be chosen for each model and why,
+and what to install to do better."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Sequence
+
+from local_rerank.errors import LocalRerankError
+from local_rerank.hardware import HardwareProbe
+from local_rerank.selector import ModelCandidate, Preferences, choose
+
+def model_candidate(path: Path) -> ModelCandidate:
+    """Describe a model file or export folder for the selector (reads its header or manifest)."""
+    from local_rerank.backends import detect_format
+
+    path = Path(path)
+    fmt = detect_format(path)
+    if fmt == "gguf":
+        from local_rerank.gguf_file import read_gguf_model
+
+        return ModelCandidate(path, fmt, read_gguf_model(path).file_type, path.stat().st_size / 2**20)
+    folder = path if path.is_dir() else path.parent
+    manifest = folder / "manifest.json"
+    quantization = json.loads(manifest.read_text()).get("quantization", "unknown") if manifest.is_file() else "unknown"
+    size = sum(p.stat().st_size for p in folder.iterdir() if p.is_file()) / 2**20
+    return ModelCandidate(folder, fmt, quantization, size)
+
+
+def improvements(probe: HardwareProbe) -> list[str]:
+    """What to install or change to run faster on this machine."""
+    hints = []
+    if probe.gpus and probe.llama_cpp_installed and not probe.llama_cpp_cuda:
+        hints.append('a CUDA build of llama-cpp-python would use the GPU: CMAKE_ARGS="-DGGML_CUDA=on" '
+                     "pip install --force-reinstall --no-cache-dir llama-cpp-python")
+    if probe.gpus and probe.onnxruntime_installed and not probe.onnxruntime_cuda:
+        hints.append("onnxruntime-gpu would run ONNX models on the GPU: pip uninstall onnxruntime && "
+                     "pip install 'local-rerank[onnx-gpu]'")
+    if not probe.llama_cpp_installed:
+        hints.append("GGUF models need llama-cpp-python: pip install 'local-rerank[gguf]'")
+    if not probe.onnxruntime_installed:
+        hints.append("ONNX models need onnxruntime: pip install 'local-rerank[onnx]'")
+    if "avx2" not in probe.cpu_features:
+        hints.append("this CPU lacks AVX2, so INT8 scoring is slow; a GPU helps most")
+    return hints
+
+
+def doctor_report(probe: HardwareProbe, models: Sequence[Path], preferences: Preferences = Preferences()) -> dict[str, Any]:
+    """The whole report as plain data (printed as text or JSON by the CLI)."""
+    entries = []
+    for path in models:
+        entry: dict[str, Any] = {"path": str(path)}
+        try:
+            candidate = model_candidate(path)
+            entry.update(format=candidate.format, quantization=candidate.quantization,
+                         size_mib=round(candidate.size_mib, 1))
+            entry["choices"] = [{"backend": c.backend, "device": c.device, "threads": c.threads, "reason": c.reason}
+                                for c in choose(probe, [candidate], preferences)]
+        except LocalRerankError as e:
+            entry["error"] = str(e)
+        entries.append(entry)
+    hardware = asdict(probe)
+    hardware["cpu_features"] = sorted(probe.cpu_features)
+    return {"hardware": hardware, "models": entries, "improvements": improvements(probe)}
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """The report as lines for people."""
+    hw = report["hardware"]
+    gpus = ", ".join(f"{g['name']} ({g['free_mib']}/{g['total_mib']} MiB free, sm {g['compute_capability']})"
+                     for g in hw["gpus"]) or "none"
+    lines = [
+        f"CPU: {hw['cpu_model']}, {hw['physical_cores']} cores ({hw['logical_cores']} threads), "
+        f"INT8 features: {', '.join(hw['cpu_features']) or 'none'}",
+        f"RAM: {hw['free_ram_mib']} MiB free",
+        f"GPUs: {gpus}",
+        f"llama-cpp-python: {_runtime(hw['llama_cpp_installed'], hw['llama_cpp_cuda'])}; "
+        f"onnxruntime: {_runtime(hw['onnxruntime_installed'], hw['onnxruntime_cuda'])}",
+    ]
+    for model in report["models"]:
+        lines.append(f"\n{model['path']}")
+        if "error" in model:
+            lines.append(f"  cannot run: {model['error']}")
+            continue
+        lines.append(f"  {model['format']} {model['quantization']}, {model['size_mib']:.0f} MiB")
+        for rank, choice in enumerate(model["choices"], start=1):
+            lines.append(f"  {'chosen' if rank == 1 else 'then'}: {choice['backend']} on {choice['device']} "
+                         f"- {choice['reason']}")
+    if report["improvements"]:
+        lines.append("\nTo do better:")
+        lines.extend(f"  - {hint}" for hint in report["improvements"])
+    return "\n".join(lines)
+
+
+def _runtime(installed: bool, cuda: bool) -> str:
+    return "not installed" if not installed else "with CUDA" if cuda else "CPU only"

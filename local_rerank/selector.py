@@ -1,0 +1,154 @@
+"""The backend selector: which model file, backend, device and thread count, and why.
+
+A pure function of a :class:`~local_rerank.hardware.HardwareProbe`, the model files at
+hand and the user's preferences. It only chooses; loading is the caller's business, and a
+caller whose GPU choice fails to initialise moves on to the next choice with a warning.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from local_rerank.errors import BackendUnavailableError
+from local_rerank.hardware import HardwareProbe
+
+# Headroom on top of the weights: KV cache, activations and the runtime's own buffers.
+GPU_HEADROOM_MIB = 1024
+CPU_HEADROOM_MIB = 1536
+# Preference among model variants, best first, from tools/benchmark.py (README, "Speed"):
+# fidelity first, then speed. int8-dynamic is fastest on a CPU but 4x less faithful, and its
+# operators have no CUDA kernels, so it is last on the CPU and absent on the GPU.
+CPU_ORDER = (("gguf", "q8_0"), ("onnx", "int8"), ("gguf", "f16"), ("onnx", "fp32"), ("gguf", "bf16"),
+             ("gguf", "f32"), ("onnx", "int8-dynamic"))
+GPU_ORDER = (("gguf", "q8_0"), ("onnx", "fp16"), ("gguf", "f16"), ("onnx", "int8"), ("onnx", "fp32"),
+             ("gguf", "bf16"), ("gguf", "f32"))
+
+
+@dataclass(frozen=True)
+class ModelCandidate:
+    """A model file that could be run: where it is, its format and weight type, its size."""
+
+    path: Path
+    format: str  # "gguf" or "onnx"
+    quantization: str
+    size_mib: float
+
+
+@dataclass(frozen=True)
+class Preferences:
+    """What the user asked for; None or "auto" leaves it to the selector."""
+
+    backend: str | None = None
+    device: str = "auto"
+    threads: int | None = None
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One way to run: the model, backend, device, threads, and the reason in words."""
+
+    model: ModelCandidate
+    backend: str
+    device: str
+    threads: int
+    reason: str
+
+
+def choose(probe: HardwareProbe, models: list[ModelCandidate], preferences: Preferences = Preferences()) -> list[Choice]:
+    """Every workable way to run, best first.
+
+    Raises:
+        BackendUnavailableError: ``device="cuda"`` without a usable GPU, or nothing can run;
+            the message says what was found.
+    """
+    models = [m for m in models if preferences.backend in (None, m.format)]
+    choices: list[Choice] = []
+    if preferences.device != "cpu":
+        choices += _gpu_choices(probe, models, preferences)
+    if preferences.device == "cuda" and not choices:
+        raise BackendUnavailableError(f"--device cuda: {_why_no_gpu(probe, models)}")
+    if preferences.device != "cuda":
+        choices += _cpu_choices(probe, models, preferences)
+    if not choices:
+        raise BackendUnavailableError(_why_nothing(probe, models))
+    return choices
+
+
+def _gpu_choices(probe: HardwareProbe, models: list[ModelCandidate], preferences: Preferences) -> list[Choice]:
+    if not probe.gpus:
+        return []
+    gpu = max(probe.gpus, key=lambda g: g.free_mib)
+    usable = [m for m in _ordered(models, GPU_ORDER, keep_unknown=False) if _has_cuda(probe, m.format)
+              and m.size_mib + GPU_HEADROOM_MIB <= gpu.free_mib]
+    threads = preferences.threads or probe.physical_cores
+    return [Choice(m, m.format, "cuda", threads,
+                   f"{gpu.name} has {gpu.free_mib} MiB free and {m.format} {m.quantization} needs about "
+                   f"{m.size_mib + GPU_HEADROOM_MIB:.0f}; {_runtime(m.format)} has CUDA")
+            for m in usable]
+
+
+def _cpu_choices(probe: HardwareProbe, models: list[ModelCandidate], preferences: Preferences) -> list[Choice]:
+    threads = preferences.threads or probe.physical_cores
+    isa = _isa_note(probe)
+    choices = []
+    for m in _ordered(models, CPU_ORDER, keep_unknown=True):
+        if not _installed(probe, m.format):
+            continue
+        memory = ("" if m.size_mib + CPU_HEADROOM_MIB <= probe.free_ram_mib
+                  else f"; warning: needs about {m.size_mib + CPU_HEADROOM_MIB:.0f} MiB, {probe.free_ram_mib} free")
+        choices.append(Choice(m, m.format, "cpu", threads,
+                              f"CPU, {threads} threads (physical cores); {isa}{memory}"))
+    return choices
+
+
+def _ordered(models: list[ModelCandidate], order: tuple[tuple[str, str], ...], keep_unknown: bool) -> list[ModelCandidate]:
+    """Models in order of preference; variants not in ``order`` last (on the CPU) or left out
+    (on the GPU, where an unknown variant may hold operators without CUDA kernels)."""
+    rank = {variant: i for i, variant in enumerate(order)}
+    kept = [m for m in models if keep_unknown or (m.format, m.quantization) in rank]
+    return sorted(kept, key=lambda m: (rank.get((m.format, m.quantization), len(order)), m.size_mib))
+
+
+def _installed(probe: HardwareProbe, fmt: str) -> bool:
+    return probe.llama_cpp_installed if fmt == "gguf" else probe.onnxruntime_installed
+
+
+def _has_cuda(probe: HardwareProbe, fmt: str) -> bool:
+    return probe.llama_cpp_cuda if fmt == "gguf" else probe.onnxruntime_cuda
+
+
+def _runtime(fmt: str) -> str:
+    return "llama-cpp-python" if fmt == "gguf" else "onnxruntime-gpu"
+
+
+def _isa_note(probe: HardwareProbe) -> str:
+    features = probe.cpu_features
+    if "amx_int8" in features or "avx512_vnni" in features or "avx_vnni" in features:
+        return "VNNI/AMX INT8 dot products available"
+    if "avx2" in features:
+        return "AVX2 without VNNI: INT8 runs, more slowly than on VNNI CPUs"
+    return "no AVX2: expect slow scoring; a GPU or a newer CPU helps most"
+
+
+def _why_no_gpu(probe: HardwareProbe, models: list[ModelCandidate]) -> str:
+    if not probe.gpus:
+        return "no CUDA GPU was found (nvidia-smi missing or reported none)"
+    gpu = max(probe.gpus, key=lambda g: g.free_mib)
+    formats = {m.format for m in models}
+    if not any(_has_cuda(probe, f) for f in formats):
+        hints = {"gguf": "llama-cpp-python was built without CUDA (reinstall with CMAKE_ARGS=\"-DGGML_CUDA=on\")",
+                 "onnx": "onnxruntime has no CUDA provider (install onnxruntime-gpu instead of onnxruntime)"}
+        return f"{gpu.name} found, but " + "; ".join(hints[f] for f in sorted(formats))
+    smallest = min((m for m in models if _has_cuda(probe, m.format)), key=lambda m: m.size_mib)
+    return (f"{gpu.name} has {gpu.free_mib} MiB free; the smallest model that runs there needs about "
+            f"{smallest.size_mib + GPU_HEADROOM_MIB:.0f} MiB")
+
+
+def _why_nothing(probe: HardwareProbe, models: list[ModelCandidate]) -> str:
+    if not models:
+        return "no model to run: convert one with `local-rerank convert`"
+    formats = sorted({m.format for m in models})
+    extras = {"gguf": "'local-rerank[gguf]'", "onnx": "'local-rerank[onnx]'"}
+    return "no runtime for " + ", ".join(formats) + " models is installed: pip install " + \
+        " ".join(extras[f] for f in formats if not _installed(probe, f))

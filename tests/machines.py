@@ -1,0 +1,15 @@
+"""Fake machines for the selector and doctor tests: plain HardwareProbe data."""
+
+from dataclasses import replace
+
+from local_rerank.hardware import Gpu, HardwareProbe
+
+VNNI_LAPTOP = HardwareProbe(cpu_model="laptop", physical_cores=8, logical_cores=16, free_ram_mib=16000,
+                            cpu_features=frozenset({"avx2", "fma", "avx_vnni"}), llama_cpp_installed=True,
+                            onnxruntime_installed=True)
+AVX2_DESKTOP = replace(VNNI_LAPTOP, cpu_features=frozenset({"avx2", "fma"}), physical_cores=4)
+OLD_CPU = replace(VNNI_LAPTOP, cpu_features=frozenset(), physical_cores=2)
+SMALL_GPU = replace(VNNI_LAPTOP, gpus=(Gpu("GeForce GTX 1650", 4096, 3500, "7.5"),), llama_cpp_cuda=True,
+                    onnxruntime_cuda=True)
+LARGE_GPU = replace(SMALL_GPU, gpus=(Gpu("RTX 4090", 24564, 23000, "8.9"), Gpu("GT 710", 2048, 1900, "3.5")))
+GPU_WITHOUT_CUDA_BUILDS = replace(SMALL_GPU, llama_cpp_cuda=False, onnxruntime_cuda=False)

@@ -1,0 +1,39 @@
+"""`local-rerank doctor`: the report for a fake machine, and the command on this one."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from local_rerank.doctor import doctor_report, format_report
+from tests.machines import SMALL_GPU, VNNI_LAPTOP
+
+
+def test_hints_name_what_to_install_for_the_gpu() -> None:
+    report = doctor_report(replace(SMALL_GPU, llama_cpp_cuda=False, onnxruntime_cuda=False), [])
+    assert any("CMAKE_ARGS" in hint for hint in report["improvements"])
+    assert any("onnxruntime-gpu" in hint for hint in report["improvements"])
+    assert doctor_report(VNNI_LAPTOP, [])["improvements"] == []
+
+
+def test_models_that_cannot_be_read_are_reported_not_raised(tmp_path: Path) -> None:
+    report = doctor_report(VNNI_LAPTOP, [tmp_path / "missing.gguf"])
+    assert report["models"][0]["error"].startswith("model not found")
+    assert "cannot run: model not found" in format_report(report)
+
+
+@pytest.mark.slow
+def test_doctor_command_reports_the_choice_for_a_real_model(gguf_files, llama_cpp) -> None:
+    model = gguf_files["tied", "q8_0"]
+    result = subprocess.run([sys.executable, "-m", "local_rerank", "doctor", "--json", str(model)],
+                            capture_output=True, text=True, check=True)
+    report = json.loads(result.stdout)
+    assert report["hardware"]["llama_cpp_installed"] is True
+    (entry,) = report["models"]
+    assert (entry["format"], entry["quantization"]) == ("gguf", "q8_0")
+    assert entry["choices"][-1]["device"] == "cpu" and entry["choices"][0]["reason"]

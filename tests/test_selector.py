@@ -1,0 +1,96 @@
+"""Selector decisions for a table of machines (fake probes: plain data, no mocks)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from local_rerank.errors import BackendUnavailableError
+from local_rerank.selector import ModelCandidate, Preferences, choose
+from tests.machines import AVX2_DESKTOP, GPU_WITHOUT_CUDA_BUILDS, LARGE_GPU, OLD_CPU, SMALL_GPU, VNNI_LAPTOP
+
+Q8_06B = ModelCandidate(Path("0.6b-q8_0.gguf"), "gguf", "q8_0", 610)
+Q8_8B = ModelCandidate(Path("8b-q8_0.gguf"), "gguf", "q8_0", 8700)
+ONNX_INT8 = ModelCandidate(Path("0.6b-onnx-int8"), "onnx", "int8", 1067)
+ONNX_DYNAMIC = ModelCandidate(Path("0.6b-onnx-int8-dynamic"), "onnx", "int8-dynamic", 572)
+ONNX_FP16 = ModelCandidate(Path("0.6b-onnx-fp16"), "onnx", "fp16", 1200)
+ALL_06B = [ONNX_DYNAMIC, ONNX_INT8, ONNX_FP16, Q8_06B]
+
+
+@pytest.mark.parametrize(
+    ("probe", "models", "preferences", "expected", "reason"),
+    [
+        (VNNI_LAPTOP, ALL_06B, Preferences(), (Q8_06B, "cpu", 8), "VNNI"),
+        (AVX2_DESKTOP, ALL_06B, Preferences(), (Q8_06B, "cpu", 4), "AVX2 without VNNI"),
+        (OLD_CPU, ALL_06B, Preferences(), (Q8_06B, "cpu", 2), "no AVX2"),
+        (VNNI_LAPTOP, ALL_06B, Preferences(backend="onnx"), (ONNX_INT8, "cpu", 8), "CPU"),
+        (VNNI_LAPTOP, [ONNX_DYNAMIC], Preferences(threads=3), (ONNX_DYNAMIC, "cpu", 3), "3 threads"),
+        (SMALL_GPU, ALL_06B, Preferences(), (Q8_06B, "cuda", 8), "GTX 1650 has 3500 MiB free"),
+        (SMALL_GPU, [Q8_8B], Preferences(), (Q8_8B, "cpu", 8), "VNNI"),
+        (replace(VNNI_LAPTOP, free_ram_mib=8000), [Q8_8B], Preferences(), (Q8_8B, "cpu", 8), "warning: needs about"),
+        (LARGE_GPU, [Q8_8B], Preferences(), (Q8_8B, "cuda", 8), "RTX 4090"),
+        (LARGE_GPU, [ONNX_DYNAMIC, ONNX_FP16], Preferences(), (ONNX_FP16, "cuda", 8), "onnxruntime-gpu has CUDA"),
+        (LARGE_GPU, ALL_06B, Preferences(device="cpu"), (Q8_06B, "cpu", 8), "CPU"),
+        (GPU_WITHOUT_CUDA_BUILDS, ALL_06B, Preferences(), (Q8_06B, "cpu", 8), "CPU"),
+    ],
+)
+def test_choice_for_each_machine(probe, models, preferences, expected, reason: str) -> None:
+    first = choose(probe, models, preferences)[0]
+    assert (first.model, first.device, first.threads) == expected
+    assert reason in first.reason
+
+
+def test_a_gpu_choice_is_followed_by_cpu_fallbacks() -> None:
+    choices = choose(SMALL_GPU, ALL_06B)
+    devices = [c.device for c in choices]
+    assert devices[0] == "cuda" and "cpu" in devices
+    assert devices == sorted(devices, key=lambda d: d != "cuda")
+    assert ONNX_DYNAMIC not in [c.model for c in choices if c.device == "cuda"]  # no CUDA kernels
+
+
+@pytest.mark.parametrize(
+    ("probe", "models", "message"),
+    [
+        (VNNI_LAPTOP, ALL_06B, "no CUDA GPU was found"),
+        (GPU_WITHOUT_CUDA_BUILDS, [Q8_06B], "llama-cpp-python was built without CUDA"),
+        (GPU_WITHOUT_CUDA_BUILDS, [ONNX_INT8], "install onnxruntime-gpu"),
+        (SMALL_GPU, [Q8_8B], "has 3500 MiB free; the smallest model that runs there needs about 9724"),
+    ],
+)
+def test_cuda_asked_for_but_not_usable_says_what_was_found(probe, models, message: str) -> None:
+    with pytest.raises(BackendUnavailableError, match=message):
+        choose(probe, models, Preferences(device="cuda"))
+
+
+def test_missing_runtimes_and_models_are_explained() -> None:
+    bare = replace(VNNI_LAPTOP, llama_cpp_installed=False, onnxruntime_installed=False)
+    with pytest.raises(BackendUnavailableError, match=r"pip install 'local-rerank\[gguf\]'"):
+        choose(bare, [Q8_06B])
+    with pytest.raises(BackendUnavailableError, match="convert one"):
+        choose(VNNI_LAPTOP, [])
+
+
+@pytest.mark.slow
+def test_a_gpu_backend_that_fails_to_start_falls_back_to_the_cpu_with_a_warning(gguf_files, llama_cpp) -> None:
+    from local_rerank import Reranker
+    from local_rerank.errors import DeviceFallbackWarning
+
+    if llama_cpp.llama_supports_gpu_offload():
+        pytest.skip("this llama-cpp-python really has GPU support")
+    model = ModelCandidate(gguf_files["tied", "q8_0"], "gguf", "q8_0", 16)
+    claims_cuda = replace(SMALL_GPU, llama_cpp_cuda=True)  # the probe says CUDA; the build has none
+    choices = choose(claims_cuda, [model])
+    assert choices[0].device == "cuda"
+    with pytest.warns(DeviceFallbackWarning, match="without GPU support"):
+        reranker = Reranker.from_choices(choices, max_length=512)
+    with reranker:
+        assert reranker.backend.device == "cpu"
+        assert len(reranker.score("q", ["a", "b"])) == 2
+
+
+def test_unknown_variants_run_on_the_cpu_only_and_last() -> None:
+    unknown = ModelCandidate(Path("someones-export"), "onnx", "unknown", 900)
+    choices = choose(LARGE_GPU, [unknown, ONNX_INT8])
+    assert [(c.model, c.device) for c in choices] == [(ONNX_INT8, "cuda"), (ONNX_INT8, "cpu"), (unknown, "cpu")]
