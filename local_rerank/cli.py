@@ -20,6 +20,7 @@ from local_rerank.backends import BACKENDS, BackendOptions
 from local_rerank.errors import InputError, LocalRerankError
 from local_rerank.recipe import DEFAULT_MAX_LENGTH, MAX_MAX_LENGTH, MIN_MAX_LENGTH
 from local_rerank.reranker import RankResult, Reranker
+from local_rerank.settings import default_config_path, resolve_settings
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -29,37 +30,45 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--model", "model_path", required=True, type=click.Path(path_type=Path),
-              help="A GGUF file or an ONNX export folder.")
+@click.option("--model", "model_path", help="A GGUF file or an ONNX export folder (default: the `model` setting).")
 @click.option("--query", "-q", required=True, help="What you are looking for.")
 @click.option("--instruction", help="Task instruction (default: web search passage retrieval).")
 @click.argument("documents", nargs=-1)
 @click.option("--docs-file", type=click.Path(allow_dash=True, path_type=Path),
               help='JSONL objects with a "text" field, or plain text one per line; "-" for stdin.')
 @click.option("--top-k", type=click.IntRange(min=1), help="Show only the best K documents.")
-@click.option("--max-length", type=click.IntRange(MIN_MAX_LENGTH, MAX_MAX_LENGTH), default=DEFAULT_MAX_LENGTH,
-              show_default=True, help="Token budget per prompt; longer documents are cut at the end.")
+@click.option("--max-length", type=click.IntRange(MIN_MAX_LENGTH, MAX_MAX_LENGTH),
+              help=f"Token budget per prompt (default {DEFAULT_MAX_LENGTH}); longer documents are cut at the end.")
 @click.option("--backend", type=click.Choice(BACKENDS), help="Override the backend chosen from the file.")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where to run (default: auto).")
 @click.option("--threads", type=click.IntRange(min=1), help="CPU threads (default: all available cores).")
 @click.option("--json", "as_json", is_flag=True, help="Print rerank-API JSON (Cohere/Jina/llama-server shape).")
 @click.option("--return-documents", is_flag=True, help="With --json, include each document's text.")
-def rank(model_path: Path, query: str, instruction: str | None, documents: Sequence[str], docs_file: Path | None,
-         top_k: int | None, max_length: int, backend: str | None, device: str, threads: int | None,
-         as_json: bool, return_documents: bool) -> None:
-    """Rank DOCUMENTS (arguments, --docs-file, or stdin) against --query."""
+def rank(model_path: str | None, query: str, instruction: str | None, documents: Sequence[str],
+         docs_file: Path | None, top_k: int | None, max_length: int | None, backend: str | None, device: str | None,
+         threads: int | None, as_json: bool, return_documents: bool) -> None:
+    """Rank DOCUMENTS (arguments, --docs-file, or stdin) against --query.
+
+    Unset options come from LOCAL_RERANK_* environment variables, then the config file
+    (~/.config/local-rerank/config.toml or $LOCAL_RERANK_CONFIG), then the defaults.
+    """
+    settings = resolve_settings({"model": model_path, "backend": backend, "device": device, "threads": threads,
+                                 "max_length": max_length})
+    if settings.model is None:
+        raise InputError(f"no model: pass --model, set LOCAL_RERANK_MODEL, or set model in {default_config_path()}")
     texts = _gather_documents(documents, docs_file)
-    options = BackendOptions(device=device, threads=threads)  # type: ignore[arg-type]
+    options = BackendOptions(device=settings.device, threads=settings.threads)  # type: ignore[arg-type]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        with Reranker.load(model_path, backend=backend, options=options, max_length=max_length) as reranker:
+        with Reranker.load(settings.model, backend=settings.backend, options=options,
+                           max_length=settings.max_length) as reranker:
             ranked = reranker.rank(query, texts, instruction=instruction)
             payload = _rerank_json(reranker, ranked[:top_k], return_documents) if as_json else None
     for warning in caught:
         click.echo(f"warning: {warning.message}", err=True)
     truncated = sum(result.truncated for result in ranked)
     if truncated:
-        click.echo(f"note: {truncated} document(s) were cut to --max-length {max_length} tokens", err=True)
+        click.echo(f"note: {truncated} document(s) were cut to the {settings.max_length}-token budget", err=True)
     click.echo(json.dumps(payload, ensure_ascii=False) if as_json else _table(ranked[:top_k]))
 
 

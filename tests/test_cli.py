@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,9 +15,10 @@ pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("llama_cpp")]
 DOCS = ["cp -r copies a folder recursively", "bananas are yellow", "rsync -a src/ dst/ copies directories"]
 
 
-def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def run(*args: str, stdin: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "LOCAL_RERANK_CONFIG": "/nonexistent/config.toml", **env}
     return subprocess.run([sys.executable, "-m", "local_rerank", *args], input=stdin, capture_output=True, text=True,
-                          timeout=300)
+                          timeout=300, env=environment)
 
 
 @pytest.fixture(scope="session")
@@ -63,7 +65,7 @@ def test_plain_text_on_stdin_and_a_table_for_people(model: Path) -> None:
 def test_long_documents_are_reported_as_cut(model: Path) -> None:
     result = run("rank", "--model", str(model), "-q", "q", "--max-length", "128", "word " * 500, "short")
     assert result.returncode == 0
-    assert "1 document(s) were cut" in result.stderr
+    assert "1 document(s) were cut to the 128-token budget" in result.stderr
 
 
 BAD_INPUTS = ["empty query", "no documents", "missing model", "corrupt model", "not a model", "max length too small",
@@ -135,3 +137,15 @@ def test_onnx_folders_rank_through_the_onnx_backend(onnx_exports) -> None:
     payload = json.loads(result.stdout)
     assert payload["backend"] == "onnx" and payload["device"] == "cpu"
     assert sorted(r["index"] for r in payload["results"]) == [0, 1, 2]
+
+
+def test_settings_come_from_the_environment_and_the_config_file(model: Path, tmp_path: Path) -> None:
+    assert run("rank", "-q", "q", "doc").stderr.startswith("error: no model: pass --model")
+    result = run("rank", "-q", "copy", "--json", "doc", LOCAL_RERANK_MODEL=str(model))
+    assert json.loads(result.stdout)["backend"] == "gguf"
+    config = tmp_path / "config.toml"
+    config.write_text(f'model = "{model}"\ndevice = "cpu"\n')
+    assert json.loads(run("rank", "-q", "copy", "--json", "doc", LOCAL_RERANK_CONFIG=str(config)).stdout)["device"] == "cpu"
+    config.write_text('modle = "typo.gguf"\n')
+    result = run("rank", "-q", "copy", "doc", LOCAL_RERANK_CONFIG=str(config))
+    assert result.returncode == 1 and result.stderr.startswith("error: unknown setting 'modle'")

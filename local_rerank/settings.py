@@ -1,0 +1,120 @@
+"""One typed settings object, resolved as flag > environment > config file > default.
+
+The config file is TOML (``$LOCAL_RERANK_CONFIG``, else ``~/.config/local-rerank/config.toml``
+or under ``$XDG_CONFIG_HOME``); environment variables are ``LOCAL_RERANK_<FIELD>``.
+Unknown keys and values of the wrong type are refused with a message that names them.
+
+    # ~/.config/local-rerank/config.toml
+    model = "~/models/qwen3-reranker-0.6b-q8_0.gguf"
+    device = "cpu"
+    threads = 4
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+from local_rerank.errors import InputError
+from local_rerank.recipe import DEFAULT_MAX_LENGTH, check_max_length
+
+ENV_PREFIX = "LOCAL_RERANK_"
+BACKENDS = ("gguf", "onnx")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a user may set once instead of passing it every time.
+
+    Attributes:
+        model: the model file or export folder used when ``--model`` is not given.
+        backend: "gguf" or "onnx" to override the format read from the model; None reads it.
+        device: "auto" (GPU when usable), "cpu" or "cuda" (an error without a usable GPU).
+        threads: CPU threads; None uses the physical cores.
+        max_length: token budget of one prompt (128 to 32768).
+    """
+
+    model: str | None = None
+    backend: str | None = None
+    device: str = "auto"
+    threads: int | None = None
+    max_length: int = DEFAULT_MAX_LENGTH
+
+
+_TYPES = {"model": str, "backend": str, "device": str, "threads": int, "max_length": int}
+
+
+def default_config_path(environ: Mapping[str, str] = os.environ) -> Path:
+    """Where the config file is looked for."""
+    if environ.get(ENV_PREFIX + "CONFIG"):
+        return Path(environ[ENV_PREFIX + "CONFIG"]).expanduser()
+    base = Path(environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    return base / "local-rerank" / "config.toml"
+
+
+def resolve_settings(flags: Mapping[str, Any], environ: Mapping[str, str] = os.environ,
+                     config_file: Path | None = None) -> Settings:
+    """Settings from flags (None means "not given"), environment, config file and defaults.
+
+    Raises:
+        InputError: an unknown key in the config file, or a value of the wrong type or range.
+    """
+    path = config_file or default_config_path(environ)
+    settings = Settings()
+    for source, values in ((str(path), _read_file(path)), ("environment", _from_environment(environ)),
+                           ("command line", {k: v for k, v in flags.items() if v is not None})):
+        settings = replace(settings, **{key: _checked(key, value, source) for key, value in values.items()})
+    return settings
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        values = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise InputError(f"cannot read config file {path}: {e}") from e
+    unknown = sorted(set(values) - set(_TYPES))
+    if unknown:
+        raise InputError(f"unknown setting {unknown[0]!r} in {path}; known: {', '.join(_TYPES)}")
+    return values
+
+
+def _from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for field in fields(Settings):
+        raw = environ.get(ENV_PREFIX + field.name.upper())
+        if raw:
+            values[field.name] = _parse_env(field.name, raw)
+    return values
+
+
+def _parse_env(key: str, raw: str) -> Any:
+    if _TYPES[key] is int:
+        try:
+            return int(raw)
+        except ValueError as e:
+            raise InputError(f"{ENV_PREFIX}{key.upper()} must be a whole number, got {raw!r}") from e
+    return raw
+
+
+def _checked(key: str, value: Any, source: str) -> Any:
+    if key not in _TYPES:
+        raise InputError(f"unknown setting {key!r} from {source}")
+    if not isinstance(value, _TYPES[key]) or isinstance(value, bool):
+        raise InputError(f"setting {key!r} from {source} must be {_TYPES[key].__name__}, got {value!r}")
+    if key == "backend" and value not in BACKENDS:
+        raise InputError(f"setting 'backend' from {source} must be one of {', '.join(BACKENDS)}, got {value!r}")
+    if key == "device" and value not in DEVICES:
+        raise InputError(f"setting 'device' from {source} must be one of {', '.join(DEVICES)}, got {value!r}")
+    if key == "threads" and value < 1:
+        raise InputError(f"setting 'threads' from {source} must be at least 1, got {value}")
+    if key == "max_length":
+        check_max_length(value)
+    if key == "model":
+        value = str(Path(value).expanduser())
+    return value
