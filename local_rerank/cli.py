@@ -21,6 +21,7 @@ from local_rerank.errors import InputError, LocalRerankError
 from local_rerank.recipe import DEFAULT_MAX_LENGTH, MAX_MAX_LENGTH, MIN_MAX_LENGTH
 from local_rerank.reranker import RankResult, Reranker
 from local_rerank.settings import default_config_path, resolve_settings
+from local_rerank.store import resolve_model, store_dir
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -30,7 +31,8 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--model", "model_path", help="A GGUF file or an ONNX export folder (default: the `model` setting).")
+@click.option("--model", "model_path",
+              help="A GGUF file, an ONNX export folder, or an installed model's name (default: the `model` setting).")
 @click.option("--query", "-q", required=True, help="What you are looking for.")
 @click.option("--instruction", help="Task instruction (default: web search passage retrieval).")
 @click.argument("documents", nargs=-1)
@@ -60,7 +62,7 @@ def rank(model_path: str | None, query: str, instruction: str | None, documents:
     options = BackendOptions(device=settings.device, threads=settings.threads)  # type: ignore[arg-type]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        with Reranker.load(settings.model, backend=settings.backend, options=options,
+        with Reranker.load(resolve_model(settings.model, store_dir()), backend=settings.backend, options=options,
                            max_length=settings.max_length) as reranker:
             ranked = reranker.rank(query, texts, instruction=instruction)
             payload = _rerank_json(reranker, ranked[:top_k], return_documents) if as_json else None
@@ -148,6 +150,94 @@ def doctor(models: Sequence[Path], device: str, as_json: bool) -> None:
 
     report = doctor_report(probe_hardware(), models, Preferences(device=device))
     click.echo(json.dumps(report, indent=2) if as_json else format_report(report))
+
+
+@cli.group()
+def models() -> None:
+    """Models by name: list, pull, import, verify, remove, export-bundle."""
+
+
+@models.command("list")
+def models_list() -> None:
+    """The catalog and the installed models."""
+    from local_rerank.store import catalog, installed
+
+    store = store_dir()
+    present = {model.name: model for model in installed(store)}
+    click.echo(f"store: {store}")
+    for entry in catalog():
+        mark = "installed" if entry["name"] in present else f"~{entry['approx_size_mib']} MiB to download"
+        click.echo(f"  {entry['name']:<32} {entry['format']:<5} {mark:<22} {entry['description']}")
+    for name, model in present.items():
+        if name not in {entry["name"] for entry in catalog()}:
+            click.echo(f"  {name:<32} {model.format:<5} installed")
+
+
+@models.command()
+@click.argument("name")
+@click.option("--offline", is_flag=True, help="Refuse any network access (as HF_HUB_OFFLINE=1 does).")
+@click.option("--force", is_flag=True, help="Download again over an installed copy.")
+def pull(name: str, offline: bool, force: bool) -> None:
+    """Download catalog model NAME from the Hugging Face hub."""
+    from local_rerank.store import pull as pull_model
+
+    model = pull_model(name, store_dir(), offline=offline, force=force)
+    click.echo(f"installed {model.name} ({model.format}) at {model.path}")
+
+
+@models.command("import")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("--name", help="The name to install it under (default: the file or folder name).")
+@click.option("--force", is_flag=True, help="Replace an installed model of that name.")
+def import_(source: Path, name: str | None, force: bool) -> None:
+    """Install a GGUF file, an ONNX folder, a Hugging Face folder or a bundle, without network."""
+    from local_rerank.store import import_model
+
+    model = import_model(source, store_dir(), name=name, force=force)
+    click.echo(f"installed {model.name} ({model.format}) at {model.path}")
+
+
+@models.command("verify")
+@click.argument("names", nargs=-1)
+def verify_models(names: Sequence[str]) -> None:
+    """Re-hash installed models (all, or NAMES) against their records."""
+    from local_rerank.store import find, installed, verify
+
+    store = store_dir()
+    chosen = [find(store, n) or _missing(n) for n in names] if names else installed(store)
+    broken = 0
+    for model in chosen:
+        problems = verify(model)
+        broken += bool(problems)
+        click.echo(f"{model.name}: " + ("ok" if not problems else "; ".join(problems)))
+    if broken:
+        raise LocalRerankError(f"{broken} model(s) failed verification")
+
+
+@models.command("remove")
+@click.argument("name")
+def remove_model(name: str) -> None:
+    """Delete installed model NAME."""
+    from local_rerank.store import remove
+
+    remove(store_dir(), name)
+    click.echo(f"removed {name}")
+
+
+@models.command("export-bundle")
+@click.argument("name")
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option("--force", is_flag=True, help="Replace OUT if it exists.")
+def export_bundle(name: str, out: Path, force: bool) -> None:
+    """Pack installed model NAME into one archive for an air-gapped machine."""
+    from local_rerank.store import export_bundle as bundle, find
+
+    model = find(store_dir(), name) or _missing(name)
+    click.echo(f"wrote {bundle(model, out, force=force)}")
+
+
+def _missing(name: str) -> Any:
+    raise InputError(f"no installed model named {name!r}")
 
 
 @contextmanager

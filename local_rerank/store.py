@@ -1,0 +1,263 @@
+"""The model store: models by name, brought in online (pull) or offline (import, bundles).
+
+Layout: ``<store>/<name>/`` holds the model (a GGUF file, an ONNX export folder, or a
+Hugging Face checkpoint folder) and ``store.json`` with its format and the sha256 of every
+file, so that ``verify`` finds a flipped byte. The store is ``$LOCAL_RERANK_MODELS``, else
+``models/`` in a checkout, else ``~/.local/share/local-rerank/models``. Nothing in it is
+replaced without ``force``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tarfile
+import tempfile
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from local_rerank.errors import InputError, ModelError
+
+STORE_FILE = "store.json"
+CATALOG = Path(__file__).with_name("catalog.toml")
+
+
+@dataclass(frozen=True)
+class StoredModel:
+    """A model in the store: its name, format ("gguf", "onnx" or "hf") and payload path."""
+
+    name: str
+    format: str
+    path: Path
+    record: dict[str, Any]
+
+
+def store_dir(environ: Mapping[str, str] = os.environ) -> Path:
+    """Where models are stored (see the module docstring)."""
+    if environ.get("LOCAL_RERANK_MODELS"):
+        return Path(environ["LOCAL_RERANK_MODELS"]).expanduser()
+    checkout = Path(__file__).resolve().parents[1] / "models"
+    if (checkout / "catalog.toml").is_file():
+        return checkout
+    base = Path(environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "local-rerank" / "models"
+
+
+def catalog() -> list[dict[str, Any]]:
+    """The catalog of known models (models/catalog.toml)."""
+    return tomllib.loads(CATALOG.read_text(encoding="utf-8"))["model"]
+
+
+def installed(store: Path) -> list[StoredModel]:
+    """Every model in the store, by name."""
+    if not store.is_dir():
+        return []
+    return [_stored(entry) for entry in sorted(store.iterdir()) if (entry / STORE_FILE).is_file()]
+
+
+def find(store: Path, name: str) -> StoredModel | None:
+    """The stored model with this name, or None."""
+    entry = store / name
+    return _stored(entry) if (entry / STORE_FILE).is_file() else None
+
+
+def resolve_model(reference: str, store: Path) -> Path:
+    """A path as given, or the payload of the stored model with that name.
+
+    Raises:
+        ModelError: neither exists; the message says how to bring the model in.
+    """
+    path = Path(reference).expanduser()
+    if path.exists():
+        return path
+    stored = find(store, reference)
+    if stored is not None:
+        if stored.format == "hf":
+            raise ModelError(f"{reference} is a Hugging Face checkpoint; convert it first: local-rerank convert "
+                             f"{stored.path} --out {reference}-q8_0.gguf && local-rerank models import {reference}-q8_0.gguf")
+        return stored.path
+    known = {entry["name"] for entry in catalog()}
+    how = (f"download it with `local-rerank models pull {reference}`, or on an air-gapped machine bring a "
+           f"bundle made by `local-rerank models export-bundle` and run `local-rerank models import BUNDLE`"
+           if reference in known else "give a path, or a name from `local-rerank models list`")
+    raise ModelError(f"model {reference!r} is neither a file nor an installed model; {how}")
+
+
+def import_model(source: Path, store: Path, name: str | None = None, force: bool = False) -> StoredModel:
+    """Copy a GGUF file, an ONNX export folder, a Hugging Face checkpoint folder or a bundle into the store.
+
+    Raises:
+        ModelError: the source is none of these, or fails validation.
+        InputError: the name is taken and ``force`` is not set.
+    """
+    source = Path(source)
+    if source.is_file() and tarfile.is_tarfile(source):
+        return _import_bundle(source, store, force)
+    fmt = _validate(source)
+    name = name or (source.stem if source.is_file() else source.name)
+    with _staging(store, name, force) as staging:
+        target = staging / source.name
+        shutil.copytree(source, target) if source.is_dir() else shutil.copy2(source, target)
+        _write_record(staging, name, fmt, target.name, {"imported_from": str(source.resolve())})
+    return _stored(store / name)
+
+
+def pull(name: str, store: Path, *, offline: bool = False, force: bool = False) -> StoredModel:
+    """Download a catalog model with huggingface_hub (progress bars, resumable) into the store.
+
+    Raises:
+        InputError: not a catalog name, or already installed without ``force``.
+        ModelError: offline (``offline`` or HF_HUB_OFFLINE), or the download failed.
+    """
+    entry = next((e for e in catalog() if e["name"] == name), None)
+    if entry is None:
+        raise InputError(f"unknown model {name!r}; `local-rerank models list` shows the catalog")
+    if offline or os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        raise ModelError(
+            f"offline: {name} cannot be downloaded here. On a machine with network run "
+            f"`local-rerank models pull {name}` and `local-rerank models export-bundle {name} {name}.tar`, "
+            f"carry {name}.tar over, then run `local-rerank models import {name}.tar`"
+        )
+    if find(store, name) is not None and not force:
+        raise InputError(f"{name} is already installed; pass --force to download it again")
+    download = store / f".{name}.download"  # kept across attempts, so an interrupted download resumes
+    download.mkdir(parents=True, exist_ok=True)
+    payload = _download(entry, download)
+    model = import_model(payload, store, name=name, force=force)
+    shutil.rmtree(download, ignore_errors=True)
+    return model
+
+
+def _download(entry: dict[str, Any], folder: Path) -> Path:
+    try:
+        from huggingface_hub import hf_hub_download, snapshot_download
+        from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+    except ImportError as e:
+        raise ModelError("downloads need huggingface_hub: pip install huggingface_hub") from e
+    try:
+        if entry["format"] == "gguf":
+            return Path(hf_hub_download(entry["repo"], entry["file"], local_dir=folder))
+        target = folder / entry["repo"].split("/")[-1]
+        snapshot_download(entry["repo"], local_dir=target,
+                          allow_patterns=["*.json", "*.safetensors", "*.txt", "*.md", "merges.txt"])
+        return target
+    except (HfHubHTTPError, LocalEntryNotFoundError, OSError) as e:
+        raise ModelError(f"could not download {entry['repo']}: {e}") from e
+
+
+def verify(stored: StoredModel) -> list[str]:
+    """Problems found by re-hashing every file against store.json (empty: all good)."""
+    from local_rerank.convert.manifest import sha256_file
+
+    problems = []
+    entry = stored.path.parent
+    for relative, expected in stored.record["files"].items():
+        path = entry / relative
+        if not path.is_file():
+            problems.append(f"{relative} is missing")
+        elif path.stat().st_size != expected["size_bytes"] or sha256_file(path) != expected["sha256"]:
+            problems.append(f"{relative} has changed (sha256 mismatch)")
+    return problems
+
+
+def remove(store: Path, name: str) -> None:
+    """Delete a stored model."""
+    if find(store, name) is None:
+        raise InputError(f"no installed model named {name!r}")
+    shutil.rmtree(store / name)
+
+
+def export_bundle(stored: StoredModel, out: Path, force: bool = False) -> Path:
+    """One tar archive (model + store.json) to carry to another machine and import there."""
+    if out.exists() and not force:
+        raise InputError(f"{out} already exists; pass --force to replace it")
+    problems = verify(stored)
+    if problems:
+        raise ModelError(f"{stored.name} does not verify, so it is not bundled: {problems[0]}")
+    partial = out.with_name(f".{out.name}.partial")
+    with tarfile.open(partial, "w") as archive:
+        archive.add(stored.path.parent, arcname=stored.name)
+    os.replace(partial, out)
+    return out
+
+
+def _stored(entry: Path) -> StoredModel:
+    record = json.loads((entry / STORE_FILE).read_text())
+    return StoredModel(record["name"], record["format"], entry / record["payload"], record)
+
+
+def _validate(source: Path) -> str:
+    from local_rerank.backends import detect_format
+
+    if source.is_dir() and (source / "config.json").is_file() and not (source / "model.onnx").is_file():
+        from local_rerank.convert.checkpoint import read_qwen3_config
+        from local_rerank.errors import ConversionError
+
+        try:
+            read_qwen3_config(source)
+        except ConversionError as e:
+            raise ModelError(str(e)) from e
+        return "hf"
+    fmt = detect_format(source)
+    if fmt == "gguf":
+        from local_rerank.gguf_file import read_gguf_model
+
+        read_gguf_model(source)
+    return fmt
+
+
+class _staging:
+    """A temporary folder in the store that becomes ``<store>/<name>`` only if all went well."""
+
+    def __init__(self, store: Path, name: str, force: bool) -> None:
+        if not name or "/" in name or name.startswith("."):
+            raise InputError(f"invalid model name {name!r}")
+        self.store, self.target, self.force = store, store / name, force
+
+    def __enter__(self) -> Path:
+        if self.target.exists() and not self.force:
+            raise InputError(f"a model named {self.target.name!r} is already installed; pass --force to replace it")
+        self.store.mkdir(parents=True, exist_ok=True)
+        self.staging = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.", dir=self.store))
+        self.staging.chmod(0o755)  # mkdtemp's 0700 would hide the model from other users
+        return self.staging
+
+    def __exit__(self, kind: object, error: object, trace: object) -> None:
+        if kind is not None:
+            shutil.rmtree(self.staging, ignore_errors=True)
+            return
+        old = self.store / f".{self.target.name}.old"
+        shutil.rmtree(old, ignore_errors=True)
+        if self.target.exists():
+            os.replace(self.target, old)
+        os.replace(self.staging, self.target)
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _write_record(entry: Path, name: str, fmt: str, payload: str, source: dict[str, Any]) -> None:
+    from local_rerank.convert.manifest import sha256_file
+
+    files = {str(p.relative_to(entry)): {"size_bytes": p.stat().st_size, "sha256": sha256_file(p)}
+             for p in sorted(entry.rglob("*")) if p.is_file() and p.name != STORE_FILE}
+    record = {"name": name, "format": fmt, "payload": payload, "source": source, "files": files}
+    (entry / STORE_FILE).write_text(json.dumps(record, indent=2) + "\n")
+
+
+def _import_bundle(bundle: Path, store: Path, force: bool) -> StoredModel:
+    with tempfile.TemporaryDirectory(dir=store if store.is_dir() else None) as tmp:
+        with tarfile.open(bundle) as archive:
+            archive.extractall(tmp, filter="data")
+        entries = [p for p in Path(tmp).iterdir() if (p / STORE_FILE).is_file()]
+        if len(entries) != 1:
+            raise ModelError(f"{bundle} is not a local-rerank bundle (expected one model with {STORE_FILE})")
+        bundled = _stored(entries[0])
+        problems = verify(bundled)
+        if problems:
+            raise ModelError(f"{bundle} is damaged: {problems[0]}")
+        with _staging(store, bundled.name, force) as staging:
+            shutil.rmtree(staging)
+            shutil.copytree(entries[0], staging)
+    return _stored(store / bundled.name)
