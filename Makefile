@@ -22,12 +22,14 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $@
 
+# MODEL is a path or the name of an installed model (models/NAME).
 run: setup
-	@if [ -f "$(MODEL)" ]; then \
+	@if [ -e "$(MODEL)" ] || [ -d "models/$(MODEL)" ]; then \
 		$(VENV)/bin/local-rerank rank --model "$(MODEL)" --query "$(QUERY)" --docs-file "$(DOCS)"; \
 	else \
-		echo "No model at $(MODEL). Download Qwen/Qwen3-Reranker-0.6B and convert it:" >&2; \
-		echo "  $(VENV)/bin/local-rerank convert ./Qwen3-Reranker-0.6B --out $(MODEL)" >&2; \
+		echo "No model at $(MODEL). Get one, then run make run MODEL=<name or path>:" >&2; \
+		echo "  $(VENV)/bin/local-rerank models pull qwen3-reranker-0.6b-q8_0-gguf   (needs network)" >&2; \
+		echo "  $(VENV)/bin/local-rerank convert ./Qwen3-Reranker-0.6B --out $(MODEL)   (from a checkpoint)" >&2; \
 		echo "Meanwhile, a DEMO model with random weights shows the pipeline (its scores mean nothing):" >&2; \
 		$(MAKE) --no-print-directory demo-model && \
 		$(VENV)/bin/local-rerank rank --model "$(DEMO_MODEL)" --query "$(QUERY)" --docs-file "$(DOCS)"; \
