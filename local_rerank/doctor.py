@@ -13,15 +13,20 @@ from local_rerank.hardware import HardwareProbe
 from local_rerank.selector import ModelCandidate, Preferences, choose
 
 def model_candidate(path: Path) -> ModelCandidate:
-    """Describe a model file or export folder for the selector (reads its header or manifest)."""
+    """Describe a model file or export folder for the selector (reads its header or manifest, cheaply)."""
     from local_rerank.backends import detect_format
 
     path = Path(path)
     fmt = detect_format(path)
     if fmt == "gguf":
-        from local_rerank.gguf_file import read_gguf_model
+        from local_rerank.gguf_file import file_type_name
+        from local_rerank.gguf_reader import read_header
 
-        return ModelCandidate(path, fmt, read_gguf_model(path).file_type, path.stat().st_size / 2**20)
+        try:
+            file_type = file_type_name(read_header(path).fields.get("general.file_type"))
+        except (ValueError, OSError):
+            file_type = "unknown"  # loading will say exactly what is wrong with the file
+        return ModelCandidate(path, fmt, file_type, path.stat().st_size / 2**20)
     folder = path if path.is_dir() else path.parent
     manifest = folder / "manifest.json"
     quantization = json.loads(manifest.read_text()).get("quantization", "unknown") if manifest.is_file() else "unknown"

@@ -82,7 +82,7 @@ def read_gguf_model(path: Path) -> GgufModel:
         context_length=int(_field(fields, "qwen3.context_length")),
         scoring_paths=_scoring_paths(header, tokenizer),
         tokenizer=tokenizer,
-        file_type=_file_type_name(_field(fields, "general.file_type", default=None)),
+        file_type=file_type_name(_field(fields, "general.file_type", default=None)),
     )
 
 
@@ -140,7 +140,8 @@ def _head_is_tied(header: GgufHeader, tokenizer: Tokenizer) -> bool:
     return bool(np.all(cosine > 0.9))
 
 
-def _file_type_name(file_type: int | None) -> str:
+def file_type_name(file_type: int | None) -> str:
+    """llama.cpp's file type as a short name: q8_0, f16, q4_k_m..."""
     if file_type is None:
         return "unknown"
     from gguf import LlamaFileType

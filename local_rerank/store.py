@@ -98,7 +98,7 @@ def import_model(source: Path, store: Path, name: str | None = None, force: bool
         return _import_bundle(source, store, force)
     fmt = _validate(source)
     name = name or (source.stem if source.is_file() else source.name)
-    with _staging(store, name, force) as staging:
+    with _Staging(store, name, force) as staging:
         target = staging / source.name
         shutil.copytree(source, target) if source.is_dir() else shutil.copy2(source, target)
         _write_record(staging, name, fmt, target.name, {"imported_from": str(source.resolve())})
@@ -209,7 +209,7 @@ def _validate(source: Path) -> str:
     return fmt
 
 
-class _staging:
+class _Staging:
     """A temporary folder in the store that becomes ``<store>/<name>`` only if all went well."""
 
     def __init__(self, store: Path, name: str, force: bool) -> None:
@@ -257,7 +257,7 @@ def _import_bundle(bundle: Path, store: Path, force: bool) -> StoredModel:
         problems = verify(bundled)
         if problems:
             raise ModelError(f"{bundle} is damaged: {problems[0]}")
-        with _staging(store, bundled.name, force) as staging:
+        with _Staging(store, bundled.name, force) as staging:
             shutil.rmtree(staging)
             shutil.copytree(entries[0], staging)
     return _stored(store / bundled.name)

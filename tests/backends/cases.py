@@ -12,3 +12,14 @@ DOCUMENTS = [
     "Recursive copies preserve the tree. " * 150,  # over the 512-token budget: truncated
 ]
 CUSTOM_INSTRUCTION = "Given a shell question, retrieve commands that solve it"
+
+
+def assert_batch_invariant(reranker, atol: float) -> None:  # noqa: ANN001
+    """Each document scores the same alone, together with the others, and in reverse order."""
+    import numpy as np
+
+    together = reranker.score(QUERY, DOCUMENTS)
+    alone = [reranker.score(QUERY, [document])[0] for document in DOCUMENTS]
+    reversed_order = reranker.score(QUERY, DOCUMENTS[::-1])[::-1]
+    np.testing.assert_allclose(together, alone, atol=atol, rtol=0)
+    np.testing.assert_allclose(together, reversed_order, atol=atol, rtol=0)

@@ -11,7 +11,7 @@ from local_rerank import BackendOptions, Reranker
 from local_rerank.convert.parity import count_inversions
 from local_rerank.errors import BackendUnavailableError
 from local_rerank.recipe import format_prompt
-from tests.backends.cases import CUSTOM_INSTRUCTION, DOCUMENTS, MAX_LENGTH, QUERY
+from tests.backends.cases import CUSTOM_INSTRUCTION, DOCUMENTS, MAX_LENGTH, QUERY, assert_batch_invariant
 from tests.tolerances import TOLERANCE
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("llama_cpp")]
@@ -57,11 +57,7 @@ def test_plain_causal_file_scores_from_last_position_logits(gguf_variants, refer
 
 def test_a_documents_score_does_not_depend_on_its_batch(gguf_files) -> None:
     with Reranker(_backend(gguf_files["tied", "q8_0"]), MAX_LENGTH) as reranker:
-        together = reranker.score(QUERY, DOCUMENTS)
-        alone = [reranker.score(QUERY, [document])[0] for document in DOCUMENTS]
-        reversed_order = reranker.score(QUERY, DOCUMENTS[::-1])[::-1]
-    np.testing.assert_allclose(together, alone, atol=1e-4, rtol=0)
-    np.testing.assert_allclose(together, reversed_order, atol=1e-4, rtol=0)
+        assert_batch_invariant(reranker, atol=1e-4)
 
 
 def test_batches_split_by_token_limit_give_the_same_scores(gguf_files) -> None:

@@ -14,7 +14,7 @@ from local_rerank import BackendOptions, Reranker
 from local_rerank.backends import detect_format
 from local_rerank.convert.parity import count_inversions
 from local_rerank.errors import BackendUnavailableError, ModelError
-from tests.backends.cases import CUSTOM_INSTRUCTION, DOCUMENTS, MAX_LENGTH, QUERY
+from tests.backends.cases import CUSTOM_INSTRUCTION, DOCUMENTS, MAX_LENGTH, QUERY, assert_batch_invariant
 from tests.tolerances import ONNX_TOLERANCE
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("onnxruntime")]
@@ -35,11 +35,7 @@ def test_scores_match_the_reference(onnx_exports, references, head: str, quant: 
 @pytest.mark.parametrize("quant", sorted(ONNX_TOLERANCE))
 def test_a_documents_score_does_not_depend_on_its_padded_batch(onnx_exports, quant: str) -> None:
     with Reranker.load(onnx_exports["tied", quant], max_length=MAX_LENGTH) as reranker:
-        together = reranker.score(QUERY, DOCUMENTS)
-        alone = [reranker.score(QUERY, [document])[0] for document in DOCUMENTS]
-        reversed_order = reranker.score(QUERY, DOCUMENTS[::-1])[::-1]
-    np.testing.assert_allclose(together, alone, atol=1e-5, rtol=0)
-    np.testing.assert_allclose(together, reversed_order, atol=1e-5, rtol=0)
+        assert_batch_invariant(reranker, atol=1e-5)
 
 
 def test_format_is_detected_from_the_folder_or_its_model_file(onnx_exports) -> None:
