@@ -151,16 +151,18 @@ def convert(checkpoint: Path, fmt: str, quant: str | None, out: Path, force: boo
 
 
 @cli.command()
-@click.argument("models", nargs=-1, type=click.Path(path_type=Path))
+@click.argument("models", nargs=-1)
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def doctor(models: Sequence[Path], device: str, as_json: bool) -> None:
-    """What this machine offers, what would run MODELS (files or folders) and why."""
+def doctor(models: Sequence[str], device: str, as_json: bool) -> None:
+    """What this machine offers, what would run MODELS (paths or installed names) and why."""
     from local_rerank.doctor import doctor_report, format_report
     from local_rerank.hardware import probe_hardware
-    from local_rerank.selector import Preferences
+    from local_rerank.store import find
 
-    report = doctor_report(probe_hardware(), models, Preferences(device=device))
+    store = store_dir()
+    paths = [Path(m) if Path(m).exists() or find(store, str(m)) is None else resolve_model(str(m), store) for m in models]
+    report = doctor_report(probe_hardware(), paths, Preferences(device=device))
     click.echo(json.dumps(report, indent=2) if as_json else format_report(report))
 
 
@@ -189,12 +191,20 @@ def models_list() -> None:
 @click.argument("name")
 @click.option("--offline", is_flag=True, help="Refuse any network access (as HF_HUB_OFFLINE=1 does).")
 @click.option("--force", is_flag=True, help="Download again over an installed copy.")
-def pull(name: str, offline: bool, force: bool) -> None:
+@click.option("--convert", "convert_to", type=click.Choice(["gguf", "onnx"]),
+              help="Convert a downloaded checkpoint and install the result too.")
+@click.option("--quant", help="With --convert: the weight type (default q8_0 for GGUF, int8 for ONNX).")
+def pull(name: str, offline: bool, force: bool, convert_to: str | None, quant: str | None) -> None:
     """Download catalog model NAME from the Hugging Face hub."""
+    from local_rerank.store import convert_into_store
     from local_rerank.store import pull as pull_model
 
-    model = pull_model(name, store_dir(), offline=offline, force=force)
+    store = store_dir()
+    model = pull_model(name, store, offline=offline, force=force)
     click.echo(f"installed {model.name} ({model.format}) at {model.path}")
+    if convert_to:
+        converted = convert_into_store(model, store, convert_to, quant, force=force)
+        click.echo(f"installed {converted.name} ({converted.format}) at {converted.path}")
 
 
 @models.command("import")

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from local_rerank.convert.manifest import manifest_path
 from local_rerank.errors import InputError, ModelError
 
 STORE_FILE = "store.json"
@@ -100,7 +101,13 @@ def import_model(source: Path, store: Path, name: str | None = None, force: bool
     name = name or (source.stem if source.is_file() else source.name)
     with _Staging(store, name, force) as staging:
         target = staging / source.name
-        shutil.copytree(source, target) if source.is_dir() else shutil.copy2(source, target)
+        if source.is_dir():
+            shutil.copytree(source, target)
+        else:
+            shutil.copy2(source, target)
+            manifest = manifest_path(source)  # written beside it by `convert`
+            if manifest.is_file():
+                shutil.copy2(manifest, staging / manifest.name)
         _write_record(staging, name, fmt, target.name, {"imported_from": str(source.resolve())})
     return _stored(store / name)
 
@@ -146,6 +153,21 @@ def _download(entry: dict[str, Any], folder: Path) -> Path:
         return target
     except (HfHubHTTPError, LocalEntryNotFoundError, OSError) as e:
         raise ModelError(f"could not download {entry['repo']}: {e}") from e
+
+
+def convert_into_store(stored: StoredModel, store: Path, fmt: str = "gguf", quant: str | None = None,
+                       force: bool = False) -> StoredModel:
+    """Convert a stored Hugging Face checkpoint and install the result as ``<name>-<quant>``."""
+    from local_rerank.convert.pipeline import DEFAULT_QUANT, convert_checkpoint
+
+    if stored.format != "hf":
+        raise InputError(f"{stored.name} is already a {stored.format} model; only checkpoints are converted")
+    quant = quant or DEFAULT_QUANT[fmt]
+    name = f"{stored.name}-{quant}" if fmt == "gguf" else f"{stored.name}-onnx-{quant}"
+    with tempfile.TemporaryDirectory(dir=store) as tmp:
+        out = Path(tmp) / (f"{name}.gguf" if fmt == "gguf" else name)
+        convert_checkpoint(stored.path, out, fmt=fmt, quant=quant)
+        return import_model(out, store, name=name, force=force)
 
 
 def verify(stored: StoredModel) -> list[str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -100,3 +100,15 @@ def test_ranking_a_local_model_opens_no_socket(store: Path, gguf_files, tmp_path
     assert result.returncode == 0, result.stderr
     assert '"relevance_score"' in result.stdout
     assert "SOCKET EVENTS []" in result.stderr
+
+
+def test_a_stored_checkpoint_converts_into_a_stored_gguf(store: Path, tiny_untied) -> None:
+    from local_rerank.store import convert_into_store
+
+    checkpoint = import_model(tiny_untied, store, name="tiny")
+    converted = convert_into_store(checkpoint, store)
+    assert (converted.name, converted.format) == ("tiny-q8_0", "gguf")
+    assert resolve_model("tiny-q8_0", store) == converted.path and verify(converted) == []
+    assert sorted(p.name for p in store.iterdir()) == ["tiny", "tiny-q8_0"]
+    manifest = converted.path.with_name(converted.path.name + ".manifest.json")
+    assert json.loads(manifest.read_text())["parity"]["passed"]
