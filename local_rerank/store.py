@@ -21,6 +21,7 @@ from typing import Any, Mapping
 
 from local_rerank.convert.manifest import manifest_path
 from local_rerank.errors import InputError, ModelError
+from local_rerank.files import file_records, move_into_place, remove_path, sha256_file
 
 STORE_FILE = "store.json"
 CATALOG = Path(__file__).with_name("catalog.toml")
@@ -172,8 +173,6 @@ def convert_into_store(stored: StoredModel, store: Path, fmt: str = "gguf", quan
 
 def verify(stored: StoredModel) -> list[str]:
     """Problems found by re-hashing every file against store.json (empty: all good)."""
-    from local_rerank.convert.manifest import sha256_file
-
     problems = []
     entry = stored.path.parent
     for relative, expected in stored.record["files"].items():
@@ -249,21 +248,13 @@ class _Staging:
 
     def __exit__(self, kind: object, error: object, trace: object) -> None:
         if kind is not None:
-            shutil.rmtree(self.staging, ignore_errors=True)
-            return
-        old = self.store / f".{self.target.name}.old"
-        shutil.rmtree(old, ignore_errors=True)
-        if self.target.exists():
-            os.replace(self.target, old)
-        os.replace(self.staging, self.target)
-        shutil.rmtree(old, ignore_errors=True)
+            remove_path(self.staging)
+        else:
+            move_into_place(self.staging, self.target)
 
 
 def _write_record(entry: Path, name: str, fmt: str, payload: str, source: dict[str, Any]) -> None:
-    from local_rerank.convert.manifest import sha256_file
-
-    files = {str(p.relative_to(entry)): {"size_bytes": p.stat().st_size, "sha256": sha256_file(p)}
-             for p in sorted(entry.rglob("*")) if p.is_file() and p.name != STORE_FILE}
+    files = file_records(entry, (p for p in sorted(entry.rglob("*")) if p.is_file() and p.name != STORE_FILE))
     record = {"name": name, "format": fmt, "payload": payload, "source": source, "files": files}
     (entry / STORE_FILE).write_text(json.dumps(record, indent=2) + "\n")
 

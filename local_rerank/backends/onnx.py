@@ -9,7 +9,6 @@ providers a session really got are checked, so a fallback to the CPU is never si
 
 from __future__ import annotations
 
-import hashlib
 import json
 import warnings
 from pathlib import Path
@@ -18,12 +17,13 @@ from typing import Any, Sequence
 import numpy as np
 
 from local_rerank.backends.base import Backend, BackendOptions, available_cores
+from local_rerank.convert.manifest import manifest_path
 from local_rerank.errors import BackendUnavailableError, DeviceFallbackWarning, ModelError
+from local_rerank.files import sha256_file
 from local_rerank.recipe import DEFAULT_MAX_LENGTH
 from local_rerank.tokenizer import Tokenizer
 
 MODEL_FILE = "model.onnx"
-MANIFEST_FILE = "manifest.json"  # written by local_rerank.convert.manifest
 PAD_TOKEN = "<|endoftext|>"
 DEFAULT_BATCH_TOKENS = 4096  # padded tokens per run
 MAX_SEQUENCES = 32
@@ -43,7 +43,7 @@ class OnnxBackend(Backend):
     Args:
         path: the export folder (or its model.onnx), with tokenizer.json beside the model.
         options: device, threads, and the padded-token limit of one run.
-        max_length: unused here beyond validation; prompts of any budgeted length fit.
+        max_length: the longest prompt it must take; a run holds at least one such prompt.
 
     Raises:
         ModelError: not an export folder, a corrupt graph, a graph that does not end in one
@@ -122,11 +122,10 @@ def _checked_tokenizer(folder: Path) -> Tokenizer:
     tokenizer_file = folder / "tokenizer.json"
     if not tokenizer_file.is_file():
         raise ModelError(f"{folder} has no tokenizer.json")
-    manifest = folder / MANIFEST_FILE
+    manifest = manifest_path(folder)
     if manifest.is_file():
         expected = json.loads(manifest.read_text()).get("files", {}).get("tokenizer.json", {}).get("sha256")
-        actual = hashlib.sha256(tokenizer_file.read_bytes()).hexdigest()
-        if expected and expected != actual:
+        if expected and expected != sha256_file(tokenizer_file):
             raise ModelError(f"{folder}: tokenizer.json is not the one this model was exported with")
     return Tokenizer.from_file(tokenizer_file)
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterable
+
+from local_rerank.files import file_records
 
 MANIFEST_SUFFIX = ".manifest.json"
 
@@ -22,15 +23,6 @@ def manifest_path(model: Path) -> Path:
     if model.is_dir():
         return model / FOLDER_MANIFEST
     return model.with_name(model.name + MANIFEST_SUFFIX)
-
-
-def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def package_versions(names: Iterable[str]) -> dict[str, str | None]:
@@ -49,7 +41,7 @@ def build_manifest(*, model: Path, fmt: str, quantization: str, source: dict[str
     """The manifest's content for a finished model file or export folder."""
     model = Path(model)
     paths = sorted(p for p in model.iterdir() if p.name != FOLDER_MANIFEST) if model.is_dir() else [model]
-    files = {p.name: {"size_bytes": p.stat().st_size, "sha256": sha256_file(p)} for p in paths}
+    files = file_records(model.parent if model.is_file() else model, paths)
     return {
         "format": fmt,
         "quantization": quantization,

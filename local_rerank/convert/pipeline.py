@@ -10,14 +10,13 @@ is replaced without ``force``.
 from __future__ import annotations
 
 import importlib.util
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
 from local_rerank.convert.gguf_export import Progress
 from local_rerank.convert.manifest import build_manifest, manifest_path, write_manifest
 from local_rerank.errors import ConversionError
+from local_rerank.files import move_into_place, remove_path
 
 FORMATS = ("gguf", "onnx")
 DEFAULT_QUANT = {"gguf": "q8_0", "onnx": "int8"}
@@ -50,15 +49,15 @@ def convert_checkpoint(checkpoint: Path, out: Path, *, fmt: str = "gguf", quant:
         raise ConversionError(f"{out} already exists; pass --force to replace it")
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(f".{out.name}.partial")
-    _remove(partial)
+    remove_path(partial)
     try:
         _export(fmt, checkpoint, partial, quant, progress)
         parity = _parity(fmt, partial, checkpoint, quant, check_parity)
     except BaseException:
-        _remove(partial)
+        remove_path(partial)
         raise
     final = out if parity.get("passed", True) else out.with_name(out.name + ".rejected")
-    _move_into_place(partial, final)
+    move_into_place(partial, final)
     manifest = build_manifest(model=final, fmt=fmt, quantization=quant, parity=parity,
                               source={"path": str(checkpoint.resolve()), "name": checkpoint.name},
                               libraries=_LIBRARIES[fmt])
@@ -90,22 +89,3 @@ def _parity(fmt: str, model: Path, checkpoint: Path, quant: str, wanted: bool) -
     from local_rerank.convert.parity import check_parity
 
     return check_parity(model, checkpoint, quant, backend=fmt)
-
-
-def _move_into_place(source: Path, target: Path) -> None:
-    """Rename ``source`` to ``target``; an existing target (file or folder) goes only afterwards."""
-    if not target.exists():
-        os.replace(source, target)
-        return
-    old = target.with_name(f".{target.name}.old")
-    _remove(old)
-    os.replace(target, old)
-    os.replace(source, target)
-    _remove(old)
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir():
-        shutil.rmtree(path)
-    else:
-        path.unlink(missing_ok=True)

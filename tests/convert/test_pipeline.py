@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from local_rerank.convert import parity
-from local_rerank.convert.manifest import manifest_path, sha256_file
+from local_rerank.convert.manifest import manifest_path
+from local_rerank.files import sha256_file
 from local_rerank.convert.pipeline import convert_checkpoint
 from local_rerank.errors import ConversionError
 
