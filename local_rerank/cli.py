@@ -6,12 +6,12 @@ Every error a user can cause ends in one line on stderr and a non-zero exit stat
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import sys
 import warnings
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
@@ -20,9 +20,11 @@ import click
 from local_rerank.backends import BACKENDS
 from local_rerank.errors import InputError, LocalRerankError
 from local_rerank.recipe import DEFAULT_MAX_LENGTH, MAX_MAX_LENGTH, MIN_MAX_LENGTH
+from local_rerank.loading import choices_for
 from local_rerank.reranker import RankResult, Reranker
-from local_rerank.selector import Choice, Preferences, choose
-from local_rerank.settings import Settings, default_config_path, resolve_settings
+from local_rerank.search_cli import search_command, tui_command
+from local_rerank.selector import Preferences
+from local_rerank.settings import default_config_path, resolve_settings
 from local_rerank.store import resolve_model, store_dir
 
 
@@ -61,7 +63,7 @@ def rank(model_path: str | None, query: str, instruction: str | None, documents:
     if settings.model is None:
         raise InputError(f"no model: pass --model, set LOCAL_RERANK_MODEL, or set model in {default_config_path()}")
     texts = _gather_documents(documents, docs_file)
-    choices = _choices(resolve_model(settings.model, store_dir()), settings)
+    choices = choices_for(resolve_model(settings.model, store_dir()), settings)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         with Reranker.from_choices(choices, max_length=settings.max_length) as reranker:
@@ -73,17 +75,6 @@ def rank(model_path: str | None, query: str, instruction: str | None, documents:
     if truncated:
         click.echo(f"note: {truncated} document(s) were cut to the {settings.max_length}-token budget", err=True)
     click.echo(json.dumps(payload, ensure_ascii=False) if as_json else _table(ranked[:top_k]))
-
-
-def _choices(model: Path, settings: Settings) -> list[Choice]:
-    """The selector's ways to run this model with these settings, best first."""
-    from local_rerank.doctor import model_candidate
-    from local_rerank.hardware import probe_hardware
-
-    candidate = model_candidate(model)
-    if settings.backend is not None:  # the user overrides the format read from the file
-        candidate = replace(candidate, format=settings.backend)
-    return choose(probe_hardware(), [candidate], Preferences(device=settings.device, threads=settings.threads))
 
 
 def _gather_documents(arguments: Sequence[str], docs_file: Path | None) -> list[str]:
@@ -276,8 +267,13 @@ def _progress_bar(label: str) -> Iterator[Callable[[str, int, int], None] | None
         yield progress
 
 
+cli.add_command(search_command)
+cli.add_command(tui_command)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point: run the CLI, turning known errors into one line."""
+    logging.getLogger("pypdf").addHandler(logging.NullHandler())  # damaged PDFs are counted, not narrated
     try:
         cli.main(args=argv, prog_name="local-rerank", standalone_mode=False)
     except click.exceptions.Abort:

@@ -63,7 +63,7 @@ def read_gguf_model(path: Path) -> GgufModel:
     if not is_gguf(path):
         raise ModelError(f"{path} is not a GGUF file (no GGUF magic bytes)")
     header = _read_header(path)
-    fields, tensors = header.fields, header.tensors
+    fields = header.fields
 
     arch = _field(fields, "general.architecture")
     if arch != "qwen3":

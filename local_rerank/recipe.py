@@ -25,6 +25,13 @@ SYSTEM_PROMPT = (
 PREFIX = f"<|im_start|>system\n{SYSTEM_PROMPT}<|im_end|>\n<|im_start|>user\n"
 SUFFIX = "<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n"
 DEFAULT_INSTRUCTION = "Given a web search query, retrieve relevant passages that answer the query"
+# Task instructions offered by name; the model card advises writing instructions in English.
+INSTRUCTION_PRESETS = {
+    "general": DEFAULT_INSTRUCTION,
+    "code": "Given a question about a program, retrieve the source code or documentation that answers it",
+    "legal": "Given a legal question, retrieve the clauses, provisions or passages that answer it",
+    "scientific": "Given a scientific question, retrieve passages from papers or notes that answer it",
+}
 YES_TOKEN = "yes"
 NO_TOKEN = "no"
 

@@ -32,9 +32,21 @@ class Reranker:
         max_length: the token budget of one prompt; longer documents are cut at the end.
     """
 
-    def __init__(self, backend: Backend, max_length: int = DEFAULT_MAX_LENGTH) -> None:
+    def __init__(self, backend: Backend, max_length: int = DEFAULT_MAX_LENGTH, source: Path | None = None) -> None:
         self.backend = backend
         self.encoder = PromptEncoder(backend.tokenizer, max_length)
+        self.source = source
+
+    @property
+    def identity(self) -> str:
+        """What determines this reranker's scores: backend, device, budget and the model file's
+        path, size and modification time (a changed file is a different model)."""
+        backend = self.backend
+        parts = [backend.name, backend.model_name, backend.device, str(self.encoder.max_length)]
+        if self.source is not None:
+            info = self.source.stat()
+            parts += [str(self.source.resolve()), str(info.st_size), str(info.st_mtime_ns)]
+        return "|".join(parts)
 
     @classmethod
     def load(cls, path: str | Path, *, backend: str | None = None, options: BackendOptions = BackendOptions(),
@@ -47,7 +59,7 @@ class Reranker:
             InputError: ``max_length`` is out of range.
         """
         check_max_length(max_length)
-        return cls(open_backend(Path(path), backend, options, max_length=max_length), max_length)
+        return cls(open_backend(Path(path), backend, options, max_length=max_length), max_length, Path(path))
 
     @classmethod
     def from_choices(cls, choices: Sequence[Choice], *, max_length: int = DEFAULT_MAX_LENGTH) -> "Reranker":

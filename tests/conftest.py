@@ -15,6 +15,14 @@ from tests.tolerances import ONNX_TOLERANCE, TOLERANCE
 from tools.tokenizer_fixture import qwen3_tokenizer_dir
 
 
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Folder indexes go to a fresh directory per test, never the user's cache."""
+    cache = tmp_path_factory.mktemp("cache")
+    monkeypatch.setenv("LOCAL_RERANK_CACHE", str(cache))
+    return cache
+
+
 @pytest.fixture(scope="session")
 def tokenizer_dir() -> Path:
     return qwen3_tokenizer_dir()

@@ -1,0 +1,39 @@
+"""From settings to a running reranker: which model, and the selector's ways to run it."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from local_rerank.selector import Choice, Preferences, choose
+from local_rerank.settings import Settings
+from local_rerank.store import find, resolve_model, store_dir
+
+DEFAULT_MODEL = "qwen3-reranker-0.6b-q8_0-gguf"
+GET_A_MODEL = (f"get one with `local-rerank models pull {DEFAULT_MODEL}` (or `local-rerank models import FILE` "
+               "on an air-gapped machine)")
+
+
+def choices_for(model: Path, settings: Settings) -> list[Choice]:
+    """The selector's ways to run this model with these settings, best first."""
+    from local_rerank.doctor import model_candidate
+    from local_rerank.hardware import probe_hardware
+
+    candidate = model_candidate(model)
+    if settings.backend is not None:  # the user overrides the format read from the file
+        candidate = replace(candidate, format=settings.backend)
+    return choose(probe_hardware(), [candidate], Preferences(device=settings.device, threads=settings.threads))
+
+
+def search_model(settings: Settings, store: Path | None = None) -> Path | None:
+    """The model folder search uses: the ``model`` setting, else the default model if it is
+    installed, else None (lexical search only).
+
+    Raises:
+        ModelError: the ``model`` setting names nothing that exists.
+    """
+    store = store or store_dir()
+    if settings.model is not None:
+        return resolve_model(settings.model, store)
+    stored = find(store, DEFAULT_MODEL)
+    return stored.path if stored is not None and stored.format != "hf" else None

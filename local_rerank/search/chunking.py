@@ -1,0 +1,94 @@
+"""Pack a file's blocks into passages that fit a token budget and respect its structure.
+
+A heading always opens a new passage and names the passages under it; a top-level definition
+in source code opens one once the current passage is a third full; blocks are never split
+unless one alone exceeds the budget, and then only at line ends (a single huge line at
+character boundaries). Token counts are estimated without a tokenizer (UTF-8 bytes / 3, which
+over-counts English and code for Qwen's tokenizer and is about right for CJK), so indexing
+needs no model and every passage fits the reranker's prompt untruncated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Iterator
+
+from local_rerank.search.extract import SOFT_BREAK, Block
+
+PASSAGE_TOKENS = 384
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A piece of a file to index and rerank: its text, 1-based line span, heading trail and PDF page."""
+
+    text: str
+    start_line: int
+    end_line: int
+    heading: str = ""
+    page: int | None = None
+
+
+def estimate_tokens(text: str) -> int:
+    """An upper estimate of Qwen3 tokens in ``text`` for English and code."""
+    return len(text.encode("utf-8")) // 3 + 1
+
+
+def passages(blocks: Iterable[Block], budget: int = PASSAGE_TOKENS) -> list[Passage]:
+    """The blocks packed into passages of at most ``budget`` estimated tokens."""
+    result: list[Passage] = []
+    trail: dict[int, str] = {}
+    current: list[Block] = []
+    size = 0
+    for block in _fitting(blocks, budget):
+        cost = estimate_tokens(block.text) + 1
+        is_heading = 0 < block.heading < SOFT_BREAK
+        soft_break = block.heading == SOFT_BREAK and size * 3 >= budget
+        if current and (is_heading or soft_break or size + cost > budget):
+            result.append(_passage(current, trail))
+            current, size = [], 0
+        if is_heading:
+            trail = {level: text for level, text in trail.items() if level < block.heading}
+            trail[block.heading] = _heading_text(block.text)
+        current.append(block)
+        size += cost
+    if current:
+        result.append(_passage(current, trail))
+    return result
+
+
+def _passage(blocks: list[Block], trail: dict[int, str]) -> Passage:
+    opened_by_heading = 0 < blocks[0].heading < SOFT_BREAK
+    names = [trail[level] for level in sorted(trail) if not (opened_by_heading and level == blocks[0].heading)]
+    return Passage("\n\n".join(block.text for block in blocks), blocks[0].start_line, blocks[-1].end_line,
+                   " › ".join(names), blocks[0].page)
+
+
+def _heading_text(text: str) -> str:
+    return text.splitlines()[0].lstrip("#").strip()
+
+
+def _fitting(blocks: Iterable[Block], budget: int) -> Iterator[Block]:
+    """The blocks, with any block over the budget cut at line ends into pieces that fit."""
+    for block in blocks:
+        if estimate_tokens(block.text) <= budget:
+            yield block
+            continue
+        piece: list[str] = []
+        first = last = 0
+        for offset, line in _short_lines(block.text, budget):
+            if piece and estimate_tokens("\n".join(piece + [line])) > budget:
+                yield Block("\n".join(piece), block.start_line + first, block.start_line + last, page=block.page)
+                piece, first = [], offset
+            piece.append(line)
+            last = offset
+        if piece:
+            yield Block("\n".join(piece), block.start_line + first, block.start_line + last, page=block.page)
+
+
+def _short_lines(text: str, budget: int) -> Iterator[tuple[int, str]]:
+    """(line offset, text) of each line, long lines cut into pieces of at most ``budget`` tokens."""
+    width = budget * 3 // 2  # characters: safe even when every character takes two bytes
+    for offset, line in enumerate(text.splitlines()):
+        for begin in range(0, max(len(line), 1), width):
+            yield offset, line[begin:begin + width]

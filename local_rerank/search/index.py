@@ -1,0 +1,307 @@
+"""A folder's passages and their BM25 index, in SQLite (FTS5), kept in the user's cache directory.
+
+One database per folder, never inside the folder. Updating re-reads only files whose size or
+modification time changed, drops files that are gone, and records skipped files with the
+reason. Each batch of files is one transaction (write-ahead log), so an update killed
+mid-way leaves an index that opens, answers from what it holds, and is completed by the next
+update. The same database caches reranker scores (see :mod:`local_rerank.search.pipeline`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import sqlite3
+import threading
+import time
+from collections import Counter
+from contextlib import closing, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator, Mapping
+
+from local_rerank.errors import InputError
+from local_rerank.search.chunking import PASSAGE_TOKENS, Passage, passages
+from local_rerank.search.extract import NotIndexable, extract
+from local_rerank.search.walk import FoundFile, Skipped, walk
+
+SCHEMA = f"local-rerank index 1; passages {PASSAGE_TOKENS}"
+MAX_FILE_BYTES = 10 * 2**20
+_COMMIT_EVERY_S = 0.5
+_STOPWORDS = frozenset(
+    "a an and are as at be but by can could did do does for from had has have how i if in into is it its me my no "
+    "not of on or our so than that the their them then there these they this to was we were what when where which "
+    "who whom why will with would you your".split())
+_TABLES = """
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE files(path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, kind TEXT, skipped TEXT,
+                   replaced INTEGER DEFAULT 0);
+CREATE TABLE passages(id INTEGER PRIMARY KEY, path TEXT, heading TEXT, text TEXT, start_line INTEGER,
+                      end_line INTEGER, page INTEGER, hash TEXT);
+CREATE INDEX passages_by_path ON passages(path);
+CREATE VIRTUAL TABLE passages_fts USING fts5(path, heading, text, content='passages', content_rowid='id',
+                                             tokenize='porter unicode61 remove_diacritics 2');
+INSERT INTO passages_fts(passages_fts, rank) VALUES('rank', 'bm25(4.0, 2.0, 1.0)');
+CREATE TABLE scores(key TEXT PRIMARY KEY, score REAL);
+"""
+
+
+def cache_root(environ: Mapping[str, str] = os.environ) -> Path:
+    """Where indexes live: $LOCAL_RERANK_CACHE, else the platform's user cache directory."""
+    if environ.get("LOCAL_RERANK_CACHE"):
+        return Path(environ["LOCAL_RERANK_CACHE"]).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("local-rerank", appauthor=False))
+
+
+@dataclass(frozen=True)
+class IndexProgress:
+    """How far an update has got: ``done`` of ``total`` files looked at."""
+
+    done: int
+    total: int
+    path: str
+
+
+@dataclass(frozen=True)
+class IndexReport:
+    """What an update did and what the index holds."""
+
+    files: int
+    passages: int
+    read: int
+    unchanged: int
+    removed: int
+    skipped: dict[str, int] = field(default_factory=dict)
+    replaced_utf8: int = 0
+    seconds: float = 0.0
+    complete: bool = True
+
+
+@dataclass(frozen=True)
+class LexicalHit:
+    """A file's best passage for a query, with the file's BM25 rank (1 = best) and score."""
+
+    path: str
+    passage: Passage
+    passage_hash: str
+    bm25_rank: int
+    bm25_score: float
+
+
+class FolderIndex:
+    """The index of one folder. Safe to use from several threads: each call opens its own connection."""
+
+    def __init__(self, folder: Path, database: Path) -> None:
+        self.folder = folder
+        self.database = database
+        self._write_lock = threading.Lock()
+        database.parent.mkdir(parents=True, exist_ok=True)
+        self._prepare()
+
+    @classmethod
+    def open(cls, folder: str | Path, cache: Path | None = None) -> "FolderIndex":
+        """The index of ``folder``, created empty on first use.
+
+        Raises:
+            InputError: the folder does not exist or is not a folder.
+        """
+        root = Path(folder).expanduser()
+        if not root.is_dir():
+            raise InputError(f"{folder} is not a folder" if root.exists() else f"{folder} does not exist")
+        root = root.resolve()
+        digest = hashlib.sha256(str(root).encode()).hexdigest()[:16]
+        slug = re.sub(r"[^\w.-]+", "_", root.name or "root")[:40]
+        return cls(root, (cache or cache_root()) / "indexes" / f"{slug}-{digest}.sqlite3")
+
+    @contextmanager
+    def connect(self) -> Iterator[sqlite3.Connection]:
+        """A connection for one unit of work; committed on success, rolled back on error."""
+        with closing(sqlite3.connect(self.database, timeout=30)) as connection:
+            connection.execute("PRAGMA synchronous=NORMAL")
+            with connection:
+                yield connection
+
+    def _prepare(self) -> None:
+        try:
+            self._create_or_check()
+        except sqlite3.DatabaseError:  # a damaged cache file: it is only a cache, so start again
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{self.database}{suffix}").unlink(missing_ok=True)
+            self._create_or_check()
+
+    def _create_or_check(self) -> None:
+        with self.connect() as connection:
+            connection.execute("PRAGMA journal_mode=WAL")
+            tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            version = (connection.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+                       if "meta" in tables else None)
+            if version == (SCHEMA,):
+                return
+            for table in ("passages_fts", "passages", "files", "scores", "meta"):
+                connection.execute(f"DROP TABLE IF EXISTS {table}")
+            connection.executescript(_TABLES)
+            connection.execute("INSERT INTO meta VALUES('schema', ?)", (SCHEMA,))
+
+    def update(self, progress: Callable[[IndexProgress], None] | None = None,
+               cancel: threading.Event | None = None, max_file_bytes: int = MAX_FILE_BYTES) -> IndexReport:
+        """Bring the index up to date with the folder; see the module docstring.
+
+        ``progress`` is called as files are looked at; ``cancel`` stops between files (what was
+        done is kept). Only one update runs at a time per process.
+        """
+        started = time.perf_counter()
+        with self._write_lock:
+            found = list(walk(self.folder, exclude=frozenset({self.database.parent.resolve()})))
+            files = [entry for entry in found if isinstance(entry, FoundFile)]
+            skipped = Counter(entry.reason for entry in found if isinstance(entry, Skipped))
+            with self.connect() as connection:
+                known = {row[0]: row[1:] for row in connection.execute("SELECT path, size, mtime_ns FROM files")}
+            stale = [entry for entry in files if known.get(entry.relpath) != (entry.size, entry.mtime_ns)]
+            removed = set(known) - {entry.relpath for entry in files}
+            read = self._write(stale, removed, progress, cancel, max_file_bytes, len(files))
+        return self._report(read, len(files) - len(stale), len(removed), skipped, time.perf_counter() - started,
+                            complete=read == len(stale))
+
+    def _write(self, stale: list[FoundFile], removed: set[str], progress: Callable[[IndexProgress], None] | None,
+               cancel: threading.Event | None, max_file_bytes: int, total: int) -> int:
+        """Re-read the stale files and forget the removed ones; the number of files read."""
+        done = total - len(stale)
+        with self.connect() as connection:
+            for path in removed:
+                _forget(connection, path)
+            last_commit = time.perf_counter()
+            for read, entry in enumerate(stale):
+                if cancel is not None and cancel.is_set():
+                    return read
+                _store(connection, entry, *_read(entry, max_file_bytes))
+                if progress is not None:
+                    progress(IndexProgress(done + read + 1, total, entry.relpath))
+                if time.perf_counter() - last_commit > _COMMIT_EVERY_S:
+                    connection.commit()
+                    last_commit = time.perf_counter()
+        return len(stale)
+
+    def _report(self, read: int, unchanged: int, removed: int, links: Counter[str], seconds: float,
+                complete: bool) -> IndexReport:
+        with self.connect() as connection:
+            files = connection.execute("SELECT count(*), coalesce(sum(replaced), 0) FROM files WHERE skipped IS NULL"
+                                       ).fetchone()
+            count = connection.execute("SELECT count(*) FROM passages").fetchone()[0]
+            skipped = links + Counter(dict(connection.execute(
+                "SELECT skipped, count(*) FROM files WHERE skipped IS NOT NULL GROUP BY skipped").fetchall()))
+        return IndexReport(files[0], count, read, unchanged, removed, dict(skipped), files[1], seconds, complete)
+
+    def lexical(self, query: str, limit: int) -> list[LexicalHit]:
+        """The best passage of each of the ``limit`` files that BM25 ranks highest for ``query``.
+
+        Raises:
+            InputError: the query has no words to search for.
+        """
+        match = fts_query(query)
+        fetch = limit * 8
+        with self.connect() as connection:
+            while True:
+                rows = connection.execute(
+                    "SELECT rowid, -rank FROM passages_fts WHERE passages_fts MATCH ? ORDER BY rank LIMIT ?",
+                    (match, fetch)).fetchall()
+                best: dict[int, float] = {}
+                paths: set[str] = set()
+                details = _passage_rows(connection, [row[0] for row in rows])
+                for passage_id, score in rows:
+                    path = details[passage_id][0]
+                    if path not in paths and len(paths) < limit:
+                        paths.add(path)
+                        best[passage_id] = score
+                if len(paths) >= limit or len(rows) < fetch:
+                    break
+                fetch *= 4
+        return [LexicalHit(details[pid][0], details[pid][1], details[pid][2], rank, score)
+                for rank, (pid, score) in enumerate(best.items(), start=1)]
+
+    def cached_scores(self, keys: list[str]) -> dict[str, float]:
+        """The stored scores among ``keys``."""
+        with self.connect() as connection:
+            found: dict[str, float] = {}
+            for start in range(0, len(keys), 500):
+                part = keys[start:start + 500]
+                found.update(connection.execute(
+                    f"SELECT key, score FROM scores WHERE key IN ({','.join('?' * len(part))})", part).fetchall())
+        return found
+
+    def save_scores(self, scores: Mapping[str, float]) -> None:
+        """Remember scores by key."""
+        with self.connect() as connection:
+            connection.executemany("INSERT OR REPLACE INTO scores VALUES(?, ?)", scores.items())
+
+    def read_lines(self, relpath: str) -> list[str]:
+        """The lines of an indexed text file as it is now (for previews), invalid UTF-8 replaced."""
+        return (self.folder / relpath).read_bytes().decode("utf-8", errors="replace").splitlines()
+
+
+def fts_query(query: str) -> str:
+    """An FTS5 query matching any word of ``query`` (common English words dropped when others remain).
+
+    Raises:
+        InputError: the query has no words.
+    """
+    words = list(dict.fromkeys(re.findall(r"\w+", query.lower())))
+    if not words:
+        raise InputError("the query has no words to search for")
+    content = [word for word in words if word not in _STOPWORDS] or words
+    return " OR ".join(f'"{word}"' for word in content)
+
+
+def passage_hash(path: str, passage: Passage) -> str:
+    """A digest of what the reranker reads for this passage."""
+    return hashlib.sha256(f"{path}\0{passage.heading}\0{passage.text}".encode()).hexdigest()[:32]
+
+
+def _read(entry: FoundFile, max_file_bytes: int) -> tuple[str, list[Passage], str | None, int]:
+    """(kind, passages, reason skipped or None, invalid UTF-8 sequences replaced) of one file."""
+    if entry.size > max_file_bytes:
+        return "", [], f"larger than {max_file_bytes // 2**20} MiB", 0
+    try:
+        data = entry.path.read_bytes()
+    except OSError as e:
+        return "", [], f"cannot be read ({e.strerror})", 0
+    try:
+        extracted = extract(entry.relpath, data)
+    except NotIndexable as e:
+        return "", [], str(e), 0
+    found = passages(extracted.blocks)
+    return extracted.kind, found, None if found else "no text", extracted.replaced
+
+
+def _store(connection: sqlite3.Connection, entry: FoundFile, kind: str, found: list[Passage], reason: str | None,
+           replaced: int) -> None:
+    _forget(connection, entry.relpath)
+    connection.execute("INSERT INTO files VALUES(?, ?, ?, ?, ?, ?)",
+                       (entry.relpath, entry.size, entry.mtime_ns, kind, reason, replaced))
+    for passage in found:
+        cursor = connection.execute(
+            "INSERT INTO passages(path, heading, text, start_line, end_line, page, hash) VALUES(?, ?, ?, ?, ?, ?, ?)",
+            (entry.relpath, passage.heading, passage.text, passage.start_line, passage.end_line, passage.page,
+             passage_hash(entry.relpath, passage)))
+        connection.execute("INSERT INTO passages_fts(rowid, path, heading, text) VALUES(?, ?, ?, ?)",
+                           (cursor.lastrowid, entry.relpath, passage.heading, passage.text))
+
+
+def _forget(connection: sqlite3.Connection, path: str) -> None:
+    connection.execute("INSERT INTO passages_fts(passages_fts, rowid, path, heading, text) "
+                       "SELECT 'delete', id, path, heading, text FROM passages WHERE path = ?", (path,))
+    connection.execute("DELETE FROM passages WHERE path = ?", (path,))
+    connection.execute("DELETE FROM files WHERE path = ?", (path,))
+
+
+def _passage_rows(connection: sqlite3.Connection, ids: list[int]) -> dict[int, tuple[str, Passage, str]]:
+    rows: dict[int, tuple[str, Passage, str]] = {}
+    for start in range(0, len(ids), 500):
+        part = ids[start:start + 500]
+        for pid, path, heading, text, first, last, page, digest in connection.execute(
+                "SELECT id, path, heading, text, start_line, end_line, page, hash FROM passages "
+                f"WHERE id IN ({','.join('?' * len(part))})", part):
+            rows[pid] = (path, Passage(text, first, last, heading, page), digest)
+    return rows

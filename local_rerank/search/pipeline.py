@@ -1,0 +1,163 @@
+"""The query pipeline: BM25 candidates, then reranking in batches, results streamed as they come.
+
+:func:`search` runs both stages; :func:`lexical_stage` and :func:`rerank_stage` are the two
+halves for callers that show the lexical order before a model is ready (the TUI). Scores
+are cached in the folder's index by (query, instruction, model, passage), so a repeated or
+widened query costs only what it has not scored before. A ``cancel`` event is honoured
+between batches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from dataclasses import dataclass, replace
+from typing import Callable, Iterator, Sequence
+
+from local_rerank.errors import InputError
+from local_rerank.recipe import DEFAULT_INSTRUCTION
+from local_rerank.reranker import Reranker
+from local_rerank.search.chunking import Passage
+from local_rerank.search.index import FolderIndex
+
+CPU_CANDIDATES = 24  # about ten seconds of 0.6B Q8_0 reranking on a two-core laptop
+GPU_CANDIDATES = 100
+Clock = Callable[[], float]
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """One query and how to answer it; ``candidates`` files go to the reranker, ``top_k`` come back."""
+
+    query: str
+    instruction: str | None = None
+    candidates: int = CPU_CANDIDATES
+    top_k: int | None = None
+    rerank: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.query.strip():
+            raise InputError("the query is empty")
+        if self.candidates < 1:
+            raise InputError(f"candidates must be at least 1, got {self.candidates}")
+        if self.top_k is not None and self.top_k < 1:
+            raise InputError(f"top-k must be at least 1, got {self.top_k}")
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """A file, its best passage, its BM25 rank (1 = best) and, once reranked, p("yes")."""
+
+    path: str
+    passage: Passage
+    passage_hash: str
+    bm25_rank: int
+    bm25_score: float
+    score: float | None = None
+
+
+@dataclass(frozen=True)
+class LexicalResults:
+    """The BM25 candidates, in BM25 order."""
+
+    hits: list[SearchHit]
+    seconds: float
+
+
+@dataclass(frozen=True)
+class RerankProgress:
+    """Reranking so far: every candidate, scored ones first by score, the rest in BM25 order."""
+
+    hits: list[SearchHit]
+    done: int
+    total: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class SearchFinished:
+    """The final order (at most ``top_k``), whether it was reranked, and where the time went."""
+
+    hits: list[SearchHit]
+    reranked: bool
+    timings: dict[str, float]
+    cached: int = 0
+
+
+@dataclass(frozen=True)
+class SearchCancelled:
+    """The work stopped at a cancel request; ``hits`` is the order reached."""
+
+    hits: list[SearchHit]
+
+
+SearchEvent = LexicalResults | RerankProgress | SearchFinished | SearchCancelled
+
+
+def default_candidates(device: str | None) -> int:
+    """How many BM25 candidates to rerank by default on this device ("cpu", "cuda" or None)."""
+    return GPU_CANDIDATES if device == "cuda" else CPU_CANDIDATES
+
+
+def document_text(path: str, passage: Passage) -> str:
+    """What the reranker reads for a passage: its file path, section and text."""
+    where = f"{path} — {passage.heading}" if passage.heading else path
+    return f"{where}\n{passage.text}"
+
+
+def lexical_stage(index: FolderIndex, request: SearchRequest, clock: Clock = time.perf_counter) -> LexicalResults:
+    """The best passage of each of the top ``request.candidates`` files by BM25."""
+    started = clock()
+    hits = [SearchHit(hit.path, hit.passage, hit.passage_hash, hit.bm25_rank, hit.bm25_score)
+            for hit in index.lexical(request.query, request.candidates)]
+    return LexicalResults(hits, clock() - started)
+
+
+def rerank_stage(index: FolderIndex, hits: Sequence[SearchHit], request: SearchRequest, reranker: Reranker,
+                 cancel: threading.Event | None = None, batch_size: int | None = None,
+                 clock: Clock = time.perf_counter) -> Iterator[SearchEvent]:
+    """Score ``hits`` in batches (cached scores first), yielding progress, then the final order."""
+    started = clock()
+    keys = [score_key(reranker, request, hit) for hit in hits]
+    cached = index.cached_scores(keys)
+    scored = [replace(hit, score=cached.get(key)) for hit, key in zip(hits, keys)]
+    pending = [i for i, hit in enumerate(scored) if hit.score is None]
+    batch_size = batch_size or (8 if reranker.backend.device == "cpu" else 64)
+    for start in range(0, len(pending), batch_size):
+        if cancel is not None and cancel.is_set():
+            yield SearchCancelled(_order(scored))
+            return
+        batch = pending[start:start + batch_size]
+        scores = reranker.score(request.query, [document_text(scored[i].path, scored[i].passage) for i in batch],
+                                instruction=request.instruction)
+        index.save_scores({keys[i]: score for i, score in zip(batch, scores)})
+        for i, score in zip(batch, scores):
+            scored[i] = replace(scored[i], score=score)
+        yield RerankProgress(_order(scored), len(cached) + start + len(batch), len(scored), clock() - started)
+    yield SearchFinished(_order(scored)[:request.top_k], True, {"rerank": clock() - started}, len(cached))
+
+
+def search(index: FolderIndex, request: SearchRequest, reranker: Reranker | None,
+           cancel: threading.Event | None = None, clock: Clock = time.perf_counter) -> Iterator[SearchEvent]:
+    """Both stages; without a reranker, or with ``request.rerank`` off, the lexical order is final."""
+    lexical = lexical_stage(index, request, clock)
+    yield lexical
+    if reranker is None or not request.rerank or not lexical.hits:
+        yield SearchFinished(lexical.hits[:request.top_k], False, {"lexical": lexical.seconds})
+        return
+    for event in rerank_stage(index, lexical.hits, request, reranker, cancel, clock=clock):
+        if isinstance(event, SearchFinished):
+            event = replace(event, timings={"lexical": lexical.seconds, **event.timings})
+        yield event
+
+
+def score_key(reranker: Reranker, request: SearchRequest, hit: SearchHit) -> str:
+    """The score cache key of one passage for this query, instruction and model."""
+    instruction = request.instruction or DEFAULT_INSTRUCTION
+    material = "\0".join([reranker.identity, instruction, request.query, hit.passage_hash])
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+def _order(hits: list[SearchHit]) -> list[SearchHit]:
+    return sorted(hits, key=lambda hit: (hit.score is None, -(hit.score or 0.0), hit.bm25_rank))

@@ -1,0 +1,152 @@
+"""``local-rerank search`` and ``local-rerank tui``: rank a folder's files against a query."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+import click
+
+from local_rerank.errors import InputError
+from local_rerank.loading import GET_A_MODEL, choices_for, search_model
+from local_rerank.reranker import Reranker
+from local_rerank.search import (FolderIndex, IndexProgress, IndexReport, SearchFinished, SearchHit, SearchRequest,
+                                 default_candidates, search)
+from local_rerank.settings import Settings, resolve_settings
+
+_model_options = [
+    click.option("--model", "model_path", help="A model file, export folder or installed name "
+                                               "(default: the `model` setting, else the default model if installed)."),
+    click.option("--instruction", help="Task instruction (default: web search passage retrieval)."),
+    click.option("--candidates", type=click.IntRange(min=1),
+                 help="How many BM25 candidates to rerank (default: 24 on a CPU, 100 on a GPU)."),
+    click.option("--no-rerank", is_flag=True, help="The BM25 (keyword) order alone; no model is loaded."),
+    click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where to run (default: auto)."),
+    click.option("--threads", type=click.IntRange(min=1), help="CPU threads (default: all available cores)."),
+]
+
+
+def model_options(command: Any) -> Any:
+    """The options that choose and run the model, shared by ``search`` and ``tui``."""
+    for option in reversed(_model_options):
+        command = option(command)
+    return command
+
+
+@click.command("search")
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.argument("query")
+@model_options
+@click.option("--top-k", type=click.IntRange(min=1), default=10, show_default=True, help="How many files to show.")
+@click.option("--json", "as_json", is_flag=True,
+              help='Print JSON: [{"path", "score", "bm25_rank", "passage": {"start_line", "end_line", "text"}}], '
+                   "best first; score is p(yes) when reranked, the BM25 score otherwise.")
+def search_command(folder: Path, query: str, model_path: str | None, instruction: str | None,
+                   candidates: int | None, no_rerank: bool, device: str | None, threads: int | None, top_k: int,
+                   as_json: bool) -> None:
+    """Rank the files of FOLDER against QUERY: BM25 candidates, reranked by the model.
+
+    The folder's index lives in the user's cache directory and is brought up to date first.
+    """
+    if not query.strip():
+        raise InputError("the query is empty")
+    settings = resolve_settings({"model": model_path, "device": device, "threads": threads})
+    index = FolderIndex.open(folder)
+    report = index.update(progress=_index_progress())
+    click.echo(describe_index(report), err=True)
+    reranker = None if no_rerank else open_search_reranker(settings, note=lambda line: click.echo(line, err=True))
+    device_used = reranker.backend.device if reranker else None
+    request = SearchRequest(query, instruction, candidates or default_candidates(device_used), top_k, not no_rerank)
+    try:
+        final = [event for event in search(index, request, reranker) if isinstance(event, SearchFinished)][-1]
+    finally:
+        if reranker is not None:
+            reranker.close()
+    click.echo(json.dumps([hit_json(hit, final.reranked) for hit in final.hits], ensure_ascii=False)
+               if as_json else _table(final.hits, final.reranked))
+
+
+@click.command("tui")
+@click.argument("folder", type=click.Path(path_type=Path), default=".")
+@model_options
+def tui_command(folder: Path, model_path: str | None, instruction: str | None, candidates: int | None,
+                no_rerank: bool, device: str | None, threads: int | None) -> None:
+    """Search FOLDER (default: here) interactively in the terminal."""
+    from tui.app import run_app
+
+    settings = resolve_settings({"model": model_path, "device": device, "threads": threads})
+    index = FolderIndex.open(folder)
+    model = None if no_rerank else search_model(settings)
+    run_app(index, settings, model, rerank=not no_rerank, instruction=instruction, candidates=candidates)
+
+
+def open_search_reranker(settings: Settings, note: Any) -> Reranker | None:
+    """The reranker search uses, or None with a note saying how to get a model."""
+    model = search_model(settings)
+    if model is None:
+        note(f"note: no model installed, so this is the BM25 (keyword) order; {GET_A_MODEL}")
+        return None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        reranker = Reranker.from_choices(choices_for(model, settings), max_length=settings.max_length)
+    for warning in caught:
+        note(f"warning: {warning.message}")
+    return reranker
+
+
+def describe_index(report: IndexReport) -> str:
+    """One line on what the index holds and what was skipped."""
+    line = (f"indexed {report.files} files ({report.passages} passages; {report.read} read, "
+            f"{report.unchanged} unchanged, {report.removed} removed) in {report.seconds:.1f} s")
+    if report.skipped:
+        line += "; skipped " + ", ".join(f"{count} {reason}" for reason, count in sorted(report.skipped.items()))
+    return line
+
+
+def hit_json(hit: SearchHit, reranked: bool) -> dict[str, Any]:
+    """One result in the ``--json`` shape."""
+    passage: dict[str, Any] = {"start_line": hit.passage.start_line, "end_line": hit.passage.end_line,
+                               "text": hit.passage.text}
+    if hit.passage.page is not None:
+        passage["page"] = hit.passage.page
+    score = hit.score if reranked and hit.score is not None else hit.bm25_score
+    return {"path": hit.path, "score": score, "bm25_rank": hit.bm25_rank, "passage": passage}
+
+
+def movement(position: int, bm25_rank: int) -> str:
+    """How far reranking moved a result from its BM25 rank: "↑3", "↓2" or "=" (``position`` is 1-based)."""
+    change = bm25_rank - position
+    return "=" if change == 0 else f"↑{change}" if change > 0 else f"↓{-change}"
+
+
+def _table(hits: list[SearchHit], reranked: bool) -> str:
+    if not hits:
+        return "no file matches the query's words"
+    width = shutil.get_terminal_size((100, 24)).columns
+    lines = [f"{'rank':>4}  {'score':>7}  {'bm25':>4}  {'move':>4}  file:lines  passage"]
+    for position, hit in enumerate(hits, start=1):
+        score = hit.score if reranked and hit.score is not None else hit.bm25_score
+        where = f"{hit.path}:{hit.passage.start_line}-{hit.passage.end_line}"
+        prefix = f"{position:>4}  {score:7.4f}  {hit.bm25_rank:>4}  {movement(position, hit.bm25_rank):>4}  {where}  "
+        first = next((line.strip() for line in hit.passage.text.splitlines() if line.strip()), "")
+        room = max(width - len(prefix), 10)
+        lines.append(prefix + (first if len(first) <= room else first[:room - 1] + "…"))
+    return "\n".join(lines)
+
+
+def _index_progress() -> Any:
+    """A progress callback drawing on an interactive stderr, else None."""
+    if not sys.stderr.isatty():
+        return None
+
+    def progress(update: IndexProgress) -> None:
+        if update.done == update.total or update.done % 50 == 0:
+            end = "\n" if update.done == update.total else ""
+            click.echo(f"\rindexing {update.done}/{update.total} files", err=True, nl=False)
+            click.echo(end, err=True, nl=False)
+
+    return progress

@@ -1,0 +1,144 @@
+"""The folder index: right passages and skips, incremental updates, crash safety, BM25 candidates."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from local_rerank.errors import InputError
+from local_rerank.search.index import FolderIndex, IndexProgress, fts_query
+from tests.search.folders import build_mixed_folder
+
+
+@pytest.fixture
+def mixed(tmp_path: Path) -> Path:
+    return build_mixed_folder(tmp_path / "docs", tmp_path / "elsewhere")
+
+
+def _tree(root: Path) -> list[tuple[str, int]]:
+    return sorted((str(p.relative_to(root)), p.lstat().st_mtime_ns) for p in root.rglob("*"))
+
+
+def test_mixed_folder_indexes_documents_and_counts_each_skip(mixed: Path, private_cache: Path) -> None:
+    before = _tree(mixed)
+    index = FolderIndex.open(mixed)
+    report = index.update(max_file_bytes=2 * 2**20)
+    assert report.files == 6  # lease.md, copy.py, garden.html, todo.txt, latin1.txt, report.pdf
+    assert report.skipped == {"binary file": 2, "larger than 2 MiB": 1, "damaged PDF": 1,
+                              "symbolic link leaves the folder": 1, "broken symbolic link": 1,
+                              "symbolic link loop or folder already indexed": 1}
+    assert report.replaced_utf8 == 2
+    assert _tree(mixed) == before, "the index must never be written into the searched folder"
+    assert index.database.is_relative_to(private_cache)
+
+
+@pytest.mark.parametrize(("query", "path", "lines"), [
+    ("when does the lease end", "lease.md", (5, 7)),
+    ("copy a folder recursively", "notes/copy.py", (1, 13)),
+    ("tomatoes watering", "notes/garden.html", (4, 7)),
+    ("environmental survey of the estuary", "report.pdf", (1, 3)),
+    ("cafe creme recipe eggs", "latin1.txt", (1, 1)),
+])
+def test_each_kind_is_found_at_its_passage(mixed: Path, query: str, path: str, lines: tuple[int, int]) -> None:
+    index = FolderIndex.open(mixed)
+    index.update()
+    best = index.lexical(query, 3)[0]
+    assert (best.path, (best.passage.start_line, best.passage.end_line)) == (path, lines)
+
+
+def test_nothing_outside_the_folder_or_ignored_is_searchable(mixed: Path) -> None:
+    index = FolderIndex.open(mixed)
+    index.update()
+    assert [hit.path for hit in index.lexical("tomato", 10)] == ["notes/garden.html"]
+
+
+def test_update_rereads_only_what_changed(mixed: Path) -> None:
+    index = FolderIndex.open(mixed)
+    index.update()
+    (mixed / "notes" / "todo.txt").write_text("Buy seeds.\n\nRepaint the fence before winter.\n")
+    (mixed / "lease.md").unlink()
+    read: list[str] = []
+    report = index.update(progress=lambda update: read.append(update.path))
+    assert read == ["notes/todo.txt"]
+    assert (report.read, report.removed) == (1, 1)
+    assert [hit.path for hit in index.lexical("fence winter", 5)] == ["notes/todo.txt"]
+    assert index.lexical("lease", 5) == [] or all(hit.path != "lease.md" for hit in index.lexical("lease", 5))
+    assert index.update().read == 0
+
+
+def test_candidates_are_one_best_passage_per_file_up_to_the_cap(tmp_path: Path) -> None:
+    for i in range(30):
+        (tmp_path / f"f{i:02}.md").write_text(f"# Part {i}\n\nharbour\n\n## More\n\nharbour quay {'quay ' * i}\n")
+    index = FolderIndex.open(tmp_path)
+    index.update()
+    hits = index.lexical("harbour quay", 12)
+    assert len(hits) == 12 and len({hit.path for hit in hits}) == 12
+    assert [hit.bm25_rank for hit in hits] == list(range(1, 13))
+    assert all(a.bm25_score >= b.bm25_score for a, b in zip(hits, hits[1:]))
+    assert all(hit.passage.heading == f"Part {int(hit.path[1:3])}" for hit in hits)
+
+
+def test_query_without_words_is_refused_and_common_words_dropped() -> None:
+    with pytest.raises(InputError, match="no words"):
+        fts_query("?! ...")
+    assert fts_query("When does THE lease end?") == '"lease" OR "end"'
+    assert fts_query("what is it") == '"what" OR "is" OR "it"'
+
+
+def test_a_damaged_index_file_is_rebuilt(mixed: Path) -> None:
+    index = FolderIndex.open(mixed)
+    index.database.write_bytes(b"this is not a database" * 100)
+    index = FolderIndex.open(mixed)
+    assert index.update().files == 7  # huge.log too: it is under the default 10 MiB
+
+
+def test_missing_folder_and_file_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="does not exist"):
+        FolderIndex.open(tmp_path / "nope")
+    (tmp_path / "file.txt").write_text("x")
+    with pytest.raises(InputError, match="not a folder"):
+        FolderIndex.open(tmp_path / "file.txt")
+
+
+_SLOW_INDEXER = """
+import sys, time
+from local_rerank.search.index import FolderIndex
+def progress(update):
+    time.sleep(0.002)
+    print(update.done, flush=True)
+FolderIndex.open(sys.argv[1]).update(progress=progress)
+"""
+
+
+@pytest.mark.slow
+def test_an_update_killed_midway_leaves_an_index_that_opens_and_completes(tmp_path: Path) -> None:
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(1500):
+        (folder / f"note{i:04}.txt").write_text(f"note {i} about topic{i % 37} and harbour\n")
+    child = subprocess.Popen([sys.executable, "-c", _SLOW_INDEXER, str(folder)], stdout=subprocess.PIPE, text=True,
+                             env=os.environ)
+    assert child.stdout is not None
+    started = time.monotonic()
+    for line in child.stdout:
+        if time.monotonic() - started > 1.5 and int(line) > 100:
+            child.send_signal(signal.SIGKILL)
+            break
+    child.wait()
+    assert child.returncode == -signal.SIGKILL
+    index = FolderIndex.open(folder)
+    with sqlite3.connect(index.database) as connection:
+        kept = connection.execute("SELECT count(*) FROM files").fetchone()[0]
+    assert 0 < kept < 1500
+    assert index.lexical("harbour", 5), "the partial index answers queries"
+    read: list[IndexProgress] = []
+    report = index.update(progress=read.append)
+    assert report.read == 1500 - kept and report.files == 1500 and report.complete
+    assert len(index.lexical("topic5", 100)) == len([i for i in range(1500) if i % 37 == 5])

@@ -1,0 +1,48 @@
+"""Small messages that workers post to the app; each carries the search or task it belongs to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.message import Message
+
+from local_rerank.reranker import Reranker
+from local_rerank.search import IndexProgress, IndexReport, SearchEvent
+
+
+@dataclass
+class IndexAdvanced(Message):
+    """The indexer looked at another file."""
+
+    progress: IndexProgress
+
+
+@dataclass
+class IndexReady(Message):
+    """The index is up to date."""
+
+    report: IndexReport
+
+
+@dataclass
+class ModelLoaded(Message):
+    """The reranker is ready (None: there is none), or could not start (``error``)."""
+
+    reranker: Reranker | None
+    error: str | None = None
+
+
+@dataclass
+class SearchAdvanced(Message):
+    """A pipeline event of search number ``search_id``."""
+
+    search_id: int
+    event: SearchEvent
+
+
+@dataclass
+class SearchFailed(Message):
+    """Search number ``search_id`` stopped with an error the user can act on."""
+
+    search_id: int
+    error: str

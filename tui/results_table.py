@@ -1,0 +1,64 @@
+"""The results: rank, a score bar, how far reranking moved each file from its BM25 rank, the
+file and its passage's first line."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from local_rerank.search import SearchHit
+
+BAR_WIDTH = 10
+
+
+def score_bar(fraction: float) -> str:
+    """A bar of ``BAR_WIDTH`` cells filled in eighths."""
+    eighths = round(max(0.0, min(fraction, 1.0)) * BAR_WIDTH * 8)
+    full, part = divmod(eighths, 8)
+    return ("█" * full + ("▏▎▍▌▋▊▉"[part - 1] if part else "")).ljust(BAR_WIDTH, "·")
+
+
+def move_label(position: int, hit: SearchHit) -> Text:
+    """"↑3" (moved up), "↓2" (down), "=" or "·" (not reranked yet), coloured."""
+    if hit.score is None:
+        return Text("·", style="dim")
+    change = hit.bm25_rank - position
+    if change == 0:
+        return Text("=", style="dim")
+    return Text(f"↑{change}", style="green") if change > 0 else Text(f"↓{-change}", style="red")
+
+
+class ResultsTable(DataTable):
+    """The ranked files; the highlighted row drives the preview."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
+        self.hits: list[SearchHit] = []
+
+    def on_mount(self) -> None:
+        self.add_column("#", key="rank", width=3)
+        self.add_column("score", key="score", width=BAR_WIDTH + 7)
+        self.add_column("move", key="move", width=4)
+        self.add_column("file", key="file", width=28)
+        self.add_column("passage", key="passage")
+
+    def show(self, hits: list[SearchHit]) -> None:
+        """Replace the rows, keeping the highlighted file highlighted."""
+        current = self.highlighted
+        self.hits = hits
+        self.clear()
+        best_bm25 = max((hit.bm25_score for hit in hits), default=1.0) or 1.0
+        for position, hit in enumerate(hits, start=1):
+            if hit.score is not None:
+                score = f"{score_bar(hit.score)} {hit.score:.3f}"
+            else:
+                score = Text(f"{score_bar(hit.bm25_score / best_bm25)} bm25", style="dim")
+            first_line = next((line.strip() for line in hit.passage.text.splitlines() if line.strip()), "")
+            self.add_row(str(position), score, move_label(position, hit), hit.path, first_line, key=hit.path)
+        if current is not None and current.path in {hit.path for hit in hits}:
+            self.move_cursor(row=[hit.path for hit in hits].index(current.path), animate=False)
+
+    @property
+    def highlighted(self) -> SearchHit | None:
+        """The hit under the cursor, if any."""
+        return self.hits[self.cursor_row] if 0 <= self.cursor_row < len(self.hits) else None
