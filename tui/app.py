@@ -15,10 +15,10 @@ import threading
 import time
 import warnings
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 from textual import on, work
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SuspendNotSupported
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Header, Input, ProgressBar, Select, Static
@@ -258,9 +258,14 @@ class RerankApp(App[None]):
         if hit.passage.page is not None:
             self.notify(f"{hit.path}: page {hit.passage.page} (open PDFs in your PDF viewer)")
             return
-        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
-        with self.suspend():
-            subprocess.run([*shlex.split(editor), f"+{hit.passage.start_line}", str(self.index.folder / hit.path)])
+        command = editor_command(os.environ, self.index.folder / hit.path, hit.passage.start_line)
+        try:
+            with self.suspend():
+                subprocess.run(command, check=False)
+        except SuspendNotSupported:
+            self.notify(f"This terminal cannot hand over to an editor; run: {shlex.join(command)}", timeout=10)
+        except OSError as e:
+            self.notify(f"Could not start {command[0]}: {e.strerror}", severity="error")
 
     def action_cancel(self) -> None:
         """Stop the search in flight; what was reranked so far stays."""
@@ -300,6 +305,16 @@ def run_app(index: FolderIndex, settings: Settings, model: Path | None, *, reran
         return Reranker.from_choices(choices_for(model, settings), max_length=settings.max_length)
 
     make_app(index, load, instruction=instruction, candidates=candidates).run()
+
+
+def editor_command(environ: Mapping[str, str], path: Path, line: int) -> list[str]:
+    """$VISUAL or $EDITOR (else vi) opening ``path`` at ``line``; "+LINE" is understood by vi, vim,
+    nano, emacs, micro, helix and kakoune; VS Code and Sublime take "PATH:LINE" with their flag."""
+    editor = shlex.split(environ.get("VISUAL") or environ.get("EDITOR") or "vi")
+    name = Path(editor[0]).name
+    if name in ("code", "codium", "subl", "zed"):
+        return [*editor, *(["--goto"] if name in ("code", "codium") else []), f"{path}:{line}"]
+    return [*editor, f"+{line}", str(path)]
 
 
 def _home_relative(folder: Path) -> str:

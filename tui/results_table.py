@@ -28,6 +28,14 @@ def move_label(position: int, hit: SearchHit) -> Text:
     return Text(f"↑{change}", style="green") if change > 0 else Text(f"↓{-change}", style="red")
 
 
+def passage_line(hit: SearchHit) -> str:
+    """The passage's first line; after a heading, the heading and the first line under it."""
+    lines = [line.strip() for line in hit.passage.text.splitlines() if line.strip()][:2]
+    if len(lines) == 2 and lines[0].startswith("#"):
+        return f"{lines[0].lstrip('#').strip()} · {lines[1]}"
+    return lines[0] if lines else ""
+
+
 class ResultsTable(DataTable):
     """The ranked files; the highlighted row drives the preview."""
 
@@ -39,11 +47,12 @@ class ResultsTable(DataTable):
         self.add_column("#", key="rank", width=3)
         self.add_column("score", key="score", width=BAR_WIDTH + 7)
         self.add_column("move", key="move", width=4)
-        self.add_column("file", key="file", width=28)
+        self.add_column("file", key="file")
         self.add_column("passage", key="passage")
 
     def show(self, hits: list[SearchHit]) -> None:
-        """Replace the rows, keeping the highlighted file highlighted."""
+        """Replace the rows; while the user is moving through them (the table has focus), the
+        highlighted file stays highlighted wherever reranking moves it, else the best is."""
         current = self.highlighted
         self.hits = hits
         self.clear()
@@ -53,9 +62,8 @@ class ResultsTable(DataTable):
                 score = f"{score_bar(hit.score)} {hit.score:.3f}"
             else:
                 score = Text(f"{score_bar(hit.bm25_score / best_bm25)} bm25", style="dim")
-            first_line = next((line.strip() for line in hit.passage.text.splitlines() if line.strip()), "")
-            self.add_row(str(position), score, move_label(position, hit), hit.path, first_line, key=hit.path)
-        if current is not None and current.path in {hit.path for hit in hits}:
+            self.add_row(str(position), score, move_label(position, hit), hit.path, passage_line(hit), key=hit.path)
+        if self.has_focus and current is not None and current.path in {hit.path for hit in hits}:
             self.move_cursor(row=[hit.path for hit in hits].index(current.path), animate=False)
 
     @property

@@ -1,0 +1,119 @@
+"""The query pipeline with a fake reranker and with the tiny synthetic model: streaming, order,
+cancel, cache, lexical fallback."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from local_rerank.reranker import Reranker
+from local_rerank.search import (FolderIndex, LexicalResults, RerankProgress, SearchCancelled, SearchFinished,
+                                 SearchRequest, search)
+from local_rerank.search.pipeline import document_text, rerank_stage
+from local_rerank.tokenizer import Tokenizer
+from tests.search.fakes import word_count_reranker
+
+
+@pytest.fixture
+def harbour(tmp_path: Path) -> FolderIndex:
+    """20 files that all match "harbour"; "crane" occurs i % 5 times in file i, against BM25's order."""
+    folder = tmp_path / "harbour"
+    folder.mkdir()
+    for i in range(20):
+        text = "harbour " * (20 - i) + "crane " * (i % 5) + f"note {i}"
+        (folder / f"n{i:02}.txt").write_text(text + "\n")
+    index = FolderIndex.open(folder)
+    index.update()
+    return index
+
+
+def test_lexical_then_batches_then_final_order(harbour: FolderIndex, tokenizer: Tokenizer) -> None:
+    reranker = word_count_reranker(tokenizer, "crane")
+    events = list(search(harbour, SearchRequest("harbour", candidates=12, top_k=5), reranker))
+    assert isinstance(events[0], LexicalResults)
+    lexical = events[0].hits
+    assert len(lexical) == 12 and [hit.bm25_rank for hit in lexical] == list(range(1, 13))
+    progress = [event for event in events if isinstance(event, RerankProgress)]
+    assert [event.done for event in progress] == [8, 12] and reranker.backend.batches == [8, 4]
+    assert all(hit.score is not None for hit in progress[0].hits[:8]) and progress[0].hits[8].score is None
+    final = events[-1]
+    assert isinstance(final, SearchFinished) and final.reranked and len(final.hits) == 5
+    cranes = {hit.path: int(hit.path[1:3]) % 5 for hit in lexical}  # more cranes, higher fake score
+    expected = sorted(lexical, key=lambda hit: (-cranes[hit.path], hit.bm25_rank))[:5]
+    assert [hit.path for hit in final.hits] == [hit.path for hit in expected]
+    assert [hit.bm25_rank for hit in final.hits] == [hit.bm25_rank for hit in expected]
+    assert set(final.timings) == {"lexical", "rerank"}
+
+
+def test_scores_are_the_rerankers_own(harbour: FolderIndex, tokenizer: Tokenizer) -> None:
+    reranker = word_count_reranker(tokenizer, "crane")
+    final = list(search(harbour, SearchRequest("harbour", candidates=6), reranker))[-1]
+    direct = reranker.score("harbour", [document_text(hit.path, hit.passage) for hit in final.hits])
+    np.testing.assert_array_equal([hit.score for hit in final.hits], direct)
+
+
+def test_repeating_a_query_is_answered_from_the_cache(harbour: FolderIndex, tokenizer: Tokenizer) -> None:
+    reranker = word_count_reranker(tokenizer, "crane")
+    first = list(search(harbour, SearchRequest("harbour", candidates=10), reranker))[-1]
+    reranker.backend.batches.clear()
+    again = list(search(harbour, SearchRequest("harbour", candidates=10), reranker))[-1]
+    assert reranker.backend.batches == [] and again.cached == 10 and again.hits == first.hits
+    wider = list(search(harbour, SearchRequest("harbour", candidates=14), reranker))[-1]
+    assert reranker.backend.batches == [4] and wider.cached == 10
+    other_instruction = list(search(harbour, SearchRequest("harbour", "Find cranes", candidates=10), reranker))[-1]
+    assert other_instruction.cached == 0
+
+
+def test_a_different_model_does_not_share_cached_scores(harbour: FolderIndex, tokenizer: Tokenizer) -> None:
+    list(search(harbour, SearchRequest("harbour", candidates=5), word_count_reranker(tokenizer, "crane")))
+    other = word_count_reranker(tokenizer, "note")
+    final = list(search(harbour, SearchRequest("harbour", candidates=5), other))[-1]
+    assert final.cached == 0 and other.backend.batches == [5]
+
+
+def test_cancel_stops_between_batches_and_keeps_what_was_scored(harbour: FolderIndex, tokenizer: Tokenizer) -> None:
+    gate, cancel = threading.Event(), threading.Event()
+    reranker = word_count_reranker(tokenizer, "crane", gate)
+    events = rerank_stage(harbour, list(search(harbour, SearchRequest("harbour", candidates=20), None))[0].hits,
+                          SearchRequest("harbour", candidates=20), reranker, cancel, batch_size=4)
+    gate.set()
+    first = next(events)
+    assert isinstance(first, RerankProgress) and first.done == 4
+    cancel.set()
+    rest = list(events)
+    assert len(rest) == 1 and isinstance(rest[0], SearchCancelled)
+    assert sum(hit.score is not None for hit in rest[0].hits) == 4 and reranker.backend.batches == [4]
+
+
+def test_without_a_reranker_or_with_rerank_off_the_order_is_lexical(harbour: FolderIndex,
+                                                                      tokenizer: Tokenizer) -> None:
+    for reranker, rerank in ((None, True), (word_count_reranker(tokenizer, "crane"), False)):
+        events = list(search(harbour, SearchRequest("harbour", candidates=5, rerank=rerank), reranker))
+        assert [type(event) for event in events] == [LexicalResults, SearchFinished]
+        final = events[-1]
+        assert not final.reranked and [hit.bm25_rank for hit in final.hits] == [1, 2, 3, 4, 5]
+        assert all(hit.score is None for hit in final.hits)
+
+
+def test_no_match_finishes_with_no_hits(harbour: FolderIndex, tokenizer: Tokenizer) -> None:
+    events = list(search(harbour, SearchRequest("zeppelin"), word_count_reranker(tokenizer, "crane")))
+    assert isinstance(events[-1], SearchFinished) and events[-1].hits == []
+
+
+@pytest.mark.slow
+def test_tiny_synthetic_model_reranks_like_the_reranker_itself(harbour: FolderIndex, gguf_files: dict) -> None:
+    pytest.importorskip("llama_cpp")
+    with Reranker.load(gguf_files[("tied", "f32")]) as reranker:
+        final = list(search(harbour, SearchRequest("harbour crane", candidates=8), reranker))[-1]
+        assert final.reranked and len(final.hits) == 8
+        scores = [hit.score for hit in final.hits]
+        assert scores == sorted(scores, reverse=True)
+        direct = reranker.score("harbour crane", [document_text(hit.path, hit.passage) for hit in final.hits])
+        # Batches of 8 are packed differently from one call over all 8: float rounding only.
+        np.testing.assert_allclose(scores, direct, atol=1e-5)
+        again = list(search(harbour, SearchRequest("harbour crane", candidates=8), reranker))[-1]
+        assert again.cached == 8 and again.hits == final.hits
+
