@@ -10,7 +10,7 @@ import pytest
 FORBIDDEN = ("torch", "transformers", "optimum", "textual", "llama_cpp", "onnxruntime")
 
 
-@pytest.mark.parametrize("module", ["local_rerank", "local_rerank.cli"])
+@pytest.mark.parametrize("module", ["local_rerank", "local_rerank.cli", "local_rerank.search"])
 def test_import_loads_no_heavy_dependency(module: str) -> None:
     code = f"import sys, {module}; print(sorted({{m.split('.')[0] for m in sys.modules}} & set({FORBIDDEN!r})))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
