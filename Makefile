@@ -1,16 +1,18 @@
-# local-rerank: `make run` sets up .venv on first use and ranks example documents;
+# local-rerank: `make run` sets up .venv on first use and opens the search TUI on FOLDER;
 # `make test` sets up on first use and runs the whole test suite.
 
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-MODEL ?= models/qwen3-reranker-0.6b-q8_0.gguf
+FOLDER ?= .
+DEFAULT_MODEL := qwen3-reranker-0.6b-q8_0-gguf
+MODEL ?=
 DEMO_MODEL := models/demo/synthetic-tiny-q8_0.gguf
 QUERY ?= how do I copy a folder with all its files?
 DOCS ?= examples/candidates.jsonl
 
-.PHONY: setup run test bench demo-model clean
+.PHONY: setup run rank-demo test bench bench-search demo-model clean
 
 setup: $(STAMP)
 
@@ -22,15 +24,23 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $@
 
-# MODEL is a path or the name of an installed model (models/NAME).
+# Search FOLDER (default: this checkout) in the TUI. MODEL is a path or an installed name; by
+# default the default model, downloaded on first use. Offline (or OFFLINE=1), the TUI opens in
+# BM25 (keyword) mode with a banner saying how to get a model.
 run: setup
-	@if [ -e "$(MODEL)" ] || [ -d "models/$(MODEL)" ]; then \
+	@if [ -z "$(MODEL)" ] && [ -z "$(OFFLINE)" ] && ! $(PY) -c "import sys; from local_rerank.store import find, \
+			store_dir; sys.exit(find(store_dir(), '$(DEFAULT_MODEL)') is None)"; then \
+		echo "Downloading the default model $(DEFAULT_MODEL) (about 640 MB, once)..." >&2; \
+		$(VENV)/bin/local-rerank models pull $(DEFAULT_MODEL) \
+			|| echo "No download possible: the TUI opens in BM25 (keyword) mode." >&2; \
+	fi
+	$(VENV)/bin/local-rerank tui "$(FOLDER)" $(if $(MODEL),--model "$(MODEL)")
+
+# Rank the example passages with MODEL, or with a random-weight demo model (scores mean nothing).
+rank-demo: setup
+	@if [ -n "$(MODEL)" ]; then \
 		$(VENV)/bin/local-rerank rank --model "$(MODEL)" --query "$(QUERY)" --docs-file "$(DOCS)"; \
 	else \
-		echo "No model at $(MODEL). Get one, then run make run MODEL=<name or path>:" >&2; \
-		echo "  $(VENV)/bin/local-rerank models pull qwen3-reranker-0.6b-q8_0-gguf   (needs network)" >&2; \
-		echo "  $(VENV)/bin/local-rerank convert ./Qwen3-Reranker-0.6B --out $(MODEL)   (from a checkpoint)" >&2; \
-		echo "Meanwhile, a DEMO model with random weights shows the pipeline (its scores mean nothing):" >&2; \
 		$(MAKE) --no-print-directory demo-model && \
 		$(VENV)/bin/local-rerank rank --model "$(DEMO_MODEL)" --query "$(QUERY)" --docs-file "$(DOCS)"; \
 	fi
@@ -45,6 +55,9 @@ test: setup
 
 bench: setup
 	$(PY) -m tools.benchmark
+
+bench-search: setup
+	$(PY) -m tools.benchmark search
 
 clean:
 	rm -rf $(VENV) models/demo .pytest_cache

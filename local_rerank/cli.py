@@ -273,7 +273,8 @@ cli.add_command(tui_command)
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point: run the CLI, turning known errors into one line."""
-    logging.getLogger("pypdf").addHandler(logging.NullHandler())  # damaged PDFs are counted, not narrated
+    for chatty in ("pypdf", "huggingface_hub"):  # their warnings reach the user as our one-line errors
+        logging.getLogger(chatty).addHandler(logging.NullHandler())
     try:
         cli.main(args=argv, prog_name="local-rerank", standalone_mode=False)
     except click.exceptions.Abort:

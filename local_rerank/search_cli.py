@@ -7,7 +7,7 @@ import shutil
 import sys
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import click
 
@@ -23,14 +23,14 @@ _model_options = [
                                                "(default: the `model` setting, else the default model if installed)."),
     click.option("--instruction", help="Task instruction (default: web search passage retrieval)."),
     click.option("--candidates", type=click.IntRange(min=1),
-                 help="How many BM25 candidates to rerank (default: 24 on a CPU, 100 on a GPU)."),
+                 help="How many BM25 candidates to rerank (default: 16 on a CPU, 100 on a GPU)."),
     click.option("--no-rerank", is_flag=True, help="The BM25 (keyword) order alone; no model is loaded."),
     click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where to run (default: auto)."),
     click.option("--threads", type=click.IntRange(min=1), help="CPU threads (default: all available cores)."),
 ]
 
 
-def model_options(command: Any) -> Any:
+def model_options(command: Callable[..., None]) -> Callable[..., None]:
     """The options that choose and run the model, shared by ``search`` and ``tui``."""
     for option in reversed(_model_options):
         command = option(command)
@@ -78,13 +78,15 @@ def tui_command(folder: Path, model_path: str | None, instruction: str | None, c
     """Search FOLDER (default: here) interactively in the terminal."""
     from tui.app import run_app
 
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise InputError("the TUI needs a terminal; for scripts use `local-rerank search FOLDER QUERY`")
     settings = resolve_settings({"model": model_path, "device": device, "threads": threads})
     index = FolderIndex.open(folder)
     model = None if no_rerank else search_model(settings)
     run_app(index, settings, model, rerank=not no_rerank, instruction=instruction, candidates=candidates)
 
 
-def open_search_reranker(settings: Settings, note: Any) -> Reranker | None:
+def open_search_reranker(settings: Settings, note: Callable[[str], None]) -> Reranker | None:
     """The reranker search uses, or None with a note saying how to get a model."""
     model = search_model(settings)
     if model is None:
@@ -138,7 +140,7 @@ def _table(hits: list[SearchHit], reranked: bool) -> str:
     return "\n".join(lines)
 
 
-def _index_progress() -> Any:
+def _index_progress() -> Callable[[IndexProgress], None] | None:
     """A progress callback drawing on an interactive stderr, else None."""
     if not sys.stderr.isatty():
         return None

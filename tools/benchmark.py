@@ -15,6 +15,10 @@ costs). Each row runs in its own process so that its peak memory is its own:
 Prints a table (with speed ratios against the reference) and writes JSON.
 
     python -m tools.benchmark [--shape 0.6b] [--docs 32] [--doc-tokens 256] [--out FILE]
+
+Folder search (indexing and query latency on 10,000 generated files) is its own table:
+
+    python -m tools.benchmark search --help
 """
 
 from __future__ import annotations
@@ -167,6 +171,11 @@ def _table(results: list[dict]) -> str:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["search"]:
+        from tools.search_benchmark import main as search_main
+
+        search_main(sys.argv[2:])
+        return
     parser = argparse.ArgumentParser(description="Benchmark the scoring paths on a shape twin.")
     parser.add_argument("--shape", default="0.6b")
     parser.add_argument("--docs", type=int, default=32)

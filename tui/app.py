@@ -142,7 +142,7 @@ class RerankApp(App[None]):
         skipped = sum(report.skipped.values())
         self.status.change(index=f"{report.files} files" + (f", {skipped} skipped" if skipped else ""))
         self.query_one("#progress", ProgressBar).update(total=1, progress=1)
-        if self.query_text:  # the index changed under the last query: ask it again
+        if self.query_text and (report.read or report.removed):  # the index changed under the last query
             self.start_search(self.query_text)
 
     def on_model_loaded(self, message: ModelLoaded) -> None:

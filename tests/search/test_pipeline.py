@@ -37,8 +37,8 @@ def test_lexical_then_batches_then_final_order(harbour: FolderIndex, tokenizer: 
     lexical = events[0].hits
     assert len(lexical) == 12 and [hit.bm25_rank for hit in lexical] == list(range(1, 13))
     progress = [event for event in events if isinstance(event, RerankProgress)]
-    assert [event.done for event in progress] == [8, 12] and reranker.backend.batches == [8, 4]
-    assert all(hit.score is not None for hit in progress[0].hits[:8]) and progress[0].hits[8].score is None
+    assert [event.done for event in progress] == [4, 8, 12] and reranker.backend.batches == [4, 4, 4]
+    assert all(hit.score is not None for hit in progress[0].hits[:4]) and progress[0].hits[4].score is None
     final = events[-1]
     assert isinstance(final, SearchFinished) and final.reranked and len(final.hits) == 5
     cranes = {hit.path: int(hit.path[1:3]) % 5 for hit in lexical}  # more cranes, higher fake score
@@ -62,7 +62,7 @@ def test_repeating_a_query_is_answered_from_the_cache(harbour: FolderIndex, toke
     again = list(search(harbour, SearchRequest("harbour", candidates=10), reranker))[-1]
     assert reranker.backend.batches == [] and again.cached == 10 and again.hits == first.hits
     wider = list(search(harbour, SearchRequest("harbour", candidates=14), reranker))[-1]
-    assert reranker.backend.batches == [4] and wider.cached == 10
+    assert reranker.backend.batches == [4] and wider.cached == 10  # only the 4 new candidates are scored
     other_instruction = list(search(harbour, SearchRequest("harbour", "Find cranes", candidates=10), reranker))[-1]
     assert other_instruction.cached == 0
 
@@ -71,7 +71,7 @@ def test_a_different_model_does_not_share_cached_scores(harbour: FolderIndex, to
     list(search(harbour, SearchRequest("harbour", candidates=5), word_count_reranker(tokenizer, "crane")))
     other = word_count_reranker(tokenizer, "note")
     final = list(search(harbour, SearchRequest("harbour", candidates=5), other))[-1]
-    assert final.cached == 0 and other.backend.batches == [5]
+    assert final.cached == 0 and other.backend.batches == [4, 1]
 
 
 def test_cancel_stops_between_batches_and_keeps_what_was_scored(harbour: FolderIndex, tokenizer: Tokenizer) -> None:
