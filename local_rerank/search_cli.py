@@ -7,15 +7,15 @@ import shutil
 import sys
 import warnings
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import click
 
 from local_rerank.errors import InputError
 from local_rerank.loading import GET_A_MODEL, choices_for, search_model
 from local_rerank.reranker import Reranker
-from local_rerank.search import (FolderIndex, IndexProgress, IndexReport, SearchFinished, SearchHit, SearchRequest,
-                                 default_candidates, search)
+from local_rerank.search import (FolderIndex, IndexProgress, IndexReport, RerankProgress, SearchEvent,
+                                 SearchFinished, SearchHit, SearchRequest, default_candidates, search)
 from local_rerank.settings import Settings, resolve_settings
 
 _model_options = [
@@ -62,7 +62,7 @@ def search_command(folder: Path, query: str, model_path: str | None, instruction
     device_used = reranker.backend.device if reranker else None
     request = SearchRequest(query, instruction, candidates or default_candidates(device_used), top_k, not no_rerank)
     try:
-        final = [event for event in search(index, request, reranker) if isinstance(event, SearchFinished)][-1]
+        final = _run_showing_progress(search(index, request, reranker))
     finally:
         if reranker is not None:
             reranker.close()
@@ -138,6 +138,16 @@ def _table(hits: list[SearchHit], reranked: bool) -> str:
         room = max(width - len(prefix), 10)
         lines.append(prefix + (first if len(first) <= room else first[:room - 1] + "…"))
     return "\n".join(lines)
+
+
+def _run_showing_progress(events: Iterator[SearchEvent]) -> SearchFinished:
+    """The final event, drawing reranking progress on an interactive stderr meanwhile."""
+    for event in events:
+        if isinstance(event, RerankProgress) and sys.stderr.isatty():
+            click.echo(f"\rreranking {event.done}/{event.total}", err=True, nl=event.done == event.total)
+        elif isinstance(event, SearchFinished):
+            return event
+    raise AssertionError("the pipeline ends with SearchFinished")  # not reached: no cancel event is passed
 
 
 def _index_progress() -> Callable[[IndexProgress], None] | None:

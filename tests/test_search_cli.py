@@ -64,6 +64,11 @@ def test_bad_input_is_one_line_and_a_nonzero_exit(folder: Path, args: tuple[str,
     assert len([line for line in result.stderr.splitlines() if line.startswith("error")]) == 1
 
 
+def test_the_tui_outside_a_terminal_points_to_search(folder: Path) -> None:
+    result = run("tui", str(folder))
+    assert result.returncode != 0 and "local-rerank search" in result.stderr and "Traceback" not in result.stderr
+
+
 @pytest.mark.slow
 def test_with_a_model_scores_are_probabilities_from_the_reranker(folder: Path, gguf_files: dict, llama_cpp) -> None:
     model = gguf_files["tied", "q8_0"]
