@@ -16,6 +16,7 @@ from local_rerank.loading import GET_A_MODEL, choices_for, search_model
 from local_rerank.reranker import Reranker
 from local_rerank.search import (FolderIndex, IndexProgress, IndexReport, RerankProgress, SearchEvent,
                                  SearchFinished, SearchHit, SearchRequest, default_candidates, search)
+from local_rerank.search.index import fts_query
 from local_rerank.settings import Settings, resolve_settings
 
 _model_options = [
@@ -54,6 +55,7 @@ def search_command(folder: Path, query: str, model_path: str | None, instruction
     """
     if not query.strip():
         raise InputError("the query is empty")
+    fts_query(query)  # refuses a query with no words before any indexing or model loading
     settings = resolve_settings({"model": model_path, "device": device, "threads": threads})
     index = FolderIndex.open(folder)
     report = index.update(progress=_index_progress())

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import shlex
+import sqlite3
 import subprocess
 import threading
 import time
@@ -68,6 +69,7 @@ class RerankApp(App[None]):
         self.model_settled = threading.Event()  # set once the model loaded, failed, or there is none
         self.search_id = 0
         self.cancel_search = threading.Event()
+        self.cancel_index = threading.Event()
         self.query_text = ""
         self.hits: list[SearchHit] = []
         self.lexical_seconds = 0.0
@@ -111,7 +113,13 @@ class RerankApp(App[None]):
                 self.post_message(IndexAdvanced(update))
 
         logging.getLogger("pypdf").addHandler(logging.NullHandler())
-        self.post_message(IndexReady(self.index.update(progress=progress)))
+        try:
+            report = self.index.update(progress=progress, cancel=self.cancel_index)
+        except (sqlite3.Error, OSError) as e:  # a locked or unwritable cache: say so, keep searching what is there
+            self.call_from_thread(self.notify, f"Indexing stopped: {e}", severity="error", timeout=10)
+            return
+        if report.complete:
+            self.post_message(IndexReady(report))
 
     @work(thread=True, group="model", exclusive=True)
     def run_load_model(self) -> None:
@@ -129,6 +137,7 @@ class RerankApp(App[None]):
         self.post_message(ModelLoaded(reranker))
 
     def on_unmount(self) -> None:
+        self.cancel_index.set()  # what was indexed is kept; the next start completes it
         self.cancel_search.set()
         if self.reranker is not None:
             self.reranker.close()

@@ -150,7 +150,8 @@ class FolderIndex:
         """Bring the index up to date with the folder; see the module docstring.
 
         ``progress`` is called as files are looked at; ``cancel`` stops between files (what was
-        done is kept). Only one update runs at a time per process.
+        done is kept). Updates through one index object run one at a time; updates from two
+        processes are safe too (SQLite serialises the writes) but repeat each other's work.
         """
         started = time.perf_counter()
         with self._write_lock:
