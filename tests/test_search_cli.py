@@ -82,3 +82,18 @@ def test_with_a_model_scores_are_probabilities_from_the_reranker(folder: Path, g
     again = json.loads(run("search", str(folder), "lease tomatoes estuary folder", "--json", "--model", str(model),
                            "--candidates", "4").stdout)
     assert again == hits, "the second run answers from the score cache with the same result"
+
+
+@pytest.mark.slow
+def test_the_default_model_is_used_once_installed(folder: Path, tmp_path: Path, gguf_files: dict, llama_cpp) -> None:
+    from local_rerank.loading import DEFAULT_MODEL
+
+    store = str(tmp_path / "store")
+    installed = run("models", "import", str(gguf_files["tied", "q8_0"]), "--name", DEFAULT_MODEL,
+                    LOCAL_RERANK_MODELS=store)
+    assert installed.returncode == 0, installed.stderr
+    result = run("search", str(folder), "tomatoes", "--json", LOCAL_RERANK_MODELS=store)
+    assert result.returncode == 0 and "no model installed" not in result.stderr
+    lexical = run("search", str(folder), "tomatoes", "--json", "--no-rerank", LOCAL_RERANK_MODELS=store)
+    reranked_scores = [hit["score"] for hit in json.loads(result.stdout)]
+    assert reranked_scores != [hit["score"] for hit in json.loads(lexical.stdout)]
