@@ -273,8 +273,9 @@ cli.add_command(tui_command)
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point: run the CLI, turning known errors into one line."""
-    for chatty in ("pypdf", "huggingface_hub"):  # their warnings reach the user as our one-line errors
-        logging.getLogger(chatty).addHandler(logging.NullHandler())
+    # Their warnings (damaged PDFs, download retries) reach the user as our one-line errors.
+    logging.getLogger("pypdf").addHandler(logging.NullHandler())
+    os.environ.setdefault("HF_HUB_VERBOSITY", "error")  # read when huggingface_hub is first imported
     try:
         cli.main(args=argv, prog_name="local-rerank", standalone_mode=False)
     except click.exceptions.Abort:
