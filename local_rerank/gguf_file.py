@@ -9,7 +9,6 @@ or ``"rank"`` (llama.cpp's rank pooling over the 2-row yes/no classifier head).
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -89,7 +88,7 @@ def read_gguf_model(path: Path) -> GgufModel:
 def _read_header(path: Path) -> GgufHeader:
     try:
         header = read_header(path)
-    except (ValueError, struct.error, OSError) as e:
+    except (ValueError, OSError) as e:
         raise ModelError(f"{path.name} is corrupt or truncated: {e}") from e
     size = path.stat().st_size
     end = max((t.offset + t.nbytes for t in header.tensors.values()), default=0)

@@ -52,7 +52,19 @@ class GgufHeader:
 
 
 def read_header(path: Path) -> GgufHeader:
-    """Parse the header; raises ValueError (or struct.error) on a malformed file."""
+    """Parse the header.
+
+    Raises:
+        ValueError: the file is not GGUF, or its header is malformed or cut short.
+        OSError: the file cannot be read.
+    """
+    try:
+        return _parse_header(path)
+    except struct.error as e:  # an unpack ran past the end of a truncated file
+        raise ValueError(f"the header runs past the end of the file ({e})") from e
+
+
+def _parse_header(path: Path) -> GgufHeader:
     with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as buf:
         if buf[:4] != b"GGUF":
             raise ValueError("no GGUF magic bytes")

@@ -64,6 +64,13 @@ def test_bad_input_is_one_line_and_a_nonzero_exit(folder: Path, args: tuple[str,
     assert len([line for line in result.stderr.splitlines() if line.startswith("error")]) == 1
 
 
+def test_a_truncated_model_file_is_one_clear_line(folder: Path, tmp_path: Path) -> None:
+    (tmp_path / "cut.gguf").write_bytes(b"GGUF\x03\x00\x00\x00")  # the magic, then the header stops
+    result = run("search", str(folder), "lease", "--model", str(tmp_path / "cut.gguf"))
+    assert result.returncode == 1 and result.stderr.splitlines()[-1].startswith("error: cut.gguf is corrupt or truncated")
+    assert "unexpected" not in result.stderr and "Traceback" not in result.stderr
+
+
 def test_the_tui_outside_a_terminal_points_to_search(folder: Path) -> None:
     result = run("tui", str(folder))
     assert result.returncode != 0 and "local-rerank search" in result.stderr and "Traceback" not in result.stderr
