@@ -20,7 +20,7 @@ import click
 from local_rerank.backends import BACKENDS
 from local_rerank.errors import InputError, LocalRerankError
 from local_rerank.recipe import DEFAULT_MAX_LENGTH, MAX_MAX_LENGTH, MIN_MAX_LENGTH
-from local_rerank.loading import choices_for
+from local_rerank.loading import open_reranker
 from local_rerank.reranker import RankResult, Reranker
 from local_rerank.search_cli import search_command, tui_command
 from local_rerank.selector import Preferences
@@ -63,10 +63,10 @@ def rank(model_path: str | None, query: str, instruction: str | None, documents:
     if settings.model is None:
         raise InputError(f"no model: pass --model, set LOCAL_RERANK_MODEL, or set model in {default_config_path()}")
     texts = _gather_documents(documents, docs_file)
-    choices = choices_for(resolve_model(settings.model, store_dir()), settings)
+    model = resolve_model(settings.model, store_dir())
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        with Reranker.from_choices(choices, max_length=settings.max_length) as reranker:
+        with open_reranker(model, settings) as reranker:
             ranked = reranker.rank(query, texts, instruction=instruction)
             payload = _rerank_json(reranker, ranked[:top_k], return_documents) if as_json else None
     for warning in caught:

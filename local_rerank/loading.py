@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from local_rerank.reranker import Reranker
 from local_rerank.selector import Choice, Preferences, choose
 from local_rerank.settings import Settings
 from local_rerank.store import find, resolve_model, store_dir
@@ -23,6 +24,12 @@ def choices_for(model: Path, settings: Settings) -> list[Choice]:
     if settings.backend is not None:  # the user overrides the format read from the file
         candidate = replace(candidate, format=settings.backend)
     return choose(probe_hardware(), [candidate], Preferences(device=settings.device, threads=settings.threads))
+
+
+def open_reranker(model: Path, settings: Settings) -> Reranker:
+    """The first of the selector's ways to run ``model`` that starts (GPU failures fall back
+    with a :class:`DeviceFallbackWarning`), with the settings' token budget."""
+    return Reranker.from_choices(choices_for(model, settings), max_length=settings.max_length)
 
 
 def search_model(settings: Settings, store: Path | None = None) -> Path | None:

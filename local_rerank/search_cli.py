@@ -6,17 +6,18 @@ import json
 import shutil
 import sys
 import warnings
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import click
 
 from local_rerank.errors import InputError
-from local_rerank.loading import GET_A_MODEL, choices_for, search_model
-from local_rerank.reranker import Reranker
+from local_rerank.loading import GET_A_MODEL, open_reranker, search_model
 from local_rerank.search import (FolderIndex, IndexProgress, IndexReport, RerankProgress, SearchEvent,
                                  SearchFinished, SearchHit, SearchRequest, default_candidates, search)
 from local_rerank.search.index import fts_query
+from local_rerank.search.pipeline import movement
 from local_rerank.settings import Settings, resolve_settings
 
 _model_options = [
@@ -60,16 +61,15 @@ def search_command(folder: Path, query: str, model_path: str | None, instruction
     index = FolderIndex.open(folder)
     report = index.update(progress=_index_progress())
     click.echo(describe_index(report), err=True)
-    reranker = None if no_rerank else open_search_reranker(settings, note=lambda line: click.echo(line, err=True))
-    device_used = reranker.backend.device if reranker else None
-    request = SearchRequest(query, instruction, candidates or default_candidates(device_used), top_k, not no_rerank)
-    try:
-        final = _run_showing_progress(search(index, request, reranker))
-    finally:
-        if reranker is not None:
-            reranker.close()
-    click.echo(json.dumps([hit_json(hit, final.reranked) for hit in final.hits], ensure_ascii=False)
-               if as_json else _table(final.hits, final.reranked))
+    model = None if no_rerank else search_model(settings)
+    if model is None and not no_rerank:
+        click.echo(f"note: no model installed, so this is the BM25 (keyword) order; {GET_A_MODEL}", err=True)
+    with warnings.catch_warnings(record=True) as caught:  # GPU fallback, a query cut to the budget
+        warnings.simplefilter("always")
+        final = _search(index, query, instruction, candidates, top_k, model, settings)
+    for warning in caught:
+        click.echo(f"warning: {warning.message}", err=True)
+    click.echo(json.dumps([hit_json(hit) for hit in final.hits], ensure_ascii=False) if as_json else _table(final.hits))
 
 
 @click.command("tui")
@@ -88,18 +88,13 @@ def tui_command(folder: Path, model_path: str | None, instruction: str | None, c
     run_app(index, settings, model, rerank=not no_rerank, instruction=instruction, candidates=candidates)
 
 
-def open_search_reranker(settings: Settings, note: Callable[[str], None]) -> Reranker | None:
-    """The reranker search uses, or None with a note saying how to get a model."""
-    model = search_model(settings)
-    if model is None:
-        note(f"note: no model installed, so this is the BM25 (keyword) order; {GET_A_MODEL}")
-        return None
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        reranker = Reranker.from_choices(choices_for(model, settings), max_length=settings.max_length)
-    for warning in caught:
-        note(f"warning: {warning.message}")
-    return reranker
+def _search(index: FolderIndex, query: str, instruction: str | None, candidates: int | None, top_k: int,
+            model: Path | None, settings: Settings) -> SearchFinished:
+    """Run the pipeline with ``model`` (None: BM25 order), the reranker closed at the end."""
+    with open_reranker(model, settings) if model is not None else nullcontext() as reranker:
+        device = reranker.backend.device if reranker is not None else None
+        request = SearchRequest(query, instruction, candidates or default_candidates(device), top_k)
+        return _run_showing_progress(search(index, request, reranker))
 
 
 def describe_index(report: IndexReport) -> str:
@@ -111,31 +106,29 @@ def describe_index(report: IndexReport) -> str:
     return line
 
 
-def hit_json(hit: SearchHit, reranked: bool) -> dict[str, Any]:
+def shown_score(hit: SearchHit) -> float:
+    """p("yes") once reranked, the BM25 score otherwise."""
+    return hit.score if hit.score is not None else hit.bm25_score
+
+
+def hit_json(hit: SearchHit) -> dict[str, Any]:
     """One result in the ``--json`` shape."""
     passage: dict[str, Any] = {"start_line": hit.passage.start_line, "end_line": hit.passage.end_line,
                                "text": hit.passage.text}
     if hit.passage.page is not None:
         passage["page"] = hit.passage.page
-    score = hit.score if reranked and hit.score is not None else hit.bm25_score
-    return {"path": hit.path, "score": score, "bm25_rank": hit.bm25_rank, "passage": passage}
+    return {"path": hit.path, "score": shown_score(hit), "bm25_rank": hit.bm25_rank, "passage": passage}
 
 
-def movement(position: int, bm25_rank: int) -> str:
-    """How far reranking moved a result from its BM25 rank: "↑3", "↓2" or "=" (``position`` is 1-based)."""
-    change = bm25_rank - position
-    return "=" if change == 0 else f"↑{change}" if change > 0 else f"↓{-change}"
-
-
-def _table(hits: list[SearchHit], reranked: bool) -> str:
+def _table(hits: list[SearchHit]) -> str:
     if not hits:
         return "no file matches the query's words"
     width = shutil.get_terminal_size((100, 24)).columns
     lines = [f"{'rank':>4}  {'score':>7}  {'bm25':>4}  {'move':>4}  file:lines  passage"]
     for position, hit in enumerate(hits, start=1):
-        score = hit.score if reranked and hit.score is not None else hit.bm25_score
+        score = shown_score(hit)
         where = f"{hit.path}:{hit.passage.start_line}-{hit.passage.end_line}"
-        prefix = f"{position:>4}  {score:7.4f}  {hit.bm25_rank:>4}  {movement(position, hit.bm25_rank):>4}  {where}  "
+        prefix = f"{position:>4}  {score:7.4f}  {hit.bm25_rank:>4}  {movement(position, hit):>4}  {where}  "
         first = next((line.strip() for line in hit.passage.text.splitlines() if line.strip()), "")
         room = max(width - len(prefix), 10)
         lines.append(prefix + (first if len(first) <= room else first[:room - 1] + "…"))

@@ -132,9 +132,10 @@ def measure_rerank(index: FolderIndex, queries: list[str], model: Path, threads:
             request = SearchRequest(query, candidates=CPU_CANDIDATES)
             hits = lexical_stage(index, request).hits
             started = time.perf_counter()
-            for event in rerank_stage(index, hits, request, reranker):
-                if isinstance(event, RerankProgress) and not first_batch[len(total):]:
-                    first_batch.append(time.perf_counter() - started)
+            events = rerank_stage(index, hits, request, reranker)
+            next(event for event in events if isinstance(event, RerankProgress))
+            first_batch.append(time.perf_counter() - started)
+            list(events)  # the remaining batches
             total.append(time.perf_counter() - started)
             started = time.perf_counter()
             final = list(rerank_stage(index, hits, request, reranker))[-1]

@@ -7,7 +7,6 @@ the pipeline stops at the next batch.
 
 from __future__ import annotations
 
-import logging
 import os
 import shlex
 import sqlite3
@@ -25,10 +24,11 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Header, Input, ProgressBar, Select, Static
 
 from local_rerank.errors import LocalRerankError
-from local_rerank.loading import GET_A_MODEL, choices_for
+from local_rerank.loading import GET_A_MODEL, open_reranker
 from local_rerank.reranker import Reranker
 from local_rerank.search import (FolderIndex, IndexProgress, LexicalResults, RerankProgress, SearchCancelled,
                                  SearchFinished, SearchHit, SearchRequest, default_candidates)
+from local_rerank.search.extract import NotIndexable
 from local_rerank.search.pipeline import lexical_stage, rerank_stage
 from local_rerank.settings import Settings
 from tui.help_screen import HelpScreen
@@ -71,7 +71,6 @@ class RerankApp(App[None]):
         self.cancel_search = threading.Event()
         self.cancel_index = threading.Event()
         self.query_text = ""
-        self.hits: list[SearchHit] = []
         self.lexical_seconds = 0.0
 
     def compose(self) -> ComposeResult:
@@ -99,6 +98,11 @@ class RerankApp(App[None]):
             self.run_load_model()
 
     @property
+    def hits(self) -> list[SearchHit]:
+        """The results on screen, best first."""
+        return self.query_one("#results", ResultsTable).hits
+
+    @property
     def status(self) -> StatusBar:
         return self.query_one("#status", StatusBar)
 
@@ -112,7 +116,6 @@ class RerankApp(App[None]):
                 last[0] = time.monotonic()
                 self.post_message(IndexAdvanced(update))
 
-        logging.getLogger("pypdf").addHandler(logging.NullHandler())
         try:
             report = self.index.update(progress=progress, cancel=self.cancel_index)
         except (sqlite3.Error, OSError) as e:  # a locked or unwritable cache: say so, keep searching what is there
@@ -235,7 +238,6 @@ class RerankApp(App[None]):
 
     def show_hits(self, hits: list[SearchHit]) -> None:
         """Show a new order of results, and the preview of the highlighted one."""
-        self.hits = hits
         table = self.query_one("#results", ResultsTable)
         table.show(hits)
         self.query_one("#summary", ScoreSummary).show(hits)
@@ -255,7 +257,7 @@ class RerankApp(App[None]):
         if hit.passage.page is None:
             try:
                 lines = self.index.read_lines(hit.path)
-            except OSError:
+            except (OSError, NotIndexable):  # gone, or no longer text: show the indexed passage alone
                 lines = None
         self.query_one("#preview", Preview).show(lines, hit, self.query_text)
 
@@ -310,10 +312,7 @@ def run_app(index: FolderIndex, settings: Settings, model: Path | None, *, reran
                  candidates=candidates).run()
         return
 
-    def load() -> Reranker:
-        return Reranker.from_choices(choices_for(model, settings), max_length=settings.max_length)
-
-    make_app(index, load, instruction=instruction, candidates=candidates).run()
+    make_app(index, lambda: open_reranker(model, settings), instruction=instruction, candidates=candidates).run()
 
 
 def editor_command(environ: Mapping[str, str], path: Path, line: int) -> list[str]:

@@ -7,6 +7,7 @@ from rich.text import Text
 from textual.widgets import DataTable
 
 from local_rerank.search import SearchHit
+from local_rerank.search.pipeline import movement
 
 BAR_WIDTH = 10
 
@@ -19,13 +20,11 @@ def score_bar(fraction: float) -> str:
 
 
 def move_label(position: int, hit: SearchHit) -> Text:
-    """"↑3" (moved up), "↓2" (down), "=" or "·" (not reranked yet), coloured."""
+    """:func:`movement` coloured ("↑" green, "↓" red), or "·" while the hit is not reranked yet."""
     if hit.score is None:
         return Text("·", style="dim")
-    change = hit.bm25_rank - position
-    if change == 0:
-        return Text("=", style="dim")
-    return Text(f"↑{change}", style="green") if change > 0 else Text(f"↓{-change}", style="red")
+    label = movement(position, hit)
+    return Text(label, style={"↑": "green", "↓": "red"}.get(label[0], "dim"))
 
 
 def passage_line(hit: SearchHit) -> str:

@@ -23,7 +23,7 @@ from typing import Callable, Iterator, Mapping
 
 from local_rerank.errors import InputError
 from local_rerank.search.chunking import PASSAGE_TOKENS, Passage, passages
-from local_rerank.search.extract import NotIndexable, extract
+from local_rerank.search.extract import NotIndexable, decode_text, extract
 from local_rerank.search.walk import FoundFile, Skipped, walk
 
 SCHEMA = f"local-rerank index 1; passages {PASSAGE_TOKENS}"
@@ -81,14 +81,16 @@ class IndexReport:
 
 
 @dataclass(frozen=True)
-class LexicalHit:
-    """A file's best passage for a query, with the file's BM25 rank (1 = best) and score."""
+class SearchHit:
+    """A file's best passage for a query, the file's BM25 rank (1 = best) and score, and, once
+    reranked, p("yes")."""
 
     path: str
     passage: Passage
     passage_hash: str
     bm25_rank: int
     bm25_score: float
+    score: float | None = None
 
 
 class FolderIndex:
@@ -195,7 +197,7 @@ class FolderIndex:
                 "SELECT skipped, count(*) FROM files WHERE skipped IS NOT NULL GROUP BY skipped").fetchall()))
         return IndexReport(files[0], count, read, unchanged, removed, dict(skipped), files[1], seconds, complete)
 
-    def lexical(self, query: str, limit: int) -> list[LexicalHit]:
+    def lexical(self, query: str, limit: int) -> list[SearchHit]:
         """The best passage of each of the ``limit`` files that BM25 ranks highest for ``query``.
 
         Raises:
@@ -219,7 +221,7 @@ class FolderIndex:
                 if len(paths) >= limit or len(rows) < fetch:
                     break
                 fetch *= 4
-        return [LexicalHit(details[pid][0], details[pid][1], details[pid][2], rank, score)
+        return [SearchHit(details[pid][0], details[pid][1], details[pid][2], rank, score)
                 for rank, (pid, score) in enumerate(best.items(), start=1)]
 
     def cached_scores(self, keys: list[str]) -> dict[str, float]:
@@ -238,8 +240,14 @@ class FolderIndex:
             connection.executemany("INSERT OR REPLACE INTO scores VALUES(?, ?)", scores.items())
 
     def read_lines(self, relpath: str) -> list[str]:
-        """The lines of an indexed text file as it is now (for previews), invalid UTF-8 replaced."""
-        return (self.folder / relpath).read_bytes().decode("utf-8", errors="replace").splitlines()
+        """The lines of an indexed text file as it is now (for previews), decoded as the indexer
+        decodes them, so that passage line numbers match.
+
+        Raises:
+            OSError: the file cannot be read.
+            NotIndexable: it has turned binary since it was indexed.
+        """
+        return decode_text((self.folder / relpath).read_bytes())[0].splitlines()
 
 
 def fts_query(query: str) -> str:

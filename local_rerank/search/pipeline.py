@@ -19,7 +19,7 @@ from local_rerank.errors import InputError
 from local_rerank.recipe import DEFAULT_INSTRUCTION
 from local_rerank.reranker import Reranker
 from local_rerank.search.chunking import Passage
-from local_rerank.search.index import FolderIndex
+from local_rerank.search.index import FolderIndex, SearchHit
 
 # On the stdlib known-item set, recall is 0.958 at 10 candidates and 0.979 at 16 and at 24 (1.0 at
 # 100); 16 passages take about 17 s with the 0.6B Q8_0 model on two cores (tools/search_benchmark.py).
@@ -45,18 +45,6 @@ class SearchRequest:
             raise InputError(f"candidates must be at least 1, got {self.candidates}")
         if self.top_k is not None and self.top_k < 1:
             raise InputError(f"top-k must be at least 1, got {self.top_k}")
-
-
-@dataclass(frozen=True)
-class SearchHit:
-    """A file, its best passage, its BM25 rank (1 = best) and, once reranked, p("yes")."""
-
-    path: str
-    passage: Passage
-    passage_hash: str
-    bm25_rank: int
-    bm25_score: float
-    score: float | None = None
 
 
 @dataclass(frozen=True)
@@ -111,8 +99,7 @@ def document_text(path: str, passage: Passage) -> str:
 def lexical_stage(index: FolderIndex, request: SearchRequest, clock: Clock = time.perf_counter) -> LexicalResults:
     """The best passage of each of the top ``request.candidates`` files by BM25."""
     started = clock()
-    hits = [SearchHit(hit.path, hit.passage, hit.passage_hash, hit.bm25_rank, hit.bm25_score)
-            for hit in index.lexical(request.query, request.candidates)]
+    hits = index.lexical(request.query, request.candidates)
     return LexicalResults(hits, clock() - started)
 
 
@@ -121,7 +108,8 @@ def rerank_stage(index: FolderIndex, hits: Sequence[SearchHit], request: SearchR
                  clock: Clock = time.perf_counter) -> Iterator[SearchEvent]:
     """Score ``hits`` in batches (cached scores first), yielding progress, then the final order."""
     started = clock()
-    keys = [score_key(reranker, request, hit) for hit in hits]
+    identity = reranker.identity
+    keys = [score_key(identity, request, hit) for hit in hits]
     cached = index.cached_scores(keys)
     scored = [replace(hit, score=cached.get(key)) for hit, key in zip(hits, keys)]
     pending = [i for i, hit in enumerate(scored) if hit.score is None]
@@ -154,11 +142,17 @@ def search(index: FolderIndex, request: SearchRequest, reranker: Reranker | None
         yield event
 
 
-def score_key(reranker: Reranker, request: SearchRequest, hit: SearchHit) -> str:
-    """The score cache key of one passage for this query, instruction and model."""
+def score_key(model_identity: str, request: SearchRequest, hit: SearchHit) -> str:
+    """The score cache key of one passage for this query, instruction and model (:attr:`Reranker.identity`)."""
     instruction = request.instruction or DEFAULT_INSTRUCTION
-    material = "\0".join([reranker.identity, instruction, request.query, hit.passage_hash])
+    material = "\0".join([model_identity, instruction, request.query, hit.passage_hash])
     return hashlib.sha256(material.encode()).hexdigest()
+
+
+def movement(position: int, hit: SearchHit) -> str:
+    """How far reranking moved ``hit`` from its BM25 rank to ``position`` (1-based): "↑3", "↓2" or "="."""
+    change = hit.bm25_rank - position
+    return "=" if change == 0 else f"↑{change}" if change > 0 else f"↓{-change}"
 
 
 def _order(hits: list[SearchHit]) -> list[SearchHit]:

@@ -72,6 +72,14 @@ def test_update_rereads_only_what_changed(mixed: Path) -> None:
     assert index.update().read == 0
 
 
+def test_preview_lines_are_decoded_as_the_index_decoded_them(tmp_path: Path) -> None:
+    (tmp_path / "wide.txt").write_bytes("first line\nsecond: tomato\n".encode("utf-16"))
+    index = FolderIndex.open(tmp_path)
+    index.update()
+    hit = index.lexical("tomato", 1)[0]
+    assert index.read_lines("wide.txt")[hit.passage.start_line:hit.passage.end_line] == ["second: tomato"]
+
+
 def test_candidates_are_one_best_passage_per_file_up_to_the_cap(tmp_path: Path) -> None:
     for i in range(30):
         (tmp_path / f"f{i:02}.md").write_text(f"# Part {i}\n\nharbour\n\n## More\n\nharbour quay {'quay ' * i}\n")
