@@ -32,7 +32,8 @@ run: setup
 			store_dir; sys.exit(find(store_dir(), '$(DEFAULT_MODEL)') is None)"; then \
 		echo "Downloading the default model $(DEFAULT_MODEL) (about 640 MB, once)..." >&2; \
 		$(VENV)/bin/local-rerank models pull $(DEFAULT_MODEL) \
-			|| echo "No download possible: the TUI opens in BM25 (keyword) mode." >&2; \
+			|| echo "No download possible: the TUI opens in BM25 (keyword) mode. Offline, run \`make run OFFLINE=1\`" \
+				"to skip this attempt, or install a model with \`local-rerank models import\`." >&2; \
 	fi
 	$(VENV)/bin/local-rerank tui "$(FOLDER)" $(if $(MODEL),--model "$(MODEL)")
 
@@ -58,6 +59,17 @@ bench: setup
 
 bench-search: setup
 	$(PY) -m tools.benchmark search
+
+# `local-rerank serve` with 1, 8 and 32 concurrent clients on the 0.6B shape twin (bench-results/serve.json).
+.PHONY: bench-serve
+bench-serve: setup
+	$(PY) -m tools.serve_benchmark
+
+# `local-rerank batch` with 1 and 2 workers, locally and on a local Ray runtime, on the 0.6B shape twin
+# (or MODEL, a Q8_0 GGUF) (bench-results/batch.json).
+.PHONY: bench-batch
+bench-batch: setup
+	$(PY) -m tools.batch_benchmark $(if $(MODEL),--model "$(MODEL)")
 
 clean:
 	rm -rf $(VENV) models/demo .pytest_cache

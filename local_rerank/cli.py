@@ -23,9 +23,12 @@ from local_rerank.recipe import DEFAULT_MAX_LENGTH, MAX_MAX_LENGTH, MIN_MAX_LENG
 from local_rerank.loading import open_reranker
 from local_rerank.reranker import RankResult, Reranker
 from local_rerank.search_cli import search_command, tui_command
+from local_rerank.serve_cli import mcp_command, serve_command
+from local_rerank.batch_cli import batch_command
 from local_rerank.selector import Preferences
-from local_rerank.settings import default_config_path, resolve_settings
-from local_rerank.store import resolve_model, store_dir
+from local_rerank.settings import MAX_THREADS, MAX_TOP_K, default_config_path, resolve_settings
+from local_rerank.store import StoredModel, resolve_model, store_dir
+from local_rerank.text import printable, printable_json, replace_surrogates
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -42,12 +45,12 @@ def cli() -> None:
 @click.argument("documents", nargs=-1)
 @click.option("--docs-file", type=click.Path(allow_dash=True, path_type=Path),
               help='JSONL objects with a "text" field, or plain text one per line; "-" for stdin.')
-@click.option("--top-k", type=click.IntRange(min=1), help="Show only the best K documents.")
+@click.option("--top-k", type=click.IntRange(1, MAX_TOP_K), help="Show only the best K documents.")
 @click.option("--max-length", type=click.IntRange(MIN_MAX_LENGTH, MAX_MAX_LENGTH),
               help=f"Token budget per prompt (default {DEFAULT_MAX_LENGTH}); longer documents are cut at the end.")
 @click.option("--backend", type=click.Choice(BACKENDS), help="Override the backend chosen from the file.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where to run (default: auto).")
-@click.option("--threads", type=click.IntRange(min=1), help="CPU threads (default: all available cores).")
+@click.option("--threads", type=click.IntRange(1, MAX_THREADS), help="CPU threads (default: all available cores).")
 @click.option("--json", "as_json", is_flag=True, help="Print rerank-API JSON (Cohere/Jina/llama-server shape).")
 @click.option("--return-documents", is_flag=True, help="With --json, include each document's text.")
 def rank(model_path: str | None, query: str, instruction: str | None, documents: Sequence[str],
@@ -70,11 +73,11 @@ def rank(model_path: str | None, query: str, instruction: str | None, documents:
             ranked = reranker.rank(query, texts, instruction=instruction)
             payload = _rerank_json(reranker, ranked[:top_k], return_documents) if as_json else None
     for warning in caught:
-        click.echo(f"warning: {warning.message}", err=True)
+        click.echo(f"warning: {printable(str(warning.message))}", err=True)
     truncated = sum(result.truncated for result in ranked)
     if truncated:
         click.echo(f"note: {truncated} document(s) were cut to the {settings.max_length}-token budget", err=True)
-    click.echo(json.dumps(payload, ensure_ascii=False) if as_json else _table(ranked[:top_k]))
+    click.echo(printable_json(payload) if as_json else _table(ranked[:top_k]))
 
 
 def _gather_documents(arguments: Sequence[str], docs_file: Path | None) -> list[str]:
@@ -82,8 +85,8 @@ def _gather_documents(arguments: Sequence[str], docs_file: Path | None) -> list[
 
     if arguments and docs_file:
         raise InputError("give documents as arguments or with --docs-file, not both")
-    if arguments:
-        return list(arguments)
+    if arguments:  # invalid UTF-8 in an argument arrives as surrogates: U+FFFD, as in JSONL documents
+        return [replace_surrogates(argument) for argument in arguments]
     if docs_file is not None and str(docs_file) != "-":
         try:
             with open(docs_file, "rb") as stream:
@@ -110,7 +113,7 @@ def _table(results: list[RankResult]) -> str:
     width = shutil.get_terminal_size((100, 24)).columns
     lines = [f"{'rank':>4}  {'score':>6}  {'doc':>4}  text"]
     for position, result in enumerate(results, start=1):
-        first_line = result.text.strip().splitlines()[0] if result.text.strip() else "(empty)"
+        first_line = printable(result.text.strip().splitlines()[0]) if result.text.strip() else "(empty)"
         prefix = f"{position:>4}  {result.score:6.4f}  {result.index:>4}  "
         room = max(width - len(prefix), 10)
         text = first_line if len(first_line) <= room else first_line[: room - 1] + "…"
@@ -137,8 +140,16 @@ def convert(checkpoint: Path, fmt: str, quant: str | None, out: Path, force: boo
     parity = manifest["parity"]
     verdict = (f"parity: max error {parity['max_abs_error']:.4f} <= {parity['tolerance']}, no rank inversions"
                if "skipped" not in parity else f"parity: skipped ({parity['skipped']})")
-    click.echo(f"wrote {out} ({manifest['size_bytes'] / 2**20:.1f} MiB, sha256 {manifest['sha256'][:16]}…)")
-    click.echo(f"{verdict}; manifest {manifest_path(out)}")
+    click.echo(_written(out, manifest))
+    click.echo(f"{verdict}; manifest {printable(str(manifest_path(out)))}")
+
+
+def _written(out: Path, manifest: dict[str, Any]) -> str:
+    """What ``convert`` wrote: a GGUF file with its sha256, or an ONNX folder with its file count."""
+    size = f"{manifest['size_bytes'] / 2**20:.1f} MiB"
+    if manifest["sha256"] is None:  # a folder: each file's sha256 is in the manifest
+        return f"wrote {printable(str(out))}/ ({size} in {len(manifest['files'])} files)"
+    return f"wrote {printable(str(out))} ({size}, sha256 {manifest['sha256'][:16]}…)"
 
 
 @cli.command()
@@ -154,7 +165,7 @@ def doctor(models: Sequence[str], device: str, as_json: bool) -> None:
     store = store_dir()
     paths = [Path(m) if Path(m).exists() or find(store, str(m)) is None else resolve_model(str(m), store) for m in models]
     report = doctor_report(probe_hardware(), paths, Preferences(device=device))
-    click.echo(json.dumps(report, indent=2) if as_json else format_report(report))
+    click.echo(json.dumps(report, indent=2) if as_json else format_report(report))  # ASCII-escaped JSON
 
 
 @cli.group()
@@ -169,13 +180,13 @@ def models_list() -> None:
 
     store = store_dir()
     present = {model.name: model for model in installed(store)}
-    click.echo(f"store: {store}")
+    click.echo(f"store: {printable(str(store))}")
     for entry in catalog():
         mark = "installed" if entry["name"] in present else f"~{entry['approx_size_mib']} MiB to download"
         click.echo(f"  {entry['name']:<32} {entry['format']:<5} {mark:<22} {entry['description']}")
     for name, model in present.items():
         if name not in {entry["name"] for entry in catalog()}:
-            click.echo(f"  {name:<32} {model.format:<5} installed")
+            click.echo(f"  {printable(name):<32} {model.format:<5} installed")
 
 
 @models.command()
@@ -192,10 +203,10 @@ def pull(name: str, offline: bool, force: bool, convert_to: str | None, quant: s
 
     store = store_dir()
     model = pull_model(name, store, offline=offline, force=force)
-    click.echo(f"installed {model.name} ({model.format}) at {model.path}")
+    click.echo(_installed(model))
     if convert_to:
         converted = convert_into_store(model, store, convert_to, quant, force=force)
-        click.echo(f"installed {converted.name} ({converted.format}) at {converted.path}")
+        click.echo(_installed(converted))
 
 
 @models.command("import")
@@ -207,7 +218,7 @@ def import_(source: Path, name: str | None, force: bool) -> None:
     from local_rerank.store import import_model
 
     model = import_model(source, store_dir(), name=name, force=force)
-    click.echo(f"installed {model.name} ({model.format}) at {model.path}")
+    click.echo(_installed(model))
 
 
 @models.command("verify")
@@ -222,7 +233,7 @@ def verify_models(names: Sequence[str]) -> None:
     for model in chosen:
         problems = verify(model)
         broken += bool(problems)
-        click.echo(f"{model.name}: " + ("ok" if not problems else "; ".join(problems)))
+        click.echo(printable(f"{model.name}: " + ("ok" if not problems else "; ".join(problems))))
     if broken:
         raise LocalRerankError(f"{broken} model(s) failed verification")
 
@@ -234,7 +245,7 @@ def remove_model(name: str) -> None:
     from local_rerank.store import remove
 
     remove(store_dir(), name)
-    click.echo(f"removed {name}")
+    click.echo(f"removed {printable(name)}")
 
 
 @models.command("export-bundle")
@@ -246,7 +257,11 @@ def export_bundle(name: str, out: Path, force: bool) -> None:
     from local_rerank.store import export_bundle as bundle, find
 
     model = find(store_dir(), name) or _missing(name)
-    click.echo(f"wrote {bundle(model, out, force=force)}")
+    click.echo(f"wrote {printable(str(bundle(model, out, force=force)))}")
+
+
+def _installed(model: StoredModel) -> str:
+    return printable(f"installed {model.name} ({model.format}) at {model.path}")
 
 
 def _missing(name: str) -> Any:
@@ -269,6 +284,9 @@ def _progress_bar(label: str) -> Iterator[Callable[[str, int, int], None] | None
 
 cli.add_command(search_command)
 cli.add_command(tui_command)
+cli.add_command(serve_command)
+cli.add_command(mcp_command)
+cli.add_command(batch_command)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -284,16 +302,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     except click.exceptions.NoArgsIsHelpError as e:
         click.echo(e.format_message())
     except click.ClickException as e:
-        click.echo(f"error: {e.format_message()}", err=True)
+        click.echo(f"error: {printable(e.format_message())}", err=True)
         sys.exit(e.exit_code)
-    except LocalRerankError as e:
-        click.echo(f"error: {e}", err=True)
-        sys.exit(1)
+    except LocalRerankError as e:  # a SettingsError exits 2, as a bad flag does
+        click.echo(f"error: {printable(str(e))}", err=True)
+        sys.exit(getattr(e, "exit_code", 1))
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
     except Exception as e:  # a bug: still one line, with a way to get the traceback
         if os.environ.get("LOCAL_RERANK_DEBUG"):
             raise
-        click.echo(f"error: unexpected {type(e).__name__}: {e} (set LOCAL_RERANK_DEBUG=1 for a traceback)", err=True)
+        click.echo(f"error: unexpected {type(e).__name__}: {printable(str(e))} (set LOCAL_RERANK_DEBUG=1 for a traceback)",
+                   err=True)
         sys.exit(1)

@@ -3,7 +3,6 @@ and what to install to do better."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Sequence
@@ -11,9 +10,18 @@ from typing import Any, Sequence
 from local_rerank.errors import LocalRerankError
 from local_rerank.hardware import HardwareProbe
 from local_rerank.selector import ModelCandidate, Preferences, choose
+from local_rerank.text import printable
+
 
 def model_candidate(path: Path) -> ModelCandidate:
-    """Describe a model file or export folder for the selector (reads its header or manifest, cheaply)."""
+    """Describe a model file or export folder for the selector (reads its header or manifest, cheaply).
+
+    Loading the model validates it fully; :func:`validate_model` does so without loading.
+
+    Raises:
+        ModelError: not a model (see :func:`local_rerank.backends.detect_format`), or a
+            manifest that is not a JSON object.
+    """
     from local_rerank.backends import detect_format
 
     path = Path(path)
@@ -27,11 +35,26 @@ def model_candidate(path: Path) -> ModelCandidate:
         except (ValueError, OSError):
             file_type = "unknown"  # loading will say exactly what is wrong with the file
         return ModelCandidate(path, fmt, file_type, path.stat().st_size / 2**20)
+    from local_rerank.convert.manifest import manifest_path, read_manifest
+
     folder = path if path.is_dir() else path.parent
-    manifest = folder / "manifest.json"
-    quantization = json.loads(manifest.read_text()).get("quantization", "unknown") if manifest.is_file() else "unknown"
+    manifest = manifest_path(folder)
+    quantization = read_manifest(manifest).get("quantization") if manifest.is_file() else None
     size = sum(p.stat().st_size for p in folder.iterdir() if p.is_file()) / 2**20
-    return ModelCandidate(folder, fmt, quantization, size)
+    return ModelCandidate(folder, fmt, quantization if isinstance(quantization, str) else "unknown", size)
+
+
+def validate_model(candidate: ModelCandidate) -> None:
+    """Refuse what ``rank`` would refuse before loading: a GGUF goes through the same checks
+    (architecture, vocabulary, yes/no head) as :func:`local_rerank.gguf_file.read_gguf_model`.
+
+    Raises:
+        ModelError: the reason the model cannot run.
+    """
+    if candidate.format == "gguf":
+        from local_rerank.gguf_file import read_gguf_model
+
+        read_gguf_model(candidate.path)
 
 
 def improvements(probe: HardwareProbe) -> list[str]:
@@ -59,6 +82,7 @@ def doctor_report(probe: HardwareProbe, models: Sequence[Path], preferences: Pre
         entry: dict[str, Any] = {"path": str(path)}
         try:
             candidate = model_candidate(path)
+            validate_model(candidate)
             entry.update(format=candidate.format, quantization=candidate.quantization,
                          size_mib=round(candidate.size_mib, 1))
             entry["choices"] = [{"backend": c.backend, "device": c.device, "threads": c.threads, "reason": c.reason}
@@ -85,9 +109,9 @@ def format_report(report: dict[str, Any]) -> str:
         f"onnxruntime: {_runtime(hw['onnxruntime_installed'], hw['onnxruntime_cuda'])}",
     ]
     for model in report["models"]:
-        lines.append(f"\n{model['path']}")
+        lines.append(f"\n{printable(model['path'])}")
         if "error" in model:
-            lines.append(f"  cannot run: {model['error']}")
+            lines.append(f"  cannot run: {printable(model['error'])}")
             continue
         lines.append(f"  {model['format']} {model['quantization']}, {model['size_mib']:.0f} MiB")
         for rank, choice in enumerate(model["choices"], start=1):

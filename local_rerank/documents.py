@@ -6,6 +6,7 @@ import json
 from typing import BinaryIO
 
 from local_rerank.errors import InputError
+from local_rerank.text import replace_surrogates
 
 MAX_DOCS_BYTES = 256 * 1024 * 1024
 
@@ -35,10 +36,16 @@ def parse_documents(text: str, name: str) -> list[str]:
 
 
 def _jsonl_text(line: str, number: int, name: str) -> str:
+    """The "text" of one JSONL line; a lone surrogate escape (``"\\ud800"``), which is not
+    text and cannot be tokenized, becomes U+FFFD."""
     try:
         record = json.loads(line)
-    except ValueError as e:
+    except json.JSONDecodeError as e:
         raise InputError(f"{name} line {number}: not valid JSON ({e.msg})") from e
+    except ValueError as e:  # a number of more than 4300 digits
+        raise InputError(f"{name} line {number}: not usable JSON ({e})") from e
+    except RecursionError as e:
+        raise InputError(f"{name} line {number}: JSON nested too deeply") from e
     if not isinstance(record, dict) or not isinstance(record.get("text"), str):
         raise InputError(f'{name} line {number}: expected an object with a "text" string')
-    return record["text"]
+    return replace_surrogates(record["text"])

@@ -29,3 +29,16 @@ class ConversionError(LocalRerankError):
 
 class DeviceFallbackWarning(UserWarning):
     """The GPU was expected to run the model, but the work went to the CPU."""
+
+
+class SettingsError(InputError):
+    """A setting from the environment or the config file is malformed or out of range.
+
+    The command line exits with ``exit_code`` (2, as for a bad flag) instead of 1.
+    """
+
+    exit_code = 2
+
+
+class CacheError(LocalRerankError):
+    """The index cache directory cannot be written: not a folder, read-only, or full."""

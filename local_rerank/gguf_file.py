@@ -41,8 +41,11 @@ class GgufModel:
 
 
 def is_gguf(path: Path) -> bool:
-    """True when ``path`` is a file that starts with the GGUF magic bytes."""
+    """True when ``path`` is a regular file that starts with the GGUF magic bytes (a FIFO is
+    never opened: that would wait for a writer)."""
     try:
+        if not Path(path).is_file():
+            return False
         with open(path, "rb") as f:
             return f.read(4) == GGUF_MAGIC
     except OSError:
@@ -57,8 +60,10 @@ def read_gguf_model(path: Path) -> GgufModel:
             is not the yes/no head (community GGUFs without it score garbage).
     """
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise ModelError(f"model file not found: {path}")
+    if not path.is_file():
+        raise ModelError(f"{path} is not a regular file, so it is not a GGUF model")
     if not is_gguf(path):
         raise ModelError(f"{path} is not a GGUF file (no GGUF magic bytes)")
     header = _read_header(path)
@@ -70,18 +75,18 @@ def read_gguf_model(path: Path) -> GgufModel:
     if _field(fields, "tokenizer.ggml.model") != "gpt2":
         raise ModelError(f"{path.name}: tokenizer model is not byte-level BPE; not a Qwen3 vocabulary")
     tokenizer = Tokenizer.from_gguf_vocab(
-        _field(fields, "tokenizer.ggml.tokens"),
-        _field(fields, "tokenizer.ggml.token_type"),
-        _field(fields, "tokenizer.ggml.merges"),
-        _field(fields, "tokenizer.ggml.pre"),
+        _field(fields, "tokenizer.ggml.tokens", kind=list),
+        _field(fields, "tokenizer.ggml.token_type", kind=list),
+        _field(fields, "tokenizer.ggml.merges", kind=list),
+        _field(fields, "tokenizer.ggml.pre", kind=str),
     )
     return GgufModel(
         path=path,
         name=str(_field(fields, "general.name", default=path.stem)),
-        context_length=int(_field(fields, "qwen3.context_length")),
+        context_length=_field(fields, "qwen3.context_length", kind=int),
         scoring_paths=_scoring_paths(header, tokenizer),
         tokenizer=tokenizer,
-        file_type=file_type_name(_field(fields, "general.file_type", default=None)),
+        file_type=file_type_name(_field(fields, "general.file_type", default=None, kind=int)),
     )
 
 
@@ -97,25 +102,32 @@ def _read_header(path: Path) -> GgufHeader:
     return header
 
 
-def _field(fields: dict[str, Any], key: str, default: Any = ...) -> Any:
+def _field(fields: dict[str, Any], key: str, default: Any = ..., kind: type = object) -> Any:
+    """The metadata value ``key``, of type ``kind``; ``default`` when absent (``...``: required)."""
     if key not in fields:
         if default is ...:
             raise ModelError(f"GGUF metadata lacks {key!r}: not a complete Qwen3 model file")
         return default
-    return fields[key]
+    value = fields[key]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ModelError(f"GGUF metadata {key!r} is {type(value).__name__}, not {kind.__name__}: a corrupt model file")
+    return value
 
 
 def _scoring_paths(header: GgufHeader, tokenizer: Tokenizer) -> tuple[ScoringPath, ...]:
     filename, fields, tensors = header.path.name, header.fields, header.tensors
-    pooling = _field(fields, "qwen3.pooling_type", default=None)
-    labels = _field(fields, "qwen3.classifier.output_labels", default=None)
+    pooling = _field(fields, "qwen3.pooling_type", default=None, kind=int)
+    labels = _field(fields, "qwen3.classifier.output_labels", default=None, kind=list)
     head = tensors.get(CLASSIFIER_TENSOR)
+    embedding = tensors.get(EMBEDDING_TENSOR)
+    if embedding is None or len(embedding.shape) != 2 or embedding.shape[0] <= max(answer_ids(tokenizer)):
+        raise ModelError(f"{filename}: no {EMBEDDING_TENSOR} with a row for every token: not a complete Qwen3 model file")
 
     if pooling is None and head is None and labels is None:
         return ("causal",)  # a plain Qwen3 causal LM file: yes/no logits at the last position
     if pooling != POOLING_RANK:
         raise ModelError(f"{filename}: pooling type {pooling} is not rank pooling; this is not a reranker GGUF")
-    if head is None or labels != [YES_TOKEN, NO_TOKEN] or head.shape[0] != 2:
+    if head is None or labels != [YES_TOKEN, NO_TOKEN] or head.shape != (2, embedding.shape[1]):
         raise ModelError(
             f"{filename}: rank GGUF without the yes/no classifier head (labels {labels}); "
             "it would score garbage. Convert the model with `local-rerank convert`."

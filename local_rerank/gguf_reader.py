@@ -55,13 +55,18 @@ def read_header(path: Path) -> GgufHeader:
     """Parse the header.
 
     Raises:
-        ValueError: the file is not GGUF, or its header is malformed or cut short.
+        ValueError: not a regular file (a FIFO is never opened), not GGUF, or a header that
+            is malformed or cut short.
         OSError: the file cannot be read.
     """
+    if not Path(path).is_file():
+        raise ValueError("not a regular file")
     try:
         return _parse_header(path)
     except struct.error as e:  # an unpack ran past the end of a truncated file
         raise ValueError(f"the header runs past the end of the file ({e})") from e
+    except RecursionError as e:  # arrays of arrays nested past any real file's depth
+        raise ValueError("metadata arrays nested too deeply") from e
 
 
 def _parse_header(path: Path) -> GgufHeader:
@@ -81,7 +86,9 @@ def _parse_header(path: Path) -> GgufHeader:
             name = reader.string()
             dims = [reader.unpack("<Q") for _ in range(reader.unpack("<I"))]
             infos.append((name, tuple(reversed(dims)), GGMLQuantizationType(reader.unpack("<I")), reader.unpack("<Q")))
-        alignment = int(fields.get("general.alignment", 32))
+        alignment = fields.get("general.alignment", 32)
+        if not isinstance(alignment, int) or alignment < 1:
+            raise ValueError(f"invalid general.alignment {alignment!r}")
         data_start = -(-reader.offset // alignment) * alignment
     tensors = {name: TensorInfo(name, shape, qtype, data_start + offset, _nbytes(shape, qtype))
                for name, shape, qtype, offset in infos}

@@ -11,6 +11,7 @@ from local_rerank.backends import Backend, BackendOptions, open_backend
 from local_rerank.errors import BackendUnavailableError, DeviceFallbackWarning, InputError
 from local_rerank.recipe import DEFAULT_MAX_LENGTH, PromptEncoder, check_max_length
 from local_rerank.selector import Choice
+from local_rerank.text import has_surrogates
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ class Reranker:
         return sorted(results, key=lambda result: -result.score)[:top_k]
 
     def _score(self, query: str, documents: Sequence[str], instruction: str | None) -> list[RankResult]:
-        _check_inputs(query, documents, instruction)
+        check_inputs(query, documents, instruction)
         prompts = self.encoder.encode(query, documents, instruction)
         scores = self.backend.score([p.ids for p in prompts])
         return [RankResult(i, float(scores[i]), documents[i], prompts[i].truncated) for i in range(len(documents))]
@@ -109,11 +110,18 @@ class Reranker:
         self.close()
 
 
-def _check_inputs(query: str, documents: Sequence[str], instruction: str | None) -> None:
+def check_inputs(query: str, documents: Sequence[str], instruction: str | None) -> None:
+    """Refuse what cannot be scored (an :class:`InputError` naming the problem). Surrogate code points are not text (the tokenizer cannot
+    encode them): they come from invalid UTF-8 in a command-line argument or a ``\\ud800``
+    escape in JSON; the CLI replaces them in documents, and a library caller should too."""
     if not isinstance(query, str) or not query.strip():
         raise InputError("the query is empty")
+    if has_surrogates(query):
+        raise InputError("the query is not valid text (invalid UTF-8, or a lone surrogate escape)")
     if instruction is not None and not instruction.strip():
         raise InputError("the instruction is empty (leave it out to use the default)")
+    if instruction is not None and has_surrogates(instruction):
+        raise InputError("the instruction is not valid text (invalid UTF-8, or a lone surrogate escape)")
     if isinstance(documents, str):
         raise InputError("documents must be a list of strings, not one string")
     if len(documents) == 0:
@@ -121,3 +129,6 @@ def _check_inputs(query: str, documents: Sequence[str], instruction: str | None)
     for i, document in enumerate(documents):
         if not isinstance(document, str):
             raise InputError(f"document {i} is {type(document).__name__}, not text")
+        if has_surrogates(document):
+            raise InputError(f"document {i} is not valid text (it holds a surrogate code point); "
+                             "replace those with U+FFFD")

@@ -2,33 +2,36 @@
 
 from __future__ import annotations
 
-import json
+import os
 import shutil
 import sys
 import warnings
-from contextlib import nullcontext
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Callable, Iterable
 
 import click
 
+from local_rerank.documents import read_documents
 from local_rerank.errors import InputError
 from local_rerank.loading import GET_A_MODEL, open_reranker, search_model
 from local_rerank.search import (FolderIndex, IndexProgress, IndexReport, RerankProgress, SearchEvent,
-                                 SearchFinished, SearchHit, SearchRequest, default_candidates, search)
+                                 SearchFinished, SearchHit, SearchSession)
+from local_rerank.search.export import FORMATS, ResultSet, export_text, hit_record, shown_score
 from local_rerank.search.index import fts_query
+from local_rerank.search.passage_list import PassageList
 from local_rerank.search.pipeline import movement
-from local_rerank.settings import Settings, resolve_settings
+from local_rerank.settings import MAX_CANDIDATES, MAX_THREADS, MAX_TOP_K, Settings, resolve_settings
+from local_rerank.text import printable, printable_json, printable_text
 
 _model_options = [
     click.option("--model", "model_path", help="A model file, export folder or installed name "
                                                "(default: the `model` setting, else the default model if installed)."),
     click.option("--instruction", help="Task instruction (default: web search passage retrieval)."),
-    click.option("--candidates", type=click.IntRange(min=1),
+    click.option("--candidates", type=click.IntRange(1, MAX_CANDIDATES),
                  help="How many BM25 candidates to rerank (default: 16 on a CPU, 100 on a GPU)."),
     click.option("--no-rerank", is_flag=True, help="The BM25 (keyword) order alone; no model is loaded."),
     click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where to run (default: auto)."),
-    click.option("--threads", type=click.IntRange(min=1), help="CPU threads (default: all available cores)."),
+    click.option("--threads", type=click.IntRange(1, MAX_THREADS), help="CPU threads (default: all available cores)."),
 ]
 
 
@@ -43,13 +46,15 @@ def model_options(command: Callable[..., None]) -> Callable[..., None]:
 @click.argument("folder", type=click.Path(path_type=Path))
 @click.argument("query")
 @model_options
-@click.option("--top-k", type=click.IntRange(min=1), default=10, show_default=True, help="How many files to show.")
+@click.option("--top-k", type=click.IntRange(1, MAX_TOP_K), default=10, show_default=True, help="How many files to show.")
 @click.option("--json", "as_json", is_flag=True,
               help='Print JSON: [{"path", "score", "bm25_rank", "passage": {"start_line", "end_line", "text"}}], '
                    "best first; score is p(yes) when reranked, the BM25 score otherwise.")
+@click.option("--format", "fmt", type=click.Choice(["table", *FORMATS]), default="table", show_default=True,
+              help="table; or the results with the query, instruction and model as json, csv or md (Markdown).")
 def search_command(folder: Path, query: str, model_path: str | None, instruction: str | None,
                    candidates: int | None, no_rerank: bool, device: str | None, threads: int | None, top_k: int,
-                   as_json: bool) -> None:
+                   as_json: bool, fmt: str) -> None:
     """Rank the files of FOLDER against QUERY: BM25 candidates, reranked by the model.
 
     The folder's index lives in the user's cache directory and is brought up to date first.
@@ -66,58 +71,79 @@ def search_command(folder: Path, query: str, model_path: str | None, instruction
         click.echo(f"note: no model installed, so this is the BM25 (keyword) order; {GET_A_MODEL}", err=True)
     with warnings.catch_warnings(record=True) as caught:  # GPU fallback, a query cut to the budget
         warnings.simplefilter("always")
-        final = _search(index, query, instruction, candidates, top_k, model, settings)
+        final, model_name = _search(index, query, instruction, candidates, top_k, model, settings)
     for warning in caught:
         click.echo(f"warning: {warning.message}", err=True)
-    click.echo(json.dumps([hit_json(hit) for hit in final.hits], ensure_ascii=False) if as_json else _table(final.hits))
+    if as_json:
+        click.echo(printable_json([hit_record(hit) for hit in final.hits]))
+    elif fmt != "table":
+        text = export_text(ResultSet(query, final.hits, instruction, model_name if final.reranked else None), fmt)
+        click.echo(text if fmt == "csv" else printable_text(text), nl=False)
+    else:
+        click.echo(_table(final.hits))
 
 
 @click.command("tui")
 @click.argument("folder", type=click.Path(path_type=Path), default=".")
 @model_options
+@click.option("--docs", "docs_file", type=click.Path(allow_dash=True, path_type=Path),
+              help='Rank these passages instead of FOLDER: .txt one per line, .jsonl with a "text" field; "-": stdin.')
 def tui_command(folder: Path, model_path: str | None, instruction: str | None, candidates: int | None,
-                no_rerank: bool, device: str | None, threads: int | None) -> None:
-    """Search FOLDER (default: here) interactively in the terminal."""
+                no_rerank: bool, device: str | None, threads: int | None, docs_file: Path | None) -> None:
+    """Search FOLDER (default: here), or rank the passages of --docs, interactively in the terminal."""
     from tui.app import run_app
 
+    settings = resolve_settings({"model": model_path, "device": device, "threads": threads})
+    corpus = _passages(docs_file) if docs_file is not None else None
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise InputError("the TUI needs a terminal; for scripts use `local-rerank search FOLDER QUERY`")
-    settings = resolve_settings({"model": model_path, "device": device, "threads": threads})
-    index = FolderIndex.open(folder)
+    corpus = corpus or FolderIndex.open(folder)
     model = None if no_rerank else search_model(settings)
-    run_app(index, settings, model, rerank=not no_rerank, instruction=instruction, candidates=candidates)
+    run_app(corpus, settings, model, rerank=not no_rerank, instruction=instruction, candidates=candidates)
+
+
+def _passages(docs_file: Path) -> PassageList:
+    """The passages of ``docs_file``; from stdin ("-"), after which the terminal becomes stdin again."""
+    if str(docs_file) != "-":
+        try:
+            with open(docs_file, "rb") as stream:
+                return PassageList(read_documents(stream, str(docs_file)), str(docs_file))
+        except OSError as e:
+            raise InputError(f"cannot read {docs_file}: {e.strerror}") from e
+    passages = PassageList(read_documents(sys.stdin.buffer, "stdin"), "stdin")
+    try:
+        terminal = os.open("/dev/tty", os.O_RDONLY)
+    except OSError as e:
+        raise InputError("passages from stdin need a terminal to show the TUI in; use --docs FILE") from e
+    os.dup2(terminal, sys.stdin.fileno())
+    os.close(terminal)
+    return passages
 
 
 def _search(index: FolderIndex, query: str, instruction: str | None, candidates: int | None, top_k: int,
-            model: Path | None, settings: Settings) -> SearchFinished:
-    """Run the pipeline with ``model`` (None: BM25 order), the reranker closed at the end."""
-    with open_reranker(model, settings) if model is not None else nullcontext() as reranker:
-        device = reranker.backend.device if reranker is not None else None
-        request = SearchRequest(query, instruction, candidates or default_candidates(device), top_k)
-        return _run_showing_progress(search(index, request, reranker))
+            model: Path | None, settings: Settings) -> tuple[SearchFinished, str | None]:
+    """Search with ``model`` (None: BM25 order) in a session of its own, the reranker closed at the end;
+    the final results and the model's name."""
+    loader = (lambda: open_reranker(model, settings)) if model is not None else None
+    with SearchSession(index, loader, candidates=candidates) as session:
+        reranker = session.load_model()
+        final = _run_showing_progress(session.search(query, instruction, top_k=top_k))
+        return final, reranker.backend.model_name if reranker is not None else None
 
 
 def describe_index(report: IndexReport) -> str:
-    """One line on what the index holds and what was skipped."""
-    line = (f"indexed {report.files} files ({report.passages} passages; {report.read} read, "
+    """One line on what the index holds and what was skipped, e.g. ``...; skipped 3 files
+    (binary file: 2, larger than 10 MiB: 1)``."""
+    line = (f"indexed {_count(report.files, 'file')} ({_count(report.passages, 'passage')}; {report.read} read, "
             f"{report.unchanged} unchanged, {report.removed} removed) in {report.seconds:.1f} s")
     if report.skipped:
-        line += "; skipped " + ", ".join(f"{count} {reason}" for reason, count in sorted(report.skipped.items()))
+        reasons = ", ".join(f"{printable(reason)}: {count}" for reason, count in sorted(report.skipped.items()))
+        line += f"; skipped {_count(sum(report.skipped.values()), 'file')} ({reasons})"
     return line
 
 
-def shown_score(hit: SearchHit) -> float:
-    """p("yes") once reranked, the BM25 score otherwise."""
-    return hit.score if hit.score is not None else hit.bm25_score
-
-
-def hit_json(hit: SearchHit) -> dict[str, Any]:
-    """One result in the ``--json`` shape."""
-    passage: dict[str, Any] = {"start_line": hit.passage.start_line, "end_line": hit.passage.end_line,
-                               "text": hit.passage.text}
-    if hit.passage.page is not None:
-        passage["page"] = hit.passage.page
-    return {"path": hit.path, "score": shown_score(hit), "bm25_rank": hit.bm25_rank, "passage": passage}
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def _table(hits: list[SearchHit]) -> str:
@@ -127,22 +153,22 @@ def _table(hits: list[SearchHit]) -> str:
     lines = [f"{'rank':>4}  {'score':>7}  {'bm25':>4}  {'move':>4}  file:lines  passage"]
     for position, hit in enumerate(hits, start=1):
         score = shown_score(hit)
-        where = f"{hit.path}:{hit.passage.start_line}-{hit.passage.end_line}"
+        where = f"{printable(hit.path)}:{hit.passage.start_line}-{hit.passage.end_line}"
         prefix = f"{position:>4}  {score:7.4f}  {hit.bm25_rank:>4}  {movement(position, hit):>4}  {where}  "
-        first = next((line.strip() for line in hit.passage.text.splitlines() if line.strip()), "")
+        first = printable(next((line.strip() for line in hit.passage.text.splitlines() if line.strip()), ""))
         room = max(width - len(prefix), 10)
         lines.append(prefix + (first if len(first) <= room else first[:room - 1] + "…"))
     return "\n".join(lines)
 
 
-def _run_showing_progress(events: Iterator[SearchEvent]) -> SearchFinished:
+def _run_showing_progress(events: Iterable[SearchEvent]) -> SearchFinished:
     """The final event, drawing reranking progress on an interactive stderr meanwhile."""
     for event in events:
         if isinstance(event, RerankProgress) and sys.stderr.isatty():
             click.echo(f"\rreranking {event.done}/{event.total}", err=True, nl=event.done == event.total)
         elif isinstance(event, SearchFinished):
             return event
-    raise AssertionError("the pipeline ends with SearchFinished")  # not reached: no cancel event is passed
+    raise AssertionError("a search nobody cancels ends with SearchFinished")
 
 
 def _index_progress() -> Callable[[IndexProgress], None] | None:

@@ -12,9 +12,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import tarfile
 import tempfile
+import threading
 import tomllib
+import urllib.parse
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -22,9 +26,12 @@ from typing import Any, Mapping
 from local_rerank.convert.manifest import manifest_path
 from local_rerank.errors import InputError, ModelError
 from local_rerank.files import file_records, move_into_place, remove_path, sha256_file
+from local_rerank.settings import expand_home
 
 STORE_FILE = "store.json"
 CATALOG = Path(__file__).with_name("catalog.toml")
+HUB = "https://huggingface.co"  # huggingface_hub's endpoint unless $HF_ENDPOINT says otherwise
+NETWORK_TIMEOUT_S = 2.0  # to tell "offline" from "online" before huggingface_hub's retries (~20 s)
 
 
 @dataclass(frozen=True)
@@ -40,7 +47,7 @@ class StoredModel:
 def store_dir(environ: Mapping[str, str] = os.environ) -> Path:
     """Where models are stored (see the module docstring)."""
     if environ.get("LOCAL_RERANK_MODELS"):
-        return Path(environ["LOCAL_RERANK_MODELS"]).expanduser()
+        return expand_home(environ["LOCAL_RERANK_MODELS"], "LOCAL_RERANK_MODELS")
     checkout = Path(__file__).resolve().parents[1] / "models"
     if (checkout / "catalog.toml").is_file():
         return checkout
@@ -61,7 +68,9 @@ def installed(store: Path) -> list[StoredModel]:
 
 
 def find(store: Path, name: str) -> StoredModel | None:
-    """The stored model with this name, or None."""
+    """The stored model with this name, or None (also for a path, which is no model name)."""
+    if not _is_name(name):
+        return None
     entry = store / name
     return _stored(entry) if (entry / STORE_FILE).is_file() else None
 
@@ -71,8 +80,9 @@ def resolve_model(reference: str, store: Path) -> Path:
 
     Raises:
         ModelError: neither exists; the message says how to bring the model in.
+        SettingsError: the reference starts with ``~user`` for an unknown user.
     """
-    path = Path(reference).expanduser()
+    path = expand_home(reference, f"model {reference!r}")
     if path.exists():
         return path
     stored = find(store, reference)
@@ -102,15 +112,23 @@ def import_model(source: Path, store: Path, name: str | None = None, force: bool
     name = name or (source.stem if source.is_file() else source.name)
     with _Staging(store, name, force) as staging:
         target = staging / source.name
-        if source.is_dir():
-            shutil.copytree(source, target)
-        else:
-            shutil.copy2(source, target)
-            manifest = manifest_path(source)  # written beside it by `convert`
-            if manifest.is_file():
-                shutil.copy2(manifest, staging / manifest.name)
+        try:
+            _copy_model(source, target)
+        except OSError as e:  # unreadable, or a FIFO inside a folder (shutil refuses special files)
+            raise ModelError(f"cannot copy {source} into the store: {e}") from e
         _write_record(staging, name, fmt, target.name, {"imported_from": str(source.resolve())})
     return _stored(store / name)
+
+
+def _copy_model(source: Path, target: Path) -> None:
+    """Copy a model folder, or a model file with the manifest ``convert`` wrote beside it."""
+    if source.is_dir():
+        shutil.copytree(source, target)
+        return
+    shutil.copy2(source, target)
+    manifest = manifest_path(source)
+    if manifest.is_file():
+        shutil.copy2(manifest, target.with_name(manifest.name))
 
 
 def pull(name: str, store: Path, *, offline: bool = False, force: bool = False) -> StoredModel:
@@ -124,19 +142,57 @@ def pull(name: str, store: Path, *, offline: bool = False, force: bool = False) 
     if entry is None:
         raise InputError(f"unknown model {name!r}; `local-rerank models list` shows the catalog")
     if offline or os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
-        raise ModelError(
-            f"offline: {name} cannot be downloaded here. On a machine with network run "
-            f"`local-rerank models pull {name}` and `local-rerank models export-bundle {name} {name}.tar`, "
-            f"carry {name}.tar over, then run `local-rerank models import {name}.tar`"
-        )
+        raise ModelError(f"offline: {name} cannot be downloaded here. {_carry_it_over(name)}")
     if find(store, name) is not None and not force:
         raise InputError(f"{name} is already installed; pass --force to download it again")
+    problem = network_problem()
+    if problem is not None:
+        raise ModelError(f"no network: {problem}, so {name} cannot be downloaded here. {_carry_it_over(name)}")
     download = store / f".{name}.download"  # kept across attempts, so an interrupted download resumes
     download.mkdir(parents=True, exist_ok=True)
     payload = _download(entry, download)
     model = import_model(payload, store, name=name, force=force)
     shutil.rmtree(download, ignore_errors=True)
     return model
+
+
+def _carry_it_over(name: str) -> str:
+    return (f"On a machine with network run `local-rerank models pull {name}` and "
+            f"`local-rerank models export-bundle {name} {name}.tar`, carry {name}.tar over, "
+            f"then run `local-rerank models import {name}.tar`")
+
+
+def network_problem(timeout: float = NETWORK_TIMEOUT_S) -> str | None:
+    """Why the hub (``$HF_ENDPOINT``, or the HTTPS proxy in the way) cannot be reached, or None.
+
+    One connection attempt, name lookup included, bounded by ``timeout`` seconds: offline,
+    this answers at once where huggingface_hub would retry for about 20 seconds.
+    """
+    host, port = _hub_address(os.environ.get("HF_ENDPOINT") or HUB)
+    outcome: list[str | None] = []
+    attempt = threading.Thread(target=lambda: outcome.append(_connect(host, port, timeout)), daemon=True)
+    attempt.start()
+    attempt.join(timeout)
+    return outcome[0] if outcome else f"no answer from {host}:{port} within {timeout:g} s"
+
+
+def _hub_address(endpoint: str) -> tuple[str, int]:
+    """The host and port a download connects to first: the endpoint's, or its proxy's."""
+    url = urllib.parse.urlsplit(endpoint)
+    host, port = url.hostname or "", url.port or (443 if url.scheme == "https" else 80)
+    proxy = urllib.request.getproxies().get(url.scheme)
+    if proxy and not urllib.request.proxy_bypass(host):
+        proxy_url = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+        return proxy_url.hostname or "", proxy_url.port or 80
+    return host, port
+
+
+def _connect(host: str, port: int, timeout: float) -> str | None:
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as e:
+        return f"cannot reach {host}:{port} ({e.strerror or e})"
+    return None
 
 
 def _download(entry: dict[str, Any], folder: Path) -> Path:
@@ -199,15 +255,47 @@ def export_bundle(stored: StoredModel, out: Path, force: bool = False) -> Path:
     if problems:
         raise ModelError(f"{stored.name} does not verify, so it is not bundled: {problems[0]}")
     partial = out.with_name(f".{out.name}.partial")
-    with tarfile.open(partial, "w") as archive:
-        archive.add(stored.path.parent, arcname=stored.name)
-    os.replace(partial, out)
+    try:
+        with tarfile.open(partial, "w") as archive:
+            archive.add(stored.path.parent, arcname=stored.name)
+        os.replace(partial, out)
+    except OSError as e:
+        if partial.is_file():
+            partial.unlink()
+        raise InputError(f"cannot write {out}: {e.strerror}") from e
     return out
 
 
+def _is_name(name: str) -> bool:
+    """Whether ``name`` can name a model: one entry inside the store, not hidden."""
+    return bool(name) and "/" not in name and not name.startswith(".")
+
+
 def _stored(entry: Path) -> StoredModel:
-    record = json.loads((entry / STORE_FILE).read_text())
+    """The model recorded in ``entry/store.json``.
+
+    Raises:
+        ModelError: the record is unreadable or not one this program wrote.
+    """
+    path = entry / STORE_FILE
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as e:
+        raise ModelError(f"{path} is damaged: {e}") from e
+    if not _is_record(record):
+        raise ModelError(f"{path} is damaged: not a local-rerank model record")
     return StoredModel(record["name"], record["format"], entry / record["payload"], record)
+
+
+def _is_record(record: Any) -> bool:
+    """Whether ``record`` has the shape :func:`_write_record` gives, its payload a name inside the entry."""
+    if not isinstance(record, dict) or not all(isinstance(record.get(key), str) for key in ("name", "format", "payload")):
+        return False
+    payload, files = record["payload"], record.get("files")
+    plain_name = payload not in ("", ".", "..") and Path(payload).name == payload
+    return plain_name and isinstance(files, dict) and all(
+        isinstance(f, dict) and isinstance(f.get("sha256"), str) and isinstance(f.get("size_bytes"), int)
+        for f in files.values())
 
 
 def _validate(source: Path) -> str:
@@ -234,7 +322,7 @@ class _Staging:
     """A temporary folder in the store that becomes ``<store>/<name>`` only if all went well."""
 
     def __init__(self, store: Path, name: str, force: bool) -> None:
-        if not name or "/" in name or name.startswith("."):
+        if not _is_name(name):
             raise InputError(f"invalid model name {name!r}")
         self.store, self.target, self.force = store, store / name, force
 
@@ -261,8 +349,11 @@ def _write_record(entry: Path, name: str, fmt: str, payload: str, source: dict[s
 
 def _import_bundle(bundle: Path, store: Path, force: bool) -> StoredModel:
     with tempfile.TemporaryDirectory(dir=store if store.is_dir() else None) as tmp:
-        with tarfile.open(bundle) as archive:
-            archive.extractall(tmp, filter="data")
+        try:
+            with tarfile.open(bundle) as archive:
+                archive.extractall(tmp, filter="data")
+        except (tarfile.TarError, OSError, EOFError) as e:  # a cut-short archive, or a member leaving the folder
+            raise ModelError(f"{bundle} is not a usable bundle: {e}") from e
         entries = [p for p in Path(tmp).iterdir() if (p / STORE_FILE).is_file()]
         if len(entries) != 1:
             raise ModelError(f"{bundle} is not a local-rerank bundle (expected one model with {STORE_FILE})")

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from local_rerank.files import sha256_file
+
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("llama_cpp")]
 
 DOCS = ["cp -r copies a folder recursively", "bananas are yellow", "rsync -a src/ dst/ copies directories"]
@@ -148,4 +150,41 @@ def test_settings_come_from_the_environment_and_the_config_file(model: Path, tmp
     assert json.loads(run("rank", "-q", "copy", "--json", "doc", LOCAL_RERANK_CONFIG=str(config)).stdout)["device"] == "cpu"
     config.write_text('modle = "typo.gguf"\n')
     result = run("rank", "-q", "copy", "doc", LOCAL_RERANK_CONFIG=str(config))
-    assert result.returncode == 1 and result.stderr.startswith("error: unknown setting 'modle'")
+    assert result.returncode == 2 and result.stderr.startswith("error: unknown setting 'modle'")
+
+
+def test_convert_says_what_it_wrote_for_a_file_and_for_a_folder(tiny_tied: Path, tmp_path: Path) -> None:
+    pytest.importorskip("optimum.exporters.onnx")
+    gguf = run("convert", str(tiny_tied), "--out", str(tmp_path / "m.gguf"), "--no-parity")
+    assert gguf.returncode == 0, gguf.stderr
+    assert f"sha256 {sha256_file(tmp_path / 'm.gguf')[:16]}…" in gguf.stdout.splitlines()[0]
+    onnx = run("convert", str(tiny_tied), "--format", "onnx", "--out", str(tmp_path / "m-onnx"), "--no-parity")
+    assert onnx.returncode == 0, onnx.stderr
+    assert onnx.stdout.splitlines()[0].startswith(f"wrote {tmp_path / 'm-onnx'}/ (")
+    assert onnx.stdout.splitlines()[0].endswith(" MiB in 4 files)")
+    assert f"manifest {tmp_path / 'm-onnx' / 'manifest.json'}" in onnx.stdout
+
+
+def _run_bytes(*args: str | bytes, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
+    environment = {**os.environ, "LOCAL_RERANK_CONFIG": "/nonexistent/config.toml"}
+    return subprocess.run([sys.executable, "-m", "local_rerank", *args], input=stdin, capture_output=True,
+                          timeout=300, env=environment)
+
+
+@pytest.mark.parametrize(("args", "what"), [(["-q", b"copy \xff"], "query"),
+                                            (["-q", "copy", "--instruction", b"rank \xff"], "instruction")])
+def test_invalid_utf8_in_the_query_or_instruction_is_one_clear_line(model: Path, args: list, what: str) -> None:
+    result = _run_bytes("rank", "--model", str(model), *args, "doc")
+    assert result.returncode == 1
+    assert result.stderr.decode().splitlines() == [
+        f"error: the {what} is not valid text (invalid UTF-8, or a lone surrogate escape)"]
+
+
+def test_documents_that_are_not_text_get_replacement_characters(model: Path) -> None:
+    argument = _run_bytes("rank", "--model", str(model), "-q", "copy", "--json", "--return-documents", b"cp \xff -r")
+    assert argument.returncode == 0, argument.stderr
+    assert json.loads(argument.stdout)["results"][0]["document"]["text"] == "cp \ufffd -r"
+    jsonl = _run_bytes("rank", "--model", str(model), "-q", "copy", "--json", "--return-documents",
+                       stdin=b'{"text": "cut \\ud83d"}\n{"text": "ok"}\n')
+    assert jsonl.returncode == 0, jsonl.stderr
+    assert {r["document"]["text"] for r in json.loads(jsonl.stdout)["results"]} == {"cut \ufffd", "ok"}

@@ -37,3 +37,20 @@ def test_doctor_command_reports_the_choice_for_a_real_model(gguf_files, llama_cp
     (entry,) = report["models"]
     assert (entry["format"], entry["quantization"]) == ("gguf", "q8_0")
     assert entry["choices"][-1]["device"] == "cpu" and entry["choices"][0]["reason"]
+
+
+@pytest.mark.slow
+def test_a_gguf_that_rank_refuses_is_reported_as_not_runnable(gguf_variants) -> None:
+    report = doctor_report(VNNI_LAPTOP, [gguf_variants["llama_arch"]])
+    (entry,) = report["models"]
+    assert "choices" not in entry
+    assert entry["error"] == "llama.gguf: architecture 'llama' is not Qwen3; only Qwen3-Reranker models are supported"
+    assert "cannot run: llama.gguf: architecture 'llama'" in format_report(report)
+
+
+@pytest.mark.parametrize("manifest", ["not json", "[1, 2]", "\udcff"])
+def test_a_garbage_export_manifest_is_reported_not_raised(tmp_path: Path, manifest: str) -> None:
+    (tmp_path / "model.onnx").write_bytes(b"\x08\x07not a graph")
+    (tmp_path / "manifest.json").write_bytes(manifest.encode("utf-8", "surrogateescape"))
+    (entry,) = doctor_report(VNNI_LAPTOP, [tmp_path])["models"]
+    assert "manifest" in entry["error"] and "choices" not in entry

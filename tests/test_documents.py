@@ -36,3 +36,20 @@ def test_plain_text_gives_one_document_per_non_blank_line() -> None:
 def test_bad_documents_files_are_input_errors(data: bytes, message: str) -> None:
     with pytest.raises(InputError, match=message):
         read(data)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b'{"text": "ok", "deep": ' + b"[" * 100_000 + b"]" * 100_000 + b"}\n", "line 1: JSON nested too deeply"),
+        (b'{"text": "ok"}\n{"text": "x", "n": ' + b"9" * 5000 + b"}\n", "line 2: not usable JSON"),
+    ],
+)
+def test_json_that_python_cannot_hold_is_an_input_error(data: bytes, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        read(data)
+
+
+def test_lone_surrogate_escapes_become_replacement_characters() -> None:
+    assert read(b'{"text": "cut \\ud83d emoji"}\n{"text": "\\udcff"}\n') == ["cut \ufffd emoji", "\ufffd"]
+    assert read(b'{"text": "pair \\ud83e\\udd80"}\n') == ["pair 🦀"]

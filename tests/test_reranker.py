@@ -18,6 +18,7 @@ class LengthBackend(Backend):
     name = "fake"
 
     def __init__(self, tokenizer: Tokenizer, max_batch_tokens: int = 400, max_batch_sequences: int = 3) -> None:
+        super().__init__()
         self.tokenizer = tokenizer
         self.device = "cpu"
         self.model_name = "length"

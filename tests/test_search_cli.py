@@ -104,3 +104,61 @@ def test_the_default_model_is_used_once_installed(folder: Path, tmp_path: Path, 
     lexical = run("search", str(folder), "tomatoes", "--json", "--no-rerank", LOCAL_RERANK_MODELS=store)
     reranked_scores = [hit["score"] for hit in json.loads(result.stdout)]
     assert reranked_scores != [hit["score"] for hit in json.loads(lexical.stdout)]
+
+
+@pytest.fixture
+def hostile(tmp_path: Path) -> Path:
+    """File names and text with terminal escapes: OSC (retitles), CSI (clears), the 1-byte C1 CSI."""
+    folder = tmp_path / "hostile"
+    folder.mkdir()
+    (folder / "\x1b]0;pwned\x07.md").write_text("lease notes\n\x1b[2J the lease ends in March\n")
+    (folder / "契約 📄.md").write_text("lease\u009b31m renewal 中文\n")
+    return folder
+
+
+def test_file_names_and_passages_cannot_steer_the_terminal(hostile: Path) -> None:
+    table = run("search", str(hostile), "lease", "--no-rerank")
+    assert table.returncode == 0, table.stderr
+    assert "\x1b" not in table.stdout and "\x07" not in table.stdout and "\u009b" not in table.stdout
+    assert "\\x1b]0;pwned\\x07.md:1-2" in table.stdout and "lease notes" in table.stdout
+    assert "契約 📄.md" in table.stdout and "lease\\x9b31m renewal 中文" in table.stdout
+
+
+def test_json_output_holds_no_raw_control_characters(hostile: Path) -> None:
+    as_json = run("search", str(hostile), "lease", "--no-rerank", "--json")
+    assert "\x1b" not in as_json.stdout and "\u009b" not in as_json.stdout
+    assert {hit["path"] for hit in json.loads(as_json.stdout)} == {"\x1b]0;pwned\x07.md", "契約 📄.md"}
+
+
+def test_skipped_files_are_counted_in_words_that_read_well() -> None:
+    from local_rerank.search import IndexReport
+    from local_rerank.search_cli import describe_index
+
+    report = IndexReport(1, 1, 1, 0, 0, {"binary file": 47, "larger than 10 MiB": 1,
+                                         "cannot be read (Permission denied)": 2})
+    assert describe_index(report) == (
+        "indexed 1 file (1 passage; 1 read, 0 unchanged, 0 removed) in 0.0 s; skipped 50 files "
+        "(binary file: 47, cannot be read (Permission denied): 2, larger than 10 MiB: 1)")
+    assert describe_index(IndexReport(2, 3, 0, 2, 0, {"no text": 1})).endswith("; skipped 1 file (no text: 1)")
+
+
+def test_format_csv_md_and_json_hold_the_results(folder: Path) -> None:
+    import csv
+    import io
+
+    as_csv = run("search", str(folder), "lease", "--no-rerank", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
+    assert rows and rows[0]["rank"] == "1" and rows[0]["query"] == "lease" and rows[0]["reranked"] == "False"
+    as_md = run("search", str(folder), "lease", "--no-rerank", "--format", "md").stdout
+    assert as_md.startswith("# lease\n") and "| rank | BM25 | BM25 rank | file | lines | passage |" in as_md
+    data = json.loads(run("search", str(folder), "lease", "--no-rerank", "--format", "json").stdout)
+    assert data["query"] == "lease" and data["model"] is None and data["results"][0]["path"] == rows[0]["path"]
+
+
+def test_tui_docs_are_read_before_the_terminal_is_needed(tmp_path: Path) -> None:
+    missing = run("tui", "--docs", str(tmp_path / "missing.jsonl"))
+    assert missing.returncode == 1 and missing.stderr.startswith("error: cannot read") and "Traceback" not in missing.stderr
+    listed = tmp_path / "list.txt"
+    listed.write_text("one\ntwo\n")
+    no_terminal = run("tui", "--docs", str(listed))
+    assert no_terminal.returncode == 1 and "needs a terminal" in no_terminal.stderr

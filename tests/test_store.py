@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
 
 from local_rerank.errors import InputError, ModelError
-from local_rerank.store import (catalog, export_bundle, find, import_model, installed, pull, remove, resolve_model,
-                                verify)
+from local_rerank.store import (catalog, export_bundle, find, import_model, installed, network_problem, pull, remove,
+                                resolve_model, verify)
 
 pytestmark = pytest.mark.slow
 
@@ -112,3 +115,80 @@ def test_a_stored_checkpoint_converts_into_a_stored_gguf(store: Path, tiny_untie
     assert sorted(p.name for p in store.iterdir()) == ["tiny", "tiny-q8_0"]
     manifest = converted.path.with_name(converted.path.name + ".manifest.json")
     assert json.loads(manifest.read_text())["parity"]["passed"]
+
+
+@pytest.fixture
+def no_proxy(monkeypatch) -> None:
+    for name in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "HF_HUB_OFFLINE"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize("endpoint", ["http://127.0.0.1:{port}", "https://no-such-host.invalid"])
+def test_pull_without_network_fails_at_once_and_says_what_to_do(store: Path, monkeypatch, no_proxy,
+                                                                 endpoint: str) -> None:
+    monkeypatch.setenv("HF_ENDPOINT", endpoint.format(port=_closed_port()))
+    name = catalog()[0]["name"]
+    with pytest.raises(ModelError, match=f"^no network: cannot reach .*models import {name}.tar"):
+        pull(name, store)
+    assert not store.exists(), "nothing is written before the network answers"
+
+
+def test_a_listening_hub_is_reachable(monkeypatch, no_proxy) -> None:
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{server.getsockname()[1]}")
+        assert network_problem() is None
+
+
+def _bundle(tmp_path: Path, record: str, extra_member: str | None = None) -> Path:
+    entry = tmp_path / "entry"
+    entry.mkdir()
+    (entry / "store.json").write_text(record)
+    bundle = tmp_path / "bundle.tar"
+    with tarfile.open(bundle, "w") as archive:
+        archive.add(entry, arcname="small")
+        if extra_member:
+            archive.add(entry / "store.json", arcname=extra_member)
+    return bundle
+
+
+@pytest.mark.parametrize(("record", "extra_member", "message"), [
+    ("not json", None, "damaged"),
+    ("[]", None, "damaged"),
+    ('{"name": "small", "format": "gguf", "payload": "/etc/passwd", "files": {}}', None, "damaged"),
+    ('{"name": "small", "format": "gguf", "payload": "m.gguf", "files": {"m.gguf": "x"}}', None, "damaged"),
+    ('{"name": "small", "format": "gguf", "payload": "m.gguf", "files": {}}', "../escape", "not a usable bundle"),
+])
+def test_a_damaged_bundle_is_refused(store: Path, tmp_path: Path, record: str, extra_member: str | None,
+                                     message: str) -> None:
+    with pytest.raises(ModelError, match=message):
+        import_model(_bundle(tmp_path, record, extra_member), store)
+    assert installed(store) == [] and not (tmp_path / "escape").exists()
+
+
+def test_a_folder_holding_a_fifo_is_refused_not_copied(store: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "export"
+    folder.mkdir()
+    (folder / "model.onnx").write_bytes(b"\x08\x07graph")
+    os.mkfifo(folder / "pipe")  # copying it would wait for a writer
+    with pytest.raises(ModelError, match="cannot copy .* named pipe"):
+        import_model(folder, store)
+    assert installed(store) == [] and [p.name for p in store.iterdir()] == []
+
+
+def test_names_never_reach_outside_the_store(store: Path, tmp_path: Path, gguf_files) -> None:
+    import_model(gguf_files["tied", "q8_0"], store, name="small")
+    (tmp_path / "store.json").write_text("{}")  # beside the store: `..` must not find it
+    assert find(store, "..") is None and find(store, "small/..") is None
+    with pytest.raises(InputError, match="no installed model named '..'"):
+        remove(store, "..")
+    with pytest.raises(InputError, match="cannot write .*: No such file or directory"):
+        export_bundle(find(store, "small"), tmp_path / "missing" / "small.tar")
+    assert (tmp_path / "store.json").is_file() and [m.name for m in installed(store)] == ["small"]

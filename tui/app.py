@@ -1,8 +1,10 @@
-"""The app: a thin shell that wires widgets to the library's indexer and search pipeline.
+"""The app: a thin shell that wires widgets to the library's indexer and search session.
 
-Indexing, model loading and each search run in thread workers; they post small messages
-back (:mod:`tui.messages`). A new query or Esc sets the running search's cancel event, and
-the pipeline stops at the next batch.
+The :class:`~local_rerank.search.SearchSession` owns the reranker, the search in flight and
+its cancellation; the app only starts searches and renders their events. Indexing, model
+loading and the iteration of each search run in thread workers that post small messages
+back (:mod:`tui.messages`). A new query, a new instruction or Esc cancels the search in
+flight; the session lets its batch finish before the next search uses the model.
 """
 
 from __future__ import annotations
@@ -26,17 +28,24 @@ from textual.widgets import DataTable, Footer, Header, Input, ProgressBar, Selec
 from local_rerank.errors import LocalRerankError
 from local_rerank.loading import GET_A_MODEL, open_reranker
 from local_rerank.reranker import Reranker
-from local_rerank.search import (FolderIndex, IndexProgress, LexicalResults, RerankProgress, SearchCancelled,
-                                 SearchFinished, SearchHit, SearchRequest, default_candidates)
+from local_rerank.search import (FolderIndex, IndexProgress, LexicalResults, RerankProgress, Search,
+                                 SearchCancelled, SearchFinished, SearchHit, SearchSession)
+from local_rerank.search.export import ResultSet
 from local_rerank.search.extract import NotIndexable
-from local_rerank.search.pipeline import lexical_stage, rerank_stage
+from local_rerank.search.passage_list import PassageList
+from local_rerank.search.watch import folder_changes
 from local_rerank.settings import Settings
+from local_rerank.text import printable
+from tui.export_screen import ExportScreen
 from tui.help_screen import HelpScreen
-from tui.messages import IndexAdvanced, IndexReady, ModelLoaded, SearchAdvanced, SearchFailed
+from tui.passages_screen import PassagesScreen
+from tui.messages import (FolderChanged, IndexAdvanced, IndexFailed, IndexReady, ModelLoaded, SearchAdvanced,
+                          SearchFailed)
 from tui.preview import Preview
 from tui.query_bar import InstructionBar, QueryInput
 from tui.results_table import ResultsTable
 from tui.score_summary import ScoreSummary
+from tui.side_by_side import SideBySide
 from tui.status_bar import StatusBar, format_timings
 
 RerankerLoader = Callable[[], Reranker]
@@ -51,25 +60,26 @@ class RerankApp(App[None]):
         Binding("escape", "cancel", "Cancel"),
         Binding("f1", "help", "Help"),
         Binding("f2", "pick_instruction", "Instruction"),
+        Binding("f3", "toggle_side_by_side", "Side by side", priority=True),
+        Binding("ctrl+s", "export", "Save", priority=True),
+        Binding("f5", "passages", "Passages", priority=True),
         Binding("slash", "focus_query", "Query", show=False),
     ]
 
-    def __init__(self, index: FolderIndex, load_reranker: RerankerLoader | None, *, banner: str | None = None,
+    def __init__(self, index: FolderIndex | PassageList, load_reranker: RerankerLoader | None, *,
+                 banner: str | None = None,
                  instruction: str | None = None, candidates: int | None = None, folder_label: str | None = None,
                  clock: Callable[[], float] = time.perf_counter) -> None:
         super().__init__()
         self.index = index
-        self.load_reranker = load_reranker
+        self.candidates = candidates
+        self.session = SearchSession(index, load_reranker, candidates=_candidates_for(index, candidates), clock=clock)
         self.banner = banner
         self.initial_instruction = instruction
-        self.candidates = candidates
-        self.clock = clock
         self.sub_title = folder_label or _home_relative(index.folder)
-        self.reranker: Reranker | None = None
-        self.model_settled = threading.Event()  # set once the model loaded, failed, or there is none
         self.search_id = 0
-        self.cancel_search = threading.Event()
         self.cancel_index = threading.Event()
+        self.stop_watching = threading.Event()
         self.query_text = ""
         self.lexical_seconds = 0.0
 
@@ -82,6 +92,7 @@ class RerankApp(App[None]):
         with Horizontal(id="main"):
             with Vertical(id="left"):
                 yield ResultsTable(id="results")
+                yield SideBySide(id="side-by-side")
                 yield ScoreSummary(id="summary")
             yield Preview(id="preview")
         yield ProgressBar(id="progress", show_eta=False)
@@ -91,11 +102,16 @@ class RerankApp(App[None]):
     def on_mount(self) -> None:
         self.query_one("#query", QueryInput).focus()
         self.run_index()
-        if self.load_reranker is None:
-            self.model_settled.set()
-        else:
+        if isinstance(self.index, FolderIndex):
+            self.run_watch(self.index)
+        if not self.session.settled.is_set():
             self.status.change(model="loading model…")
             self.run_load_model()
+
+    @property
+    def reranker(self) -> Reranker | None:
+        """The model, once loaded."""
+        return self.session.reranker
 
     @property
     def hits(self) -> list[SearchHit]:
@@ -118,54 +134,73 @@ class RerankApp(App[None]):
 
         try:
             report = self.index.update(progress=progress, cancel=self.cancel_index)
-        except (sqlite3.Error, OSError) as e:  # a locked or unwritable cache: say so, keep searching what is there
-            self.call_from_thread(self.notify, f"Indexing stopped: {e}", severity="error", timeout=10)
+        except (LocalRerankError, sqlite3.Error, OSError) as e:  # a locked or unwritable cache: keep what is there
+            self.post_message(IndexFailed(str(e)))
             return
         if report.complete:
             self.post_message(IndexReady(report))
 
+    @work(thread=True, group="watch", exclusive=True)
+    def run_watch(self, index: FolderIndex) -> None:
+        """Follow the folder: each batch of changes brings the index up to date (a live index)."""
+        try:
+            for changed in folder_changes(index.folder, self.stop_watching, ignore=index.database.parent):
+                self.post_message(FolderChanged(changed))
+        except OSError as e:  # e.g. the system's limit on watched folders
+            self.post_message(IndexFailed(f"the folder is no longer watched ({e}); restart to pick up changes"))
+
+    def on_folder_changed(self, message: FolderChanged) -> None:
+        if isinstance(self.index, FolderIndex):
+            self.status.change(index=f"{message.paths} changed, indexing…")
+            self.run_index()
+
     @work(thread=True, group="model", exclusive=True)
     def run_load_model(self) -> None:
-        """Open the reranker (seconds for a large model)."""
-        assert self.load_reranker is not None
+        """Open the reranker (seconds for a large model); searches started meanwhile wait for it."""
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                reranker = self.load_reranker()
+                reranker = self.session.load_model()
         except LocalRerankError as e:
             self.post_message(ModelLoaded(None, str(e)))
             return
-        for warning in caught:
-            self.notify(str(warning.message), severity="warning", timeout=10)
-        self.post_message(ModelLoaded(reranker))
+        self.post_message(ModelLoaded(reranker, warnings=[str(warning.message) for warning in caught]))
 
     def on_unmount(self) -> None:
         self.cancel_index.set()  # what was indexed is kept; the next start completes it
-        self.cancel_search.set()
-        if self.reranker is not None:
-            self.reranker.close()
+        self.stop_watching.set()
+        self.session.close()  # waits for a batch in flight (seconds at most) before freeing the model
 
     def on_index_advanced(self, message: IndexAdvanced) -> None:
         self.query_one("#progress", ProgressBar).update(total=message.progress.total, progress=message.progress.done)
         self.status.change(index=f"indexing {message.progress.done}/{message.progress.total}")
 
+    def on_index_failed(self, message: IndexFailed) -> None:
+        self.status.change(index="indexing stopped")
+        self.notify(f"Indexing stopped: {message.error}", severity="error", timeout=10, markup=False)
+
     def on_index_ready(self, message: IndexReady) -> None:
         report = message.report
         skipped = sum(report.skipped.values())
-        self.status.change(index=f"{report.files} files" + (f", {skipped} skipped" if skipped else ""))
+        if isinstance(self.index, PassageList):
+            self.status.change(index=f"{report.passages} passages")
+        else:
+            self.status.change(index=f"{report.files} files" + (f", {skipped} skipped" if skipped else ""))
         self.query_one("#progress", ProgressBar).update(total=1, progress=1)
         if self.query_text and (report.read or report.removed):  # the index changed under the last query
             self.start_search(self.query_text)
 
     def on_model_loaded(self, message: ModelLoaded) -> None:
-        self.reranker = message.reranker
-        self.model_settled.set()
+        for warning in message.warnings:
+            self.notify(warning, severity="warning", timeout=10, markup=False)
         if message.reranker is not None:
             backend = message.reranker.backend
             self.status.change(model=f"{backend.model_name} ({backend.name}, {backend.device})")
         else:
             self.status.change(model="no model (BM25 order)")
-            self.notify(f"The model could not start: {message.error}", severity="error", timeout=10)
+            if message.error:
+                self.notify(f"The model could not start: {message.error}", severity="error", timeout=10,
+                            markup=False)
 
     @on(Input.Submitted, "#query")
     def submitted_query(self, event: Input.Submitted) -> None:
@@ -180,34 +215,26 @@ class RerankApp(App[None]):
             self.start_search(self.query_text)
 
     def start_search(self, query: str) -> None:
-        """Cancel the search in flight and start one for ``query``."""
-        self.cancel_search.set()
-        self.cancel_search = threading.Event()
-        self.search_id += 1
-        self.query_text = query
+        """Start a search for ``query`` (the session cancels the one in flight)."""
         instruction = self.query_one("#instruction-bar", InstructionBar).instruction
+        try:
+            search = self.session.search(query, instruction)
+        except LocalRerankError as e:
+            self.status.change(work=str(e))
+            return
+        self.search_id = search.number
+        self.query_text = query
         self.status.change(work="searching…", timings="")
-        self.run_search(self.search_id, query, instruction, self.cancel_search)
+        self.run_search(search)
 
     @work(thread=True, group="search")
-    def run_search(self, search_id: int, query: str, instruction: str | None, cancel: threading.Event) -> None:
-        """BM25 at once; then, once the model is settled, reranking batch by batch."""
+    def run_search(self, search: Search) -> None:
+        """Relay a search's events: BM25 at once, then reranking batch by batch."""
         try:
-            device = self.reranker.backend.device if self.reranker is not None else None
-            request = SearchRequest(query, instruction, self.candidates or default_candidates(device))
-            lexical = lexical_stage(self.index, request, self.clock)
-            self.post_message(SearchAdvanced(search_id, lexical))
-            while not self.model_settled.wait(0.05):
-                if cancel.is_set():
-                    return
-            if self.reranker is None or not lexical.hits:
-                self.post_message(SearchAdvanced(search_id, SearchFinished(lexical.hits, False,
-                                                                           {"lexical": lexical.seconds})))
-                return
-            for event in rerank_stage(self.index, lexical.hits, request, self.reranker, cancel, clock=self.clock):
-                self.post_message(SearchAdvanced(search_id, event))
+            for event in search:
+                self.post_message(SearchAdvanced(search.number, event))
         except LocalRerankError as e:
-            self.post_message(SearchFailed(search_id, str(e)))
+            self.post_message(SearchFailed(search.number, str(e)))
 
     def on_search_advanced(self, message: SearchAdvanced) -> None:
         if message.search_id != self.search_id:
@@ -216,8 +243,8 @@ class RerankApp(App[None]):
         if isinstance(event, LexicalResults):
             self.lexical_seconds = event.seconds
             self.show_hits(event.hits)
-            self.status.change(timings=format_timings({"lexical": event.seconds}),
-                               work="reranking…" if self.reranker or not self.model_settled.is_set() else "")
+            waiting = self.reranker is not None or not self.session.settled.is_set()
+            self.status.change(timings=format_timings({"lexical": event.seconds}), work="reranking…" if waiting else "")
         elif isinstance(event, RerankProgress):
             self.show_hits(event.hits)
             self.query_one("#progress", ProgressBar).update(total=event.total, progress=event.done)
@@ -234,23 +261,28 @@ class RerankApp(App[None]):
     def on_search_failed(self, message: SearchFailed) -> None:
         if message.search_id == self.search_id:
             self.status.change(work=message.error)
-            self.notify(message.error, severity="warning")
+            self.notify(message.error, severity="warning", markup=False)
 
     def show_hits(self, hits: list[SearchHit]) -> None:
         """Show a new order of results, and the preview of the highlighted one."""
-        table = self.query_one("#results", ResultsTable)
-        table.show(hits)
+        self.query_one("#results", ResultsTable).show(hits)
+        self.query_one("#side-by-side", SideBySide).show(hits)
         self.query_one("#summary", ScoreSummary).show(hits)
         if not hits:
             self.query_one("#preview", Preview).clear()
-        elif table.highlighted is not None:
-            self.preview(table.highlighted)
+        elif self.highlighted is not None:
+            self.preview(self.highlighted)
 
-    @on(DataTable.RowHighlighted, "#results")
+    @property
+    def highlighted(self) -> SearchHit | None:
+        """The result under the cursor of the view on show (the table, or side by side)."""
+        side_by_side = self.query_one("#side-by-side", SideBySide)
+        return side_by_side.highlighted if side_by_side.display else self.query_one("#results", ResultsTable).highlighted
+
+    @on(DataTable.RowHighlighted)
     def row_highlighted(self) -> None:
-        hit = self.query_one("#results", ResultsTable).highlighted
-        if hit is not None:
-            self.preview(hit)
+        if self.highlighted is not None:
+            self.preview(self.highlighted)
 
     def preview(self, hit: SearchHit) -> None:
         lines = None
@@ -261,31 +293,83 @@ class RerankApp(App[None]):
                 lines = None
         self.query_one("#preview", Preview).show(lines, hit, self.query_text)
 
-    @on(DataTable.RowSelected, "#results")
+    @on(DataTable.RowSelected)
     def open_in_editor(self) -> None:
-        hit = self.query_one("#results", ResultsTable).highlighted
+        hit = self.highlighted
         if hit is None:
             return
         if hit.passage.page is not None:
-            self.notify(f"{hit.path}: page {hit.passage.page} (open PDFs in your PDF viewer)")
+            self.notify(f"{printable(hit.path)}: page {hit.passage.page} (open PDFs in your PDF viewer)", markup=False)
+            return
+        if isinstance(self.index, PassageList):
+            self.notify(f"Passage {hit.path} is not a file; Ctrl+S saves the results.")
             return
         command = editor_command(os.environ, self.index.folder / hit.path, hit.passage.start_line)
         try:
             with self.suspend():
                 subprocess.run(command, check=False)
         except SuspendNotSupported:
-            self.notify(f"This terminal cannot hand over to an editor; run: {shlex.join(command)}", timeout=10)
+            self.notify(f"This terminal cannot hand over to an editor; run: {printable(shlex.join(command))}",
+                        timeout=10, markup=False)
         except OSError as e:
-            self.notify(f"Could not start {command[0]}: {e.strerror}", severity="error")
+            self.notify(f"Could not start {printable(command[0])}: {e.strerror}", severity="error", markup=False)
 
     def action_cancel(self) -> None:
         """Stop the search in flight; what was reranked so far stays."""
-        if not self.cancel_search.is_set():
-            self.cancel_search.set()
+        if self.session.cancel():
             self.status.change(work="cancelling…")
+
+    async def action_quit(self) -> None:
+        """Quit; a batch in flight is let finish first (the model cannot be freed under it)."""
+        if self.session.cancel():
+            self.status.change(work="quitting after the batch in flight…")
+        await super().action_quit()
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
+
+    def action_toggle_side_by_side(self) -> None:
+        """Switch between the results table and the two orders side by side."""
+        table, side_by_side = self.query_one("#results", ResultsTable), self.query_one("#side-by-side", SideBySide)
+        focused = table.has_focus or any(child.has_focus for child in side_by_side.children)
+        side_by_side.display, table.display = not side_by_side.display, side_by_side.display
+        if focused:
+            (self.query_one("#reranked") if side_by_side.display else table).focus()
+
+    def action_export(self) -> None:
+        """Save the results on screen to a file the user names."""
+        if not self.hits:
+            self.notify("Nothing to save yet: ask a question first.")
+            return
+        reranked = self.reranker is not None and any(hit.score is not None for hit in self.hits)
+        results = ResultSet(self.query_text, self.hits, self.query_one("#instruction-bar", InstructionBar).instruction,
+                            self.reranker.backend.model_name if reranked and self.reranker else None)
+
+        def saved(path: Path | None) -> None:
+            if path is not None:
+                self.notify(f"Saved {len(results.hits)} results to {printable(str(path))}", markup=False)
+
+        self.push_screen(ExportScreen(results, _free_name(Path.cwd() / "local-rerank-results.md")), saved)
+
+    def action_passages(self) -> None:
+        """Rank a list of passages (a file, or pasted) instead of the folder."""
+        def chosen(passages: PassageList | None) -> None:
+            if passages is not None:
+                self.search_in(passages)
+
+        self.push_screen(PassagesScreen(), chosen)
+
+    def search_in(self, corpus: FolderIndex | PassageList) -> None:
+        """Search ``corpus`` from now on, with the model already loaded; the last query is asked again."""
+        self.index = corpus
+        self.session.use(corpus, _candidates_for(corpus, self.candidates))
+        self.cancel_index.set()  # a folder still indexing keeps what it has
+        self.cancel_index = threading.Event()
+        self.stop_watching.set()
+        self.sub_title = _home_relative(corpus.folder)
+        self.run_index()
+        if self.query_text:
+            self.start_search(self.query_text)
 
     def action_pick_instruction(self) -> None:
         self.query_one("#preset", Select).focus()
@@ -304,7 +388,7 @@ def make_app(index: FolderIndex, load_reranker: RerankerLoader | None, banner: s
     return RerankApp(index, load_reranker, banner=banner, **options)  # type: ignore[arg-type]
 
 
-def run_app(index: FolderIndex, settings: Settings, model: Path | None, *, rerank: bool = True,
+def run_app(index: FolderIndex | PassageList, settings: Settings, model: Path | None, *, rerank: bool = True,
             instruction: str | None = None, candidates: int | None = None) -> None:
     """Run the app in this terminal with the settings' way of running ``model`` (None: no model)."""
     if model is None:
@@ -323,6 +407,20 @@ def editor_command(environ: Mapping[str, str], path: Path, line: int) -> list[st
     if name in ("code", "codium", "subl", "zed"):
         return [*editor, *(["--goto"] if name in ("code", "codium") else []), f"{path}:{line}"]
     return [*editor, f"+{line}", str(path)]
+
+
+def _candidates_for(corpus: FolderIndex | PassageList, candidates: int | None) -> int | None:
+    """A list of passages is reranked whole; a folder gives ``candidates`` (None: the device's default)."""
+    return len(corpus) if isinstance(corpus, PassageList) else candidates
+
+
+def _free_name(path: Path) -> Path:
+    """``path``, or ``path`` with "-2", "-3", ... before the suffix when it exists."""
+    candidate, number = path, 1
+    while candidate.exists():
+        number += 1
+        candidate = path.with_name(f"{path.stem}-{number}{path.suffix}")
+    return candidate
 
 
 def _home_relative(folder: Path) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Markdown
 
@@ -20,12 +20,16 @@ KEYS = """\
 | Up / Down (in the results) | move through the results; the preview follows |
 | Enter (in the results) | open the file in $EDITOR at the passage |
 | F2 | pick an instruction preset (general, code, legal, scientific), or edit the text beside it |
+| F3 | the results table, or the BM25 order and the reranked order side by side |
+| Ctrl+S | save the results as Markdown, CSV or JSON (the file name's suffix chooses) |
+| F5 | rank a list of passages instead: a file (.txt, .jsonl) or pasted text |
 | / | back to the query |
 | F1 | this help (Esc or F1 closes it) |
 | Ctrl+Q | quit |
 
 The **move** column says how far reranking moved a file from its BM25 (keyword) rank:
-↑ up, ↓ down, = unchanged, · not reranked yet.
+↑ up, ↓ down, = unchanged, · not reranked yet. Side by side, the BM25 order says where each
+file went (→3: now third).
 """
 
 
@@ -35,5 +39,5 @@ class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,f1,q", "dismiss", "Close")]
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="help"):
+        with VerticalScroll(id="help"):  # scrolls where the terminal is smaller than the help
             yield Markdown(KEYS)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from textual.message import Message
 
@@ -25,11 +25,27 @@ class IndexReady(Message):
 
 
 @dataclass
+class FolderChanged(Message):
+    """Files of the folder changed on disk (``paths`` of them): the index should follow."""
+
+    paths: int
+
+
+@dataclass
+class IndexFailed(Message):
+    """Indexing stopped (a locked or unwritable cache); what the index holds stays searchable."""
+
+    error: str
+
+
+@dataclass
 class ModelLoaded(Message):
-    """The reranker is ready (None: there is none), or could not start (``error``)."""
+    """The reranker is ready (None: there is none), or could not start (``error``); ``warnings``
+    were raised while loading (a GPU fallback)."""
 
     reranker: Reranker | None
     error: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -1,4 +1,8 @@
-"""The preview: the highlighted file around its passage, the passage shaded and the query's words marked."""
+"""The preview: the highlighted file around its passage, the passage shaded and the query's words marked.
+
+The lines above the passage, the passage and the lines below are three widgets, so that the
+preview can scroll the passage itself into view however the lines above it wrap.
+"""
 
 from __future__ import annotations
 
@@ -11,49 +15,73 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from local_rerank.search import SearchHit
+from local_rerank.text import printable
 
 CONTEXT_LINES = 200
+PASSAGE_STYLE = "on #1f3347"
 
 
-def render_passage(lines: list[str], hit: SearchHit, query: str) -> tuple[Text, int]:
-    """The file's lines near the passage, numbered, and the row where the passage starts."""
+def render_passage(lines: list[str], hit: SearchHit, query: str) -> tuple[Text, Text, Text]:
+    """The file's lines near the passage, numbered: those above it, the passage, those below."""
     first = max(hit.passage.start_line - CONTEXT_LINES, 1)
     last = min(hit.passage.end_line + CONTEXT_LINES, len(lines))
     width = len(str(last))
+    spans = ((first, hit.passage.start_line - 1), (hit.passage.start_line, hit.passage.end_line),
+             (hit.passage.end_line + 1, last))
+    above, passage, below = (_numbered(lines, start, end, width, inside=part == 1, query=query)
+                             for part, (start, end) in enumerate(spans))
+    return above, passage, below
+
+
+def _numbered(lines: list[str], start: int, end: int, width: int, inside: bool, query: str) -> Text:
     text = Text(no_wrap=False)
-    for number in range(first, last + 1):
-        inside = hit.passage.start_line <= number <= hit.passage.end_line
+    for number in range(start, end + 1):
         text.append(f"{number:>{width}} ", style="bold yellow" if inside else "dim")
-        text.append(lines[number - 1] + "\n", style="on #1f3347" if inside else "")
+        text.append(printable(lines[number - 1].expandtabs(4)) + ("\n" if number < end else ""),
+                    style=PASSAGE_STYLE if inside else "")
     words = [re.escape(word) for word in re.findall(r"\w{3,}", query)]
     if words:
         text.highlight_regex(re.compile(r"\b(?:" + "|".join(words) + r")", re.IGNORECASE), "bold magenta")
-    return text, hit.passage.start_line - first
+    return text
 
 
 class Preview(VerticalScroll):
     """Shows one hit in its file."""
 
     def compose(self) -> ComposeResult:
+        yield Static(id="preview-above")
         yield Static("Results appear here; the highlighted one is previewed.", id="preview-text")
+        yield Static(id="preview-below")
 
     def show(self, lines: list[str] | None, hit: SearchHit, query: str) -> None:
         """Show ``hit`` within ``lines`` (its file now), or the passage alone when the file has no lines
         to show (a PDF) or is gone."""
-        static = self.query_one("#preview-text", Static)
         if lines is None or hit.passage.end_line > len(lines):
             where = f" (page {hit.passage.page})" if hit.passage.page else ""
-            static.update(Text(f"{hit.path}{where}\n\n", style="bold") + render_passage(
-                hit.passage.text.splitlines(), _whole(hit), query)[0])
-            self.scroll_home(animate=False)
-            return
-        text, row = render_passage(lines, hit, query)
-        static.update(text)
-        self.call_after_refresh(self.scroll_to, y=max(row - 2, 0), animate=False)
+            title = Text(f"{printable(hit.path)}{where}", style="bold")
+            self._update(title, render_passage(hit.passage.text.splitlines(), _whole(hit), query)[1], Text())
+        else:
+            self._update(*render_passage(lines, hit, query))
+        self.call_after_refresh(self._scroll_to_passage)
+
+    @property
+    def shown(self) -> str:
+        """The plain text on show, above, passage and below."""
+        return "\n".join(str(static.render()) for static in self.query(Static))
 
     def clear(self) -> None:
         """Show nothing."""
-        self.query_one("#preview-text", Static).update("")
+        self._update(Text(), Text(), Text())
+
+    def _update(self, above: Text, passage: Text, below: Text) -> None:
+        for name, text in (("above", above), ("text", passage), ("below", below)):
+            static = self.query_one(f"#preview-{name}", Static)
+            static.update(text)
+            static.display = bool(text.plain) or name == "text"
+
+    def _scroll_to_passage(self) -> None:
+        passage = self.query_one("#preview-text", Static)
+        self.scroll_to(y=max(passage.virtual_region.y - 2, 0), animate=False)
 
 
 def _whole(hit: SearchHit) -> SearchHit:

@@ -3,13 +3,18 @@ file and its passage's first line."""
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.widgets import DataTable
 
 from local_rerank.search import SearchHit
 from local_rerank.search.pipeline import movement
+from local_rerank.text import printable
 
 BAR_WIDTH = 10
+FIXED_COLUMNS = {"rank": 3, "score": BAR_WIDTH + 7, "move": 4}
+MIN_FILE_WIDTH = 12
+PASSAGE_WIDTH = 200  # the most of a first line worth keeping
 
 
 def score_bar(fraction: float) -> str:
@@ -35,6 +40,26 @@ def passage_line(hit: SearchHit) -> str:
     return lines[0] if lines else ""
 
 
+def file_label(path: str, width: int) -> str:
+    """``path`` made printable and cut to ``width`` cells from the left ("…notes/lease.md"),
+    so the file name stays."""
+    shown = printable(path)
+    if cell_len(shown) <= width:
+        return shown
+    while shown and cell_len(shown) > width - 1:
+        shown = shown[1:]
+    return "…" + shown
+
+
+def column_widths(table_width: int, paths: list[str], padding: int = 1) -> tuple[int, int]:
+    """(file, passage) column widths for a table ``table_width`` cells wide: the file column
+    takes what its longest path needs, but at most half the room, so the passage stays readable."""
+    room = table_width - sum(FIXED_COLUMNS.values()) - 2 * padding * 5 - 2  # 2: the scrollbar
+    longest = max((cell_len(printable(path)) for path in paths), default=MIN_FILE_WIDTH)
+    file_width = min(longest, max(room // 2, MIN_FILE_WIDTH))
+    return file_width, max(room - file_width, MIN_FILE_WIDTH)
+
+
 class ResultsTable(DataTable):
     """The ranked files; the highlighted row drives the preview."""
 
@@ -43,25 +68,36 @@ class ResultsTable(DataTable):
         self.hits: list[SearchHit] = []
 
     def on_mount(self) -> None:
-        self.add_column("#", key="rank", width=3)
-        self.add_column("score", key="score", width=BAR_WIDTH + 7)
-        self.add_column("move", key="move", width=4)
-        self.add_column("file", key="file")
-        self.add_column("passage", key="passage")
+        self._add_columns()
+
+    def on_resize(self) -> None:
+        self.show(self.hits)
+
+    def _add_columns(self) -> int:
+        """Columns fitted to the table's width and the paths shown; the file column's width."""
+        file_width, passage_width = column_widths(self.size.width, [hit.path for hit in self.hits],
+                                                  self.cell_padding)
+        for key, width in FIXED_COLUMNS.items():
+            self.add_column({"rank": "#"}.get(key, key), key=key, width=width)
+        self.add_column("file", key="file", width=file_width)
+        self.add_column("passage", key="passage", width=passage_width)
+        return file_width
 
     def show(self, hits: list[SearchHit]) -> None:
         """Replace the rows; while the user is moving through them (the table has focus), the
         highlighted file stays highlighted wherever reranking moves it, else the best is."""
         current = self.highlighted
         self.hits = hits
-        self.clear()
+        self.clear(columns=True)
+        file_width = self._add_columns()
         best_bm25 = max((hit.bm25_score for hit in hits), default=1.0) or 1.0
         for position, hit in enumerate(hits, start=1):
             if hit.score is not None:
                 score = f"{score_bar(hit.score)} {hit.score:.3f}"
             else:
                 score = Text(f"{score_bar(hit.bm25_score / best_bm25)} bm25", style="dim")
-            self.add_row(str(position), score, move_label(position, hit), hit.path, passage_line(hit), key=hit.path)
+            self.add_row(str(position), score, move_label(position, hit), Text(file_label(hit.path, file_width)),
+                         Text(printable(passage_line(hit))[:PASSAGE_WIDTH]), key=hit.path)
         if self.has_focus and current is not None and current.path in {hit.path for hit in hits}:
             self.move_cursor(row=[hit.path for hit in hits].index(current.path), animate=False)
 

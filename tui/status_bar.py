@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from rich.text import Text
 from textual.widgets import Static
 
 
@@ -28,7 +29,7 @@ class StatusBar(Static):
         """Replace some parts of the status."""
         self.status = replace(self.status, **parts)
         shown = [self.status.model, self.status.index, self.status.work, self.status.timings]
-        self.update("  │  ".join(part for part in shown if part))
+        self.update(Text("  │  ".join(part for part in shown if part)))  # no markup: errors quote paths
 
 
 def format_timings(timings: dict[str, float], cached: int = 0) -> str:

@@ -12,12 +12,19 @@ BACKENDS = ("gguf", "onnx")
 
 
 def detect_format(path: Path) -> str:
-    """The backend name for a model path, from its content (never from its name)."""
+    """The backend name for a model path, from its content (never from its name).
+
+    Raises:
+        ModelError: nothing there, something that is neither a regular file nor a folder (a
+            FIFO would block the read), or neither a GGUF file nor an ONNX export folder.
+    """
     from local_rerank.backends.onnx import model_folder
 
     path = Path(path)
     if not path.exists():
         raise ModelError(f"model not found: {path}")
+    if not (path.is_file() or path.is_dir()):
+        raise ModelError(f"{path} is neither a regular file nor a folder, so it is not a model")
     if is_gguf(path):
         return "gguf"
     if model_folder(path) is not None:

@@ -4,17 +4,24 @@ A backend implements only :meth:`Backend._score_batch`. This base class owns bat
 sequences are sorted by length (so batches hold similar lengths and little padding) and
 packed whole under a token and a sequence limit; a sequence longer than the token limit
 is scored in a batch of its own. Scores come back in input order.
+
+It also owns thread safety: a native model (a llama.cpp context, an onnxruntime session)
+is never entered by two threads at once. Each batch holds the backend's lock, and
+:meth:`Backend.close` takes it too, so closing waits for the batch in flight instead of
+freeing memory under it; a closed backend refuses to score.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar, Iterator, Literal, Sequence
 
 import numpy as np
 
+from local_rerank.errors import LocalRerankError
 from local_rerank.tokenizer import Tokenizer
 
 Device = Literal["auto", "cpu", "cuda"]
@@ -39,9 +46,11 @@ def available_cores() -> int:
 class Backend(ABC):
     """Scores full prompt token-id sequences with one loaded model.
 
-    Subclasses set ``name`` and, in ``__init__``, ``tokenizer`` (the model's own
-    vocabulary), ``device`` ("cpu" or "cuda": where the work really runs),
-    ``model_name``, ``max_batch_tokens`` and ``max_batch_sequences``.
+    Subclasses set ``name`` and, in ``__init__`` (after calling ``super().__init__()``),
+    ``tokenizer`` (the model's own vocabulary), ``device`` ("cpu" or "cuda": where the work
+    really runs), ``model_name``, ``max_batch_tokens`` and ``max_batch_sequences``; they free
+    their native resources in :meth:`_release`. Safe to share between threads: calls are
+    serialised batch by batch.
     """
 
     name: ClassVar[str]
@@ -52,11 +61,23 @@ class Backend(ABC):
     max_batch_tokens: int
     max_batch_sequences: int
 
+    def __init__(self) -> None:
+        self._entry = threading.Lock()  # held while native code runs a batch, and while closing
+        self._closed = False
+        self._released = False
+
     def score(self, sequences: Sequence[Sequence[int]]) -> np.ndarray:
-        """p("yes") for each sequence, in input order, as float64 in [0, 1]."""
+        """p("yes") for each sequence, in input order, as float64 in [0, 1].
+
+        Raises:
+            LocalRerankError: the backend was closed (before or during the call).
+        """
         scores = np.empty(len(sequences), dtype=np.float64)
         for batch in self._batches(sequences):
-            scores[batch] = self._score_batch([sequences[i] for i in batch])
+            with self._entry:
+                if self._closed:
+                    raise LocalRerankError("the model was closed")
+                scores[batch] = self._score_batch([sequences[i] for i in batch])
         return scores
 
     def _batches(self, sequences: Sequence[Sequence[int]]) -> Iterator[list[int]]:
@@ -79,7 +100,15 @@ class Backend(ABC):
         """p("yes") for each sequence of one batch: within both limits, or one long sequence."""
 
     def close(self) -> None:
-        """Release the model's memory. The default does nothing."""
+        """Release the model's memory, once the batch in flight (if any) has finished."""
+        self._closed = True  # first, so that no further batch starts while this waits for the lock
+        with self._entry:
+            if not self._released:
+                self._released = True
+                self._release()
+
+    def _release(self) -> None:
+        """Free native resources; called once, never during a batch. The default does nothing."""
 
     def __enter__(self) -> "Backend":
         return self

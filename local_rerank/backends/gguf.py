@@ -88,6 +88,7 @@ class GgufBackend(Backend):
 
     def __init__(self, path: Path, options: BackendOptions = BackendOptions(), *,
                  max_length: int = DEFAULT_MAX_LENGTH, scoring_path: ScoringPath | None = None) -> None:
+        super().__init__()
         info = read_gguf_model(path)
         if scoring_path is not None and scoring_path not in info.scoring_paths:
             raise ModelError(f"{Path(path).name} cannot be scored with the {scoring_path} path")
@@ -170,7 +171,7 @@ class GgufBackend(Backend):
         batch.n_tokens = total
         return lasts
 
-    def close(self) -> None:
+    def _release(self) -> None:
         """Free the llama.cpp context, batch and model."""
         if _llama is None:
             return

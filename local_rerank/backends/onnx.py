@@ -9,7 +9,6 @@ providers a session really got are checked, so a fallback to the CPU is never si
 
 from __future__ import annotations
 
-import json
 import warnings
 from pathlib import Path
 from typing import Any, Sequence
@@ -17,7 +16,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from local_rerank.backends.base import Backend, BackendOptions, available_cores
-from local_rerank.convert.manifest import manifest_path
+from local_rerank.convert.manifest import manifest_path, read_manifest
 from local_rerank.errors import BackendUnavailableError, DeviceFallbackWarning, ModelError
 from local_rerank.files import sha256_file
 from local_rerank.recipe import DEFAULT_MAX_LENGTH
@@ -56,6 +55,7 @@ class OnnxBackend(Backend):
 
     def __init__(self, path: Path, options: BackendOptions = BackendOptions(), *,
                  max_length: int = DEFAULT_MAX_LENGTH) -> None:
+        super().__init__()
         folder = model_folder(path)
         if folder is None:
             raise ModelError(f"{path} is not an ONNX export folder (no {MODEL_FILE})")
@@ -80,7 +80,7 @@ class OnnxBackend(Backend):
         (logits,) = self._session.run(["logits"], {"input_ids": input_ids, "attention_mask": attention_mask})
         return 1.0 / (1.0 + np.exp(-logits[:, 0].astype(np.float64)))
 
-    def close(self) -> None:
+    def _release(self) -> None:
         """Drop the session."""
         self._session = None
 
@@ -124,10 +124,18 @@ def _checked_tokenizer(folder: Path) -> Tokenizer:
         raise ModelError(f"{folder} has no tokenizer.json")
     manifest = manifest_path(folder)
     if manifest.is_file():
-        expected = json.loads(manifest.read_text()).get("files", {}).get("tokenizer.json", {}).get("sha256")
+        expected = _recorded_sha256(read_manifest(manifest), "tokenizer.json")
         if expected and expected != sha256_file(tokenizer_file):
             raise ModelError(f"{folder}: tokenizer.json is not the one this model was exported with")
     return Tokenizer.from_file(tokenizer_file)
+
+
+def _recorded_sha256(manifest: dict[str, Any], name: str) -> str | None:
+    """The sha256 the manifest records for file ``name``, None where it records none."""
+    files = manifest.get("files")
+    entry = files.get(name) if isinstance(files, dict) else None
+    sha256 = entry.get("sha256") if isinstance(entry, dict) else None
+    return sha256 if isinstance(sha256, str) else None
 
 
 def _check_graph(session: Any, folder: Path) -> None:

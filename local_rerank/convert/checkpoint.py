@@ -20,7 +20,10 @@ def read_qwen3_config(checkpoint: Path) -> dict[str, Any]:
         config = json.loads((checkpoint / "config.json").read_text())
     except (OSError, ValueError) as e:
         raise ConversionError(f"{checkpoint} has no readable config.json: not a Hugging Face checkpoint") from e
-    if config.get("model_type") != "qwen3" or "Qwen3ForCausalLM" not in config.get("architectures", []):
+    if not isinstance(config, dict):
+        raise ConversionError(f"{checkpoint}/config.json is not a JSON object: not a Hugging Face checkpoint")
+    architectures = config.get("architectures")
+    if config.get("model_type") != "qwen3" or not isinstance(architectures, list) or "Qwen3ForCausalLM" not in architectures:
         raise ConversionError(
             f"{checkpoint}: model type {config.get('model_type')!r} is not a Qwen3ForCausalLM; "
             "only Qwen3-Reranker checkpoints are supported"

@@ -9,6 +9,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterable
 
+from local_rerank.errors import ModelError
 from local_rerank.files import file_records
 
 MANIFEST_SUFFIX = ".manifest.json"
@@ -55,6 +56,21 @@ def build_manifest(*, model: Path, fmt: str, quantization: str, source: dict[str
                  "python": platform.python_version(), "libraries": package_versions(libraries)},
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    """The manifest at ``path`` (see :func:`manifest_path`) as a JSON object.
+
+    Raises:
+        ModelError: it cannot be read, is not JSON, or is not an object.
+    """
+    try:
+        manifest = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as e:  # ValueError: bad JSON or bad UTF-8
+        raise ModelError(f"{path} is not a readable manifest: {e}") from e
+    if not isinstance(manifest, dict):
+        raise ModelError(f"{path} is not a manifest: a JSON {type(manifest).__name__}, not an object")
+    return manifest
 
 
 def write_manifest(path: Path, manifest: dict[str, Any]) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from local_rerank.convert.gguf_export import Progress
-from local_rerank.convert.manifest import build_manifest, manifest_path, write_manifest
+from local_rerank.convert.manifest import MANIFEST_SUFFIX, build_manifest, manifest_path, write_manifest
 from local_rerank.errors import ConversionError
 from local_rerank.files import move_into_place, remove_path
 
@@ -37,7 +37,8 @@ def convert_checkpoint(checkpoint: Path, out: Path, *, fmt: str = "gguf", quant:
     """Convert and return the manifest written with ``out``.
 
     Raises:
-        ConversionError: bad checkpoint, destination exists without ``force``, or parity failed.
+        ConversionError: bad checkpoint, the destination (or a GGUF's manifest beside it)
+            exists without ``force``, the destination cannot be written, or parity failed.
     """
     checkpoint, out = Path(checkpoint), Path(out)
     if fmt not in FORMATS:
@@ -45,14 +46,21 @@ def convert_checkpoint(checkpoint: Path, out: Path, *, fmt: str = "gguf", quant:
     quant = quant or DEFAULT_QUANT[fmt]
     if not checkpoint.is_dir():
         raise ConversionError(f"checkpoint folder not found: {checkpoint}")
-    if out.exists() and not force:
-        raise ConversionError(f"{out} already exists; pass --force to replace it")
-    out.parent.mkdir(parents=True, exist_ok=True)
+    taken = [path for path in _outputs(out, fmt) if path.exists() or path.is_symlink()]
+    if taken and not force:
+        raise ConversionError(f"{taken[0]} already exists; pass --force to replace it")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConversionError(f"cannot create the folder {out.parent}: {e.strerror}") from e
     partial = out.with_name(f".{out.name}.partial")
     remove_path(partial)
     try:
         _export(fmt, checkpoint, partial, quant, progress)
         parity = _parity(fmt, partial, checkpoint, quant, check_parity)
+    except OSError as e:  # a checkpoint file that cannot be read, a folder that cannot be written, a full disk
+        remove_path(partial)
+        raise ConversionError(f"conversion to {out} failed: {e}") from e
     except BaseException:
         remove_path(partial)
         raise
@@ -68,6 +76,12 @@ def convert_checkpoint(checkpoint: Path, out: Path, *, fmt: str = "gguf", quant:
             f"{parity['rank_inversions']} rank inversions; the model was kept as {final}"
         )
     return manifest
+
+
+def _outputs(out: Path, fmt: str) -> list[Path]:
+    """What a conversion to ``out`` writes: the model, and beside a GGUF file its manifest
+    (an ONNX folder holds its own)."""
+    return [out, out.with_name(out.name + MANIFEST_SUFFIX)] if fmt == "gguf" else [out]
 
 
 def _export(fmt: str, checkpoint: Path, target: Path, quant: str, progress: Progress | None) -> None:

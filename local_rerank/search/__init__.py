@@ -2,14 +2,17 @@
 
     index = FolderIndex.open("~/notes")
     index.update()
-    for event in search(index, SearchRequest("when does the lease end"), reranker):
-        ...
+    with SearchSession(index, load_reranker) as session:
+        session.load_model()
+        for event in session.search("when does the lease end"):
+            ...
 """
 
 from local_rerank.search.index import FolderIndex, IndexProgress, IndexReport, cache_root
 from local_rerank.search.pipeline import (LexicalResults, RerankProgress, SearchCancelled, SearchEvent,
-                                          SearchFinished, SearchHit, SearchRequest, default_candidates, search)
+                                          SearchFinished, SearchHit, SearchRequest, default_candidates)
+from local_rerank.search.session import Search, SearchSession
 
-__all__ = ["FolderIndex", "IndexProgress", "IndexReport", "LexicalResults", "RerankProgress", "SearchCancelled",
-           "SearchEvent", "SearchFinished", "SearchHit", "SearchRequest", "cache_root", "default_candidates",
-           "search"]
+__all__ = ["FolderIndex", "IndexProgress", "IndexReport", "LexicalResults", "RerankProgress", "Search",
+           "SearchCancelled", "SearchEvent", "SearchFinished", "SearchHit", "SearchRequest", "SearchSession",
+           "cache_root", "default_candidates"]

@@ -3,9 +3,10 @@
 A heading always opens a new passage and names the passages under it; a top-level definition
 in source code opens one once the current passage is a third full; blocks are never split
 unless one alone exceeds the budget, and then only at line ends (a single huge line at
-character boundaries). Token counts are estimated without a tokenizer (UTF-8 bytes / 3, which
-over-counts English and code for Qwen's tokenizer and is about right for CJK), so indexing
-needs no model and every passage fits the reranker's prompt untruncated.
+character boundaries). Passages are produced one at a time, as the blocks arrive. Token counts
+are estimated without a tokenizer (UTF-8 bytes / 3, which over-counts English and code for
+Qwen's tokenizer and is about right for CJK), so indexing needs no model and every passage
+fits the reranker's prompt untruncated.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
-from local_rerank.search.extract import SOFT_BREAK, Block
+from local_rerank.search.extract import SOFT_BREAK, Block, split_lines
 
 PASSAGE_TOKENS = 384
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Passage:
     """A piece of a file to index and rerank: its text, 1-based line span, heading trail and PDF page."""
 
@@ -34,9 +35,8 @@ def estimate_tokens(text: str) -> int:
     return len(text.encode("utf-8")) // 3 + 1
 
 
-def passages(blocks: Iterable[Block], budget: int = PASSAGE_TOKENS) -> list[Passage]:
+def passages(blocks: Iterable[Block], budget: int = PASSAGE_TOKENS) -> Iterator[Passage]:
     """The blocks packed into passages of at most ``budget`` estimated tokens."""
-    result: list[Passage] = []
     trail: dict[int, str] = {}
     current: list[Block] = []
     size = 0
@@ -45,7 +45,7 @@ def passages(blocks: Iterable[Block], budget: int = PASSAGE_TOKENS) -> list[Pass
         is_heading = 0 < block.heading < SOFT_BREAK
         soft_break = block.heading == SOFT_BREAK and size * 3 >= budget
         if current and (is_heading or soft_break or size + cost > budget):
-            result.append(_passage(current, trail))
+            yield _passage(current, trail)
             current, size = [], 0
         if is_heading:
             trail = {level: text for level, text in trail.items() if level < block.heading}
@@ -53,8 +53,7 @@ def passages(blocks: Iterable[Block], budget: int = PASSAGE_TOKENS) -> list[Pass
         current.append(block)
         size += cost
     if current:
-        result.append(_passage(current, trail))
-    return result
+        yield _passage(current, trail)
 
 
 def _passage(blocks: list[Block], trail: dict[int, str]) -> Passage:
@@ -75,13 +74,14 @@ def _fitting(blocks: Iterable[Block], budget: int) -> Iterator[Block]:
             yield block
             continue
         piece: list[str] = []
-        first = last = 0
+        first = last = size = 0  # size: UTF-8 bytes of the piece's lines, each with its "\n"
         for offset, line in _short_lines(block.text, budget):
-            if piece and estimate_tokens("\n".join(piece + [line])) > budget:
+            line_size = len(line.encode("utf-8"))
+            if piece and (size + line_size) // 3 + 1 > budget:  # estimate_tokens("\n".join(piece + [line]))
                 yield Block("\n".join(piece), block.start_line + first, block.start_line + last, page=block.page)
-                piece, first = [], offset
+                piece, first, size = [], offset, 0
             piece.append(line)
-            last = offset
+            last, size = offset, size + line_size + 1
         if piece:
             yield Block("\n".join(piece), block.start_line + first, block.start_line + last, page=block.page)
 
@@ -89,6 +89,6 @@ def _fitting(blocks: Iterable[Block], budget: int) -> Iterator[Block]:
 def _short_lines(text: str, budget: int) -> Iterator[tuple[int, str]]:
     """(line offset, text) of each line, long lines cut into pieces of at most ``budget`` tokens."""
     width = budget * 3 // 2  # characters: safe even when every character takes two bytes
-    for offset, line in enumerate(text.splitlines()):
+    for offset, line in enumerate(split_lines(text)):
         for begin in range(0, max(len(line), 1), width):
             yield offset, line[begin:begin + width]

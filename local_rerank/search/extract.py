@@ -4,17 +4,21 @@ Plain text, Markdown (and reStructuredText), source code, HTML and PDF are under
 is refused, with the reason, when it is binary or a PDF that cannot be read. Invalid UTF-8 is
 replaced (and counted), never fatal. PDF text is normalised: words hyphenated across lines
 are joined and hard-wrapped lines are joined back into paragraphs.
+
+Blocks are produced one at a time and a block's text is a slice of the file's text, so a file
+of millions of tiny paragraphs or tags costs little more memory than its text (a list of them
+cost about 100 times the file's size).
 """
 
 from __future__ import annotations
 
 import codecs
+import html
 import io
 import re
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from pathlib import PurePath
-from typing import Iterable
+from typing import Iterable, Iterator
 
 MARKDOWN_SUFFIXES = frozenset({".md", ".markdown", ".mdx", ".rst"})
 HTML_SUFFIXES = frozenset({".html", ".htm", ".xhtml"})
@@ -32,7 +36,7 @@ BINARY_SUFFIXES = frozenset({
     ".woff2", ".ttf", ".otf", ".iso", ".dmg", ".docx", ".xlsx", ".pptx", ".odt", ".epub",
 })
 SOFT_BREAK = 7  # the "heading level" of a top-level definition in source code: a preferred place to cut
-_DEFINITION = re.compile(r"^(?:async\s+def|def|class|fn|func|function|pub\s|impl|struct|enum|interface|type|"
+_DEFINITION = re.compile(r"(?:async\s+def|def|class|fn|func|function|pub\s|impl|struct|enum|interface|type|"
                          r"export|public|private|protected|static|module|package|const|CREATE)\b")
 
 
@@ -40,7 +44,7 @@ class NotIndexable(Exception):
     """The file has no text to index; the message is the reason."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Block:
     """A run of text that belongs together, with its 1-based line span.
 
@@ -57,10 +61,11 @@ class Block:
 
 @dataclass(frozen=True)
 class Extracted:
-    """A file's blocks, its kind, and how many invalid UTF-8 sequences were replaced."""
+    """A file's blocks (produced as they are read: iterate once), its kind, and how many invalid
+    UTF-8 sequences were replaced."""
 
     kind: str
-    blocks: list[Block]
+    blocks: Iterable[Block]
     replaced: int = 0
 
 
@@ -111,18 +116,27 @@ def decode_text(data: bytes) -> tuple[str, int]:
         return text, text.count("\ufffd") - data.count("\ufffd".encode())
 
 
-def paragraph_blocks(text: str) -> list[Block]:
+def split_lines(text: str) -> Iterator[str]:
+    """``text.splitlines()``, a piece at a time: a list of millions of short lines costs 20 times the text."""
+    for piece in _pieces(text, _LINE_BREAK):
+        yield from piece.splitlines()
+
+
+def paragraph_blocks(text: str) -> Iterator[Block]:
     """Runs of non-blank lines."""
-    return [Block("\n".join(lines), start, start + len(lines) - 1) for start, lines in _runs(text.splitlines())]
+    text = _unix_newlines(text)
+    for run in _runs(text):
+        yield run.block(text)
 
 
-def code_blocks(text: str) -> list[Block]:
+def code_blocks(text: str) -> Iterator[Block]:
     """Runs of non-blank lines; a run that opens a top-level definition is a preferred cut."""
-    blocks = []
-    for start, lines in _runs(text.splitlines()):
-        soft = SOFT_BREAK if _DEFINITION.match(lines[0]) or lines[0].startswith(("@", "#[")) else 0
-        blocks.append(Block("\n".join(lines), start, start + len(lines) - 1, soft))
-    return blocks
+    text = _unix_newlines(text)
+    for run in _runs(text):
+        first_end = text.find("\n", run.start, run.end)
+        first_end = run.end if first_end < 0 else first_end
+        opens = _DEFINITION.match(text, run.start, first_end) or text.startswith(("@", "#["), run.start, first_end)
+        yield Block(text[run.start:run.end], run.first, run.last, SOFT_BREAK if opens else 0)
 
 
 _ATX = re.compile(r"^(#{1,6})\s+\S")
@@ -130,58 +144,112 @@ _FENCE = re.compile(r"^\s*(```|~~~)")
 _UNDERLINE = re.compile(r"^(=+|-+|~+|\^+|\*+)\s*$")
 
 
-def markdown_blocks(text: str) -> list[Block]:
+def markdown_blocks(text: str) -> Iterator[Block]:
     """Headings (ATX, setext and reStructuredText underlines), fenced code kept whole, paragraphs."""
-    lines = text.splitlines()
-    blocks: list[Block] = []
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        if not line.strip():
-            i += 1
-        elif _FENCE.match(line):
-            end = _fence_end(lines, i)
-            blocks.append(Block("\n".join(lines[i:end + 1]), i + 1, end + 1))
-            i = end + 1
-        elif _ATX.match(line):
-            blocks.append(Block(line, i + 1, i + 1, len(_ATX.match(line).group(1))))  # type: ignore[union-attr]
-            i += 1
-        elif i + 1 < len(lines) and _UNDERLINE.match(lines[i + 1]) and len(lines[i + 1].strip()) >= len(line.strip()) > 0:
-            level = 1 if lines[i + 1].lstrip()[0] == "=" else 2
-            blocks.append(Block(line + "\n" + lines[i + 1], i + 1, i + 2, level))
-            i += 2
-        else:
-            end = i
-            while end + 1 < len(lines) and lines[end + 1].strip() and not (
-                    _ATX.match(lines[end + 1]) or _FENCE.match(lines[end + 1])):
-                end += 1
-            blocks.append(Block("\n".join(lines[i:end + 1]), i + 1, end + 1))
-            i = end + 1
-    return blocks
+    text = _unix_newlines(text)
+    current: _Span | None = None  # the paragraph or fence being read
+    for number, start, end in _lines(text):
+        line = text[start:end]
+        if current and current.fence:
+            current.last, current.end = number, end
+            if line.strip().startswith(current.fence):
+                yield current.block(text)
+                current = None
+            continue
+        if current and current.first == current.last and _underlines(line, text[current.start:current.end]):
+            yield Block(text[current.start:end], current.first, number, 1 if line[0] == "=" else 2)
+            current = None
+            continue
+        if current and line.strip() and not (_ATX.match(line) or _FENCE.match(line)):
+            current.last, current.end = number, end
+            continue
+        if current:
+            yield current.block(text)
+            current = None
+        fence, atx = _FENCE.match(line), _ATX.match(line)
+        if atx:
+            yield Block(line, number, number, len(atx.group(1)))
+        elif line.strip():
+            current = _Span(number, start, number, end, fence.group(1) if fence else "")
+    if current:
+        yield current.block(text)
 
 
-def _fence_end(lines: list[str], start: int) -> int:
-    marker = _FENCE.match(lines[start]).group(1)  # type: ignore[union-attr]
-    for end in range(start + 1, len(lines)):
-        if lines[end].strip().startswith(marker):
-            return end
-    return len(lines) - 1
+def _underlines(line: str, title: str) -> bool:
+    return bool(_UNDERLINE.match(line)) and len(line.strip()) >= len(title.strip()) > 0
 
 
-def _runs(lines: list[str]) -> Iterable[tuple[int, list[str]]]:
-    run: list[str] = []
-    for number, line in enumerate(lines, start=1):
-        if line.strip():
-            run.append(line)
+@dataclass(slots=True)
+class _Span:
+    """Lines ``first`` to ``last`` of a text, at offsets ``start`` to ``end``; ``fence``: the marker of fenced code."""
+
+    first: int
+    start: int
+    last: int
+    end: int
+    fence: str = ""
+
+    def block(self, text: str) -> Block:
+        return Block(text[self.start:self.end], self.first, self.last)
+
+
+_LINE_BREAK = re.compile(r"\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
+_OTHER_BREAK = re.compile(r"[\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
+_TO_NEWLINE = str.maketrans(dict.fromkeys("\r\v\f\x1c\x1d\x1e\x85\u2028\u2029", "\n"))
+_PIECE = 2**16  # characters: about what split_lines splits at once
+_BLANK = re.compile(r"\s*")
+_WHITESPACE = re.compile(r"\s+")
+
+
+def _unix_newlines(text: str) -> str:
+    """``text`` with each line break that str.splitlines() knows as one "\\n", so that lines are
+    counted as splitlines() counts them and a run of lines is a slice of the text."""
+    if "\r\n" in text:
+        text = text.replace("\r\n", "\n")
+    return text.translate(_TO_NEWLINE) if _OTHER_BREAK.search(text) else text
+
+
+def _pieces(text: str, cut: re.Pattern[str]) -> Iterator[str]:
+    """``text`` in pieces of about ``_PIECE`` characters, each ending where ``cut`` matches."""
+    start = 0
+    while start < len(text):
+        found = cut.search(text, start + _PIECE)
+        end = found.end() if found else len(text)
+        yield text[start:end]
+        start = end
+
+
+def _lines(text: str) -> Iterator[tuple[int, int, int]]:
+    """(number, start, end) of each line of ``text``, whose line breaks are "\\n"."""
+    number, start = 1, 0
+    while start < len(text):
+        end = text.find("\n", start)
+        end = len(text) if end < 0 else end
+        yield number, start, end
+        number, start = number + 1, end + 1
+
+
+def _runs(text: str) -> Iterator[_Span]:
+    """The runs of non-blank lines of ``text``."""
+    run: _Span | None = None
+    for number, start, end in _lines(text):
+        if not _BLANK.fullmatch(text, start, end):
+            if run:
+                run.last, run.end = number, end
+            else:
+                run = _Span(number, start, number, end)
         elif run:
-            yield number - len(run), run
-            run = []
+            yield run
+            run = None
     if run:
-        yield len(lines) - len(run) + 1, run
+        yield run
 
 
-class _HtmlText(HTMLParser):
-    """Collects the visible text of HTML as blocks, with the source line where each starts."""
+class _HtmlText:
+    """Collects the visible text of HTML as blocks from its tags and text, given in order with their lines.
+
+    Blocks found so far wait in ``blocks`` for the caller to take them.
+    """
 
     BLOCK_TAGS = frozenset({"p", "div", "li", "tr", "td", "th", "br", "blockquote", "dd", "dt", "section", "article",
                             "header", "footer", "nav", "aside", "main", "figure", "figcaption", "table", "ul", "ol",
@@ -189,55 +257,120 @@ class _HtmlText(HTMLParser):
     HIDDEN_TAGS = frozenset({"script", "style", "noscript", "template", "svg", "head"})
 
     def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
         self.blocks: list[Block] = []
-        self.parts: list[str] = []
+        self.text = io.StringIO()
         self.start_line = 0
         self.heading = 0
         self.pre = 0
         self.hidden = 0
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+    def start_tag(self, tag: str, line: int) -> None:
         if tag in self.HIDDEN_TAGS:
             self.hidden += 1
         elif tag in self.BLOCK_TAGS or tag == "pre" or _heading_level(tag):
-            self.flush()
+            self.flush(line)
             self.heading = _heading_level(tag)
             self.pre += tag == "pre"
 
-    def handle_endtag(self, tag: str) -> None:
+    def end_tag(self, tag: str, line: int) -> None:
         if tag in self.HIDDEN_TAGS:
             self.hidden = max(self.hidden - 1, 0)
         elif tag in self.BLOCK_TAGS or tag == "pre" or _heading_level(tag):
-            self.flush()
+            self.flush(line)
             self.pre = max(self.pre - (tag == "pre"), 0)
 
-    def handle_data(self, data: str) -> None:
-        if self.hidden or not data.strip() and not self.parts:
+    def data(self, data: str, line: int) -> None:
+        if self.hidden or not data.strip() and not self.text.tell():
             return
-        if not self.parts:
-            self.start_line = self.getpos()[0] + data[:len(data) - len(data.lstrip())].count("\n")
-        self.parts.append(data)
+        if not self.text.tell():
+            self.start_line = line + data[:len(data) - len(data.lstrip())].count("\n")
+        self.text.write(data)
 
-    def flush(self) -> None:
-        raw = "".join(self.parts)
-        text = raw.strip("\n") if self.pre else " ".join(raw.split())
+    def flush(self, line: int) -> None:
+        raw = self.text.getvalue()
+        text = raw.strip("\n") if self.pre else _WHITESPACE.sub(" ", raw).strip()
         if text.strip():
-            self.blocks.append(Block(text, self.start_line, self.getpos()[0], self.heading))
-        self.parts, self.heading = [], 0
+            self.blocks.append(Block(text, self.start_line, line, self.heading))
+        self.text, self.heading = io.StringIO(), 0
 
 
 def _heading_level(tag: str) -> int:
     return int(tag[1]) if len(tag) == 2 and tag[0] == "h" and tag[1] in "123456" else 0
 
 
-def html_blocks(text: str) -> list[Block]:
-    """Visible text by block element; h1-h6 become headings, <pre> keeps its lines."""
-    parser = _HtmlText()
-    parser.feed(text)
-    parser.close()
-    parser.flush()
-    return parser.blocks
+# A comment, a declaration or processing instruction, "</" not followed by a letter, or a tag ("/"?, name).
+_MARKUP = re.compile(r"<(?:!--|[!?]|/(?![a-zA-Z])|(/?)([a-zA-Z][^\t\n\r\f />\x00]*))")
+_COMMENT_END = re.compile(r"--\s*>")
+_GREATER = re.compile(">")
+_BEFORE_AMPERSAND = re.compile("(?=&)")
+_TAG_END = re.compile(r"""(>)|=\s*(["'])""")  # the end of a start tag, or the opening quote of a value
+_RAW_TEXT_END = {tag: re.compile(rf"</\s*{tag}\s*>", re.IGNORECASE) for tag in ("script", "style")}
+
+
+def html_blocks(text: str) -> Iterator[Block]:
+    """Visible text by block element; h1-h6 become headings, <pre> keeps its lines.
+
+    Markup is read in one pass, as HTML5 reads it: a comment or tag left open hides the rest of
+    the file. (Python's html.parser is not used: without the fix of CPython gh-135462, 2025, it
+    takes time quadratic in the length of such markup, and many ``<![`` raise AssertionError.)
+    """
+    text = _unix_newlines(text)
+    page = _HtmlText()
+    position, line = 0, 1
+    while markup := _MARKUP.search(text, position):
+        line = _read_text(page, text[position:markup.start()], line)
+        position = _read_markup(page, text, markup, line)
+        line += text.count("\n", markup.start(), position)
+        yield from page.blocks
+        page.blocks.clear()
+    page.flush(_read_text(page, text[position:], line))
+    yield from page.blocks
+
+
+def _read_text(page: _HtmlText, text: str, line: int) -> int:
+    """Hand ``text``, which starts on ``line``, to ``page`` with its character references replaced
+    (a piece at a time: html.unescape on millions of them costs 25 times the text); the line it ends on."""
+    for piece in _pieces(text, _BEFORE_AMPERSAND):
+        page.data(html.unescape(piece), line)
+        line += piece.count("\n")
+    return line
+
+
+def _read_markup(page: _HtmlText, text: str, markup: re.Match[str], line: int) -> int:
+    """Hand the tag at ``markup`` to ``page``; where reading goes on (the text's end for markup left open).
+
+    The content of <script> and <style> is skipped up to their end tag.
+    """
+    if markup.group(2) is None:  # a comment, declaration or processing instruction: nothing to show
+        close = (_COMMENT_END if markup.group() == "<!--" else _GREATER).search(text, markup.end())
+        return close.end() if close else len(text)
+    tag = markup.group(2).lower()
+    if markup.group(1):  # an end tag
+        end = text.find(">", markup.end()) + 1
+        if end:
+            page.end_tag(tag, line)
+        return end or len(text)
+    end = _start_tag_end(text, markup.end())
+    if not end:
+        return len(text)
+    page.start_tag(tag, line)
+    if text.startswith("/>", end - 2):
+        page.end_tag(tag, line)
+    elif tag in _RAW_TEXT_END:  # their content is not markup
+        close = _RAW_TEXT_END[tag].search(text, end)
+        return close.start() if close else len(text)
+    return end
+
+
+def _start_tag_end(text: str, position: int) -> int:
+    """Just past the ">" that ends a start tag whose attributes begin at ``position``; 0 if none does."""
+    while stop := _TAG_END.search(text, position):
+        if stop.group(1):
+            return stop.end()
+        position = text.find(stop.group(2), stop.end()) + 1
+        if position == 0:
+            return 0
+    return 0
 
 
 def pdf_blocks(data: bytes) -> list[Block]:

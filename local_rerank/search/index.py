@@ -5,10 +5,15 @@ modification time changed, drops files that are gone, and records skipped files 
 reason. Each batch of files is one transaction (write-ahead log), so an update killed
 mid-way leaves an index that opens, answers from what it holds, and is completed by the next
 update. The same database caches reranker scores (see :mod:`local_rerank.search.pipeline`).
+
+The database is only a cache: when SQLite finds it damaged (at opening, ``PRAGMA quick_check``:
+about 50 ms for 10,000 files; or during any operation) it is deleted and built again. A cache
+directory that cannot be written (not a folder, read-only, full, failing) raises :class:`CacheError`.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -19,14 +24,14 @@ from collections import Counter
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Mapping
+from typing import Callable, Concatenate, Iterable, Iterator, Mapping, ParamSpec, TypeVar
 
-from local_rerank.errors import InputError
+from local_rerank.errors import CacheError, InputError
 from local_rerank.search.chunking import PASSAGE_TOKENS, Passage, passages
 from local_rerank.search.extract import NotIndexable, decode_text, extract
-from local_rerank.search.walk import FoundFile, Skipped, walk
+from local_rerank.search.walk import FoundFile, Skipped, read_file, walk
 
-SCHEMA = f"local-rerank index 1; passages {PASSAGE_TOKENS}"
+SCHEMA = f"local-rerank index 2; passages {PASSAGE_TOKENS}"
 MAX_FILE_BYTES = 10 * 2**20
 _COMMIT_EVERY_S = 0.5
 _STOPWORDS = frozenset(
@@ -45,6 +50,15 @@ CREATE VIRTUAL TABLE passages_fts USING fts5(path, heading, text, content='passa
 INSERT INTO passages_fts(passages_fts, rank) VALUES('rank', 'bm25(4.0, 2.0, 1.0)');
 CREATE TABLE scores(key TEXT PRIMARY KEY, score REAL);
 """
+# SQLite's primary result codes (the low byte of sqlite_errorcode).
+_DAMAGED = frozenset({11, 26})  # SQLITE_CORRUPT, SQLITE_NOTADB
+_WRITABLE = "set LOCAL_RERANK_CACHE to a writable folder"
+_CACHE_ADVICE = {8: _WRITABLE,  # SQLITE_READONLY
+                 10: "check that disk or set LOCAL_RERANK_CACHE to a folder on another one",  # SQLITE_IOERR
+                 13: "free some space there or set LOCAL_RERANK_CACHE to a folder on another disk",  # SQLITE_FULL
+                 14: _WRITABLE}  # SQLITE_CANTOPEN
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
 def cache_root(environ: Mapping[str, str] = os.environ) -> Path:
@@ -93,15 +107,56 @@ class SearchHit:
     score: float | None = None
 
 
+class _Damaged(Exception):
+    """PRAGMA quick_check found the index file damaged."""
+
+
+def _recovering(method: Callable[Concatenate[FolderIndex, _P], _R]) -> Callable[Concatenate[FolderIndex, _P], _R]:
+    """``method``, run once more on a new, empty index when SQLite finds the index file damaged;
+    SQLite's complaints about the cache directory (read-only, full, failing) become :class:`CacheError`."""
+
+    @functools.wraps(method)
+    def run(index: FolderIndex, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with _cache_errors(index.database.parent):
+            try:
+                return method(index, *args, **kwargs)
+            except (_Damaged, sqlite3.DatabaseError) as e:
+                if not isinstance(e, _Damaged) and _result_code(e) not in _DAMAGED:
+                    raise
+            index._start_over()
+            return method(index, *args, **kwargs)
+
+    return run
+
+
+@contextmanager
+def _cache_errors(directory: Path) -> Iterator[None]:
+    """SQLite's errors that mean ``directory`` cannot be written, as :class:`CacheError`."""
+    try:
+        yield
+    except sqlite3.DatabaseError as e:
+        if _result_code(e) not in _CACHE_ADVICE:
+            raise
+        raise _cache_error(directory, str(e), _CACHE_ADVICE[_result_code(e)]) from e
+
+
 class FolderIndex:
     """The index of one folder. Safe to use from several threads: each call opens its own connection."""
 
     def __init__(self, folder: Path, database: Path) -> None:
+        """Open (create, or rebuild when damaged) the index of ``folder`` kept in ``database``.
+
+        Raises:
+            CacheError: the database's directory cannot be created or written.
+        """
         self.folder = folder
         self.database = database
         self._write_lock = threading.Lock()
-        database.parent.mkdir(parents=True, exist_ok=True)
-        self._prepare()
+        try:
+            database.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise _cache_error(database.parent, e.strerror or str(e)) from e
+        self._create_or_check()
 
     @classmethod
     def open(cls, folder: str | Path, cache: Path | None = None) -> "FolderIndex":
@@ -109,12 +164,13 @@ class FolderIndex:
 
         Raises:
             InputError: the folder does not exist or is not a folder.
+            CacheError: the cache directory cannot be created or written.
         """
         root = Path(folder).expanduser()
         if not root.is_dir():
             raise InputError(f"{folder} is not a folder" if root.exists() else f"{folder} does not exist")
         root = root.resolve()
-        digest = hashlib.sha256(str(root).encode()).hexdigest()[:16]
+        digest = hashlib.sha256(os.fsencode(root)).hexdigest()[:16]
         slug = re.sub(r"[^\w.-]+", "_", root.name or "root")[:40]
         return cls(root, (cache or cache_root()) / "indexes" / f"{slug}-{digest}.sqlite3")
 
@@ -126,27 +182,32 @@ class FolderIndex:
             with connection:
                 yield connection
 
-    def _prepare(self) -> None:
-        try:
-            self._create_or_check()
-        except sqlite3.DatabaseError:  # a damaged cache file: it is only a cache, so start again
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{self.database}{suffix}").unlink(missing_ok=True)
-            self._create_or_check()
-
+    @_recovering
     def _create_or_check(self) -> None:
+        """Create the tables, or check those there: their schema version and the file's soundness."""
         with self.connect() as connection:
             connection.execute("PRAGMA journal_mode=WAL")
             tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")}
             version = (connection.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
                        if "meta" in tables else None)
-            if version == (SCHEMA,):
-                return
-            for table in ("passages_fts", "passages", "files", "scores", "meta"):
-                connection.execute(f"DROP TABLE IF EXISTS {table}")
-            connection.executescript(_TABLES)
-            connection.execute("INSERT INTO meta VALUES('schema', ?)", (SCHEMA,))
+            if version != (SCHEMA,):
+                _create_tables(connection)
+            elif connection.execute("PRAGMA quick_check(1)").fetchone() != ("ok",):
+                raise _Damaged(self.database)
 
+    def _start_over(self) -> None:
+        """Delete the index file (it is only a cache) and create an empty index in its place."""
+        with self._write_lock:
+            try:
+                for suffix in ("", "-wal", "-shm"):
+                    Path(f"{self.database}{suffix}").unlink(missing_ok=True)
+            except OSError as e:
+                raise _cache_error(self.database.parent, e.strerror or str(e)) from e
+            with self.connect() as connection:
+                connection.execute("PRAGMA journal_mode=WAL")
+                _create_tables(connection)
+
+    @_recovering
     def update(self, progress: Callable[[IndexProgress], None] | None = None,
                cancel: threading.Event | None = None, max_file_bytes: int = MAX_FILE_BYTES) -> IndexReport:
         """Bring the index up to date with the folder; see the module docstring.
@@ -154,6 +215,9 @@ class FolderIndex:
         ``progress`` is called as files are looked at; ``cancel`` stops between files (what was
         done is kept). Updates through one index object run one at a time; updates from two
         processes are safe too (SQLite serialises the writes) but repeat each other's work.
+
+        Raises:
+            CacheError: the cache directory is read-only, full or failing.
         """
         started = time.perf_counter()
         with self._write_lock:
@@ -197,6 +261,7 @@ class FolderIndex:
                 "SELECT skipped, count(*) FROM files WHERE skipped IS NOT NULL GROUP BY skipped").fetchall()))
         return IndexReport(files[0], count, read, unchanged, removed, dict(skipped), files[1], seconds, complete)
 
+    @_recovering
     def lexical(self, query: str, limit: int) -> list[SearchHit]:
         """The best passage of each of the ``limit`` files that BM25 ranks highest for ``query``.
 
@@ -224,6 +289,11 @@ class FolderIndex:
         return [SearchHit(details[pid][0], details[pid][1], details[pid][2], rank, score)
                 for rank, (pid, score) in enumerate(best.items(), start=1)]
 
+    @_recovering
+    def reranker_text(self, hit: SearchHit) -> str:
+        """What the reranker reads for ``hit``: :func:`document_text`."""
+        return document_text(hit.path, hit.passage)
+
     def cached_scores(self, keys: list[str]) -> dict[str, float]:
         """The stored scores among ``keys``."""
         with self.connect() as connection:
@@ -234,8 +304,13 @@ class FolderIndex:
                     f"SELECT key, score FROM scores WHERE key IN ({','.join('?' * len(part))})", part).fetchall())
         return found
 
+    @_recovering
     def save_scores(self, scores: Mapping[str, float]) -> None:
-        """Remember scores by key."""
+        """Remember scores by key.
+
+        Raises:
+            CacheError: the cache directory is read-only, full or failing.
+        """
         with self.connect() as connection:
             connection.executemany("INSERT OR REPLACE INTO scores VALUES(?, ?)", scores.items())
 
@@ -244,10 +319,11 @@ class FolderIndex:
         decodes them, so that passage line numbers match.
 
         Raises:
-            OSError: the file cannot be read.
-            NotIndexable: it has turned binary since it was indexed.
+            OSError: the file cannot be read (a name that is not UTF-8 among them: ``relpath``
+                holds it escaped, see :func:`~local_rerank.search.walk.printable`).
+            NotIndexable: it has turned binary, too large or not a regular file since it was indexed.
         """
-        return decode_text((self.folder / relpath).read_bytes())[0].splitlines()
+        return decode_text(read_file(self.folder / relpath, MAX_FILE_BYTES))[0].splitlines()
 
 
 def fts_query(query: str) -> str:
@@ -263,39 +339,61 @@ def fts_query(query: str) -> str:
     return " OR ".join(f'"{word}"' for word in content)
 
 
+def document_text(path: str, passage: Passage) -> str:
+    """What the reranker reads for a passage of a file: its path, section and text."""
+    where = f"{path} — {passage.heading}" if passage.heading else path
+    return f"{where}\n{passage.text}"
+
+
 def passage_hash(path: str, passage: Passage) -> str:
-    """A digest of what the reranker reads for this passage."""
-    return hashlib.sha256(f"{path}\0{passage.heading}\0{passage.text}".encode()).hexdigest()[:32]
+    """A digest of what the reranker reads for this passage (:func:`document_text`), so that the
+    score cache follows any change to it."""
+    return hashlib.sha256(document_text(path, passage).encode("utf-8", "replace")).hexdigest()[:32]
 
 
-def _read(entry: FoundFile, max_file_bytes: int) -> tuple[str, list[Passage], str | None, int]:
-    """(kind, passages, reason skipped or None, invalid UTF-8 sequences replaced) of one file."""
-    if entry.size > max_file_bytes:
-        return "", [], f"larger than {max_file_bytes // 2**20} MiB", 0
+def _read(entry: FoundFile, max_file_bytes: int) -> tuple[str, Iterable[Passage], str | None, int]:
+    """(kind, passages (produced as they are stored), reason skipped or None, invalid UTF-8 sequences
+    replaced) of one file."""
     try:
-        data = entry.path.read_bytes()
-    except OSError as e:
-        return "", [], f"cannot be read ({e.strerror})", 0
-    try:
-        extracted = extract(entry.relpath, data)
+        extracted = extract(entry.relpath, read_file(entry.path, max_file_bytes))
     except NotIndexable as e:
         return "", [], str(e), 0
-    found = passages(extracted.blocks)
-    return extracted.kind, found, None if found else "no text", extracted.replaced
+    except OSError as e:
+        return "", [], f"cannot be read ({e.strerror})", 0
+    return extracted.kind, passages(extracted.blocks), None, extracted.replaced
 
 
-def _store(connection: sqlite3.Connection, entry: FoundFile, kind: str, found: list[Passage], reason: str | None,
-           replaced: int) -> None:
+def _store(connection: sqlite3.Connection, entry: FoundFile, kind: str, found: Iterable[Passage],
+           reason: str | None, replaced: int) -> None:
     _forget(connection, entry.relpath)
-    connection.execute("INSERT INTO files VALUES(?, ?, ?, ?, ?, ?)",
-                       (entry.relpath, entry.size, entry.mtime_ns, kind, reason, replaced))
-    for passage in found:
+    stored = 0
+    for stored, passage in enumerate(found, start=1):
         cursor = connection.execute(
             "INSERT INTO passages(path, heading, text, start_line, end_line, page, hash) VALUES(?, ?, ?, ?, ?, ?, ?)",
             (entry.relpath, passage.heading, passage.text, passage.start_line, passage.end_line, passage.page,
              passage_hash(entry.relpath, passage)))
         connection.execute("INSERT INTO passages_fts(rowid, path, heading, text) VALUES(?, ?, ?, ?)",
                            (cursor.lastrowid, entry.relpath, passage.heading, passage.text))
+    if reason is None and not stored:
+        reason = "no text"
+    connection.execute("INSERT INTO files VALUES(?, ?, ?, ?, ?, ?)",
+                       (entry.relpath, entry.size, entry.mtime_ns, kind, reason, replaced))
+
+
+def _create_tables(connection: sqlite3.Connection) -> None:
+    for table in ("passages_fts", "passages", "files", "scores", "meta"):
+        connection.execute(f"DROP TABLE IF EXISTS {table}")
+    connection.executescript(_TABLES)
+    connection.execute("INSERT INTO meta VALUES('schema', ?)", (SCHEMA,))
+
+
+def _result_code(error: sqlite3.DatabaseError) -> int:
+    """SQLite's primary result code for ``error`` (0 when it has none)."""
+    return (getattr(error, "sqlite_errorcode", None) or 0) & 0xFF
+
+
+def _cache_error(directory: Path, reason: str, advice: str = _WRITABLE) -> CacheError:
+    return CacheError(f"cannot write the index cache in {directory}: {reason}; {advice}")
 
 
 def _forget(connection: sqlite3.Connection, path: str) -> None:

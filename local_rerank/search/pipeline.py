@@ -1,10 +1,10 @@
-"""The query pipeline: BM25 candidates, then reranking in batches, results streamed as they come.
+"""The query pipeline's two stages: BM25 candidates, then reranking in batches, streamed as events.
 
-:func:`search` runs both stages; :func:`lexical_stage` and :func:`rerank_stage` are the two
-halves for callers that show the lexical order before a model is ready (the TUI). Scores
-are cached in the folder's index by (query, instruction, model, passage), so a repeated or
-widened query costs only what it has not scored before. A ``cancel`` event is honoured
-between batches.
+:func:`lexical_stage` and :func:`rerank_stage` are pure steps over an index and a reranker;
+:class:`local_rerank.search.session.SearchSession` runs them for every front end, one search
+at a time. Scores are cached in the folder's index by (query, instruction, model, passage),
+so a repeated or widened query costs only what it has not scored before. A ``cancel`` event
+is honoured between batches.
 """
 
 from __future__ import annotations
@@ -13,13 +13,12 @@ import hashlib
 import threading
 import time
 from dataclasses import dataclass, replace
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterator, Mapping, Protocol, Sequence
 
 from local_rerank.errors import InputError
 from local_rerank.recipe import DEFAULT_INSTRUCTION
 from local_rerank.reranker import Reranker
-from local_rerank.search.chunking import Passage
-from local_rerank.search.index import FolderIndex, SearchHit
+from local_rerank.search.index import SearchHit
 
 # On the stdlib known-item set, recall is 0.958 at 10 candidates and 0.979 at 16 and at 24 (1.0 at
 # 100); 16 passages take about 17 s with the 0.6B Q8_0 model on two cores (tools/search_benchmark.py).
@@ -28,20 +27,37 @@ GPU_CANDIDATES = 100
 Clock = Callable[[], float]
 
 
+class Corpus(Protocol):
+    """What a search runs over: a folder's index, or a list of passages the user brought."""
+
+    def lexical(self, query: str, limit: int) -> list[SearchHit]:
+        """The first-stage candidates for ``query``, best first."""
+
+    def reranker_text(self, hit: SearchHit) -> str:
+        """What the reranker reads for ``hit``."""
+
+    def cached_scores(self, keys: list[str]) -> dict[str, float]:
+        """The scores already known among ``keys``."""
+
+    def save_scores(self, scores: Mapping[str, float]) -> None:
+        """Remember scores by key."""
+
+
 @dataclass(frozen=True)
 class SearchRequest:
-    """One query and how to answer it; ``candidates`` files go to the reranker, ``top_k`` come back."""
+    """One query and how to answer it; ``candidates`` files go to the reranker (None: the
+    device's default, :func:`default_candidates`), ``top_k`` come back."""
 
     query: str
     instruction: str | None = None
-    candidates: int = CPU_CANDIDATES
+    candidates: int | None = None
     top_k: int | None = None
     rerank: bool = True
 
     def __post_init__(self) -> None:
         if not self.query.strip():
             raise InputError("the query is empty")
-        if self.candidates < 1:
+        if self.candidates is not None and self.candidates < 1:
             raise InputError(f"candidates must be at least 1, got {self.candidates}")
         if self.top_k is not None and self.top_k < 1:
             raise InputError(f"top-k must be at least 1, got {self.top_k}")
@@ -90,20 +106,14 @@ def default_candidates(device: str | None) -> int:
     return GPU_CANDIDATES if device == "cuda" else CPU_CANDIDATES
 
 
-def document_text(path: str, passage: Passage) -> str:
-    """What the reranker reads for a passage: its file path, section and text."""
-    where = f"{path} — {passage.heading}" if passage.heading else path
-    return f"{where}\n{passage.text}"
-
-
-def lexical_stage(index: FolderIndex, request: SearchRequest, clock: Clock = time.perf_counter) -> LexicalResults:
-    """The best passage of each of the top ``request.candidates`` files by BM25."""
+def lexical_stage(index: Corpus, request: SearchRequest, clock: Clock = time.perf_counter) -> LexicalResults:
+    """The best passage of each of the top ``request.candidates`` files by BM25 (None: the CPU default)."""
     started = clock()
-    hits = index.lexical(request.query, request.candidates)
+    hits = index.lexical(request.query, request.candidates or CPU_CANDIDATES)
     return LexicalResults(hits, clock() - started)
 
 
-def rerank_stage(index: FolderIndex, hits: Sequence[SearchHit], request: SearchRequest, reranker: Reranker,
+def rerank_stage(index: Corpus, hits: Sequence[SearchHit], request: SearchRequest, reranker: Reranker,
                  cancel: threading.Event | None = None, batch_size: int | None = None,
                  clock: Clock = time.perf_counter) -> Iterator[SearchEvent]:
     """Score ``hits`` in batches (cached scores first), yielding progress, then the final order."""
@@ -119,27 +129,13 @@ def rerank_stage(index: FolderIndex, hits: Sequence[SearchHit], request: SearchR
             yield SearchCancelled(_order(scored))
             return
         batch = pending[start:start + batch_size]
-        scores = reranker.score(request.query, [document_text(scored[i].path, scored[i].passage) for i in batch],
+        scores = reranker.score(request.query, [index.reranker_text(scored[i]) for i in batch],
                                 instruction=request.instruction)
         index.save_scores({keys[i]: score for i, score in zip(batch, scores)})
         for i, score in zip(batch, scores):
             scored[i] = replace(scored[i], score=score)
         yield RerankProgress(_order(scored), len(cached) + start + len(batch), len(scored), clock() - started)
     yield SearchFinished(_order(scored)[:request.top_k], True, {"rerank": clock() - started}, len(cached))
-
-
-def search(index: FolderIndex, request: SearchRequest, reranker: Reranker | None,
-           cancel: threading.Event | None = None, clock: Clock = time.perf_counter) -> Iterator[SearchEvent]:
-    """Both stages; without a reranker, or with ``request.rerank`` off, the lexical order is final."""
-    lexical = lexical_stage(index, request, clock)
-    yield lexical
-    if reranker is None or not request.rerank or not lexical.hits:
-        yield SearchFinished(lexical.hits[:request.top_k], False, {"lexical": lexical.seconds})
-        return
-    for event in rerank_stage(index, lexical.hits, request, reranker, cancel, clock=clock):
-        if isinstance(event, SearchFinished):
-            event = replace(event, timings={"lexical": lexical.seconds, **event.timings})
-        yield event
 
 
 def score_key(model_identity: str, request: SearchRequest, hit: SearchHit) -> str:

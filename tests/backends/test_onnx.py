@@ -96,3 +96,21 @@ def test_cuda_scores_match_the_reference(onnx_exports, references, onnxruntime, 
         assert reranker.backend.device == "cuda"
         actual = reranker.score(QUERY, DOCUMENTS)
     np.testing.assert_allclose(actual, references["tied"].score(QUERY, DOCUMENTS), atol=ONNX_TOLERANCE[quant])
+
+
+@pytest.mark.parametrize("manifest", [b"not json", b"[1, 2]", b'"a string"', b"\xff\xfe", b"[" * 100_000])
+def test_a_garbage_manifest_is_a_model_error(tmp_path: Path, tokenizer_dir: Path, manifest: bytes) -> None:
+    folder = tmp_path / "export"
+    folder.mkdir()
+    (folder / "model.onnx").write_bytes(b"\x08\x07not a graph")
+    shutil.copy(tokenizer_dir / "tokenizer.json", folder / "tokenizer.json")
+    (folder / "manifest.json").write_bytes(manifest)
+    with pytest.raises(ModelError, match="manifest"):
+        Reranker.load(folder)
+
+
+def test_a_manifest_without_file_records_still_loads_the_tokenizer(onnx_exports, tmp_path: Path) -> None:
+    export = _copy(onnx_exports["tied", "int8"], tmp_path / "export")
+    (export / "manifest.json").write_text('{"files": ["tokenizer.json"]}')
+    with Reranker.load(export) as reranker:
+        assert len(reranker.score("q", ["a"])) == 1

@@ -104,3 +104,31 @@ def test_onnx_conversion_is_gated_by_parity_and_writes_a_folder_manifest(tiny_un
     convert_checkpoint(tiny_untied, out, fmt="onnx", quant="fp32", force=True)
     assert json.loads((out / "manifest.json").read_text())["quantization"] == "fp32"
     assert not list(tmp_path.glob(".*"))
+
+
+def test_a_manifest_beside_the_destination_is_never_overwritten(tmp_path: Path) -> None:
+    checkpoint = tmp_path / "checkpoint"
+    checkpoint.mkdir()  # never read: the refusal comes before any work
+    manifest = manifest_path(tmp_path / "model.gguf")
+    manifest.write_text("precious")
+    with pytest.raises(ConversionError, match=f"{manifest.name} already exists; pass --force"):
+        convert_checkpoint(checkpoint, tmp_path / "model.gguf")
+    assert manifest.read_text() == "precious"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint", manifest.name]
+
+
+def test_an_unwritable_destination_is_a_conversion_error(tmp_path: Path) -> None:
+    checkpoint = tmp_path / "checkpoint"
+    checkpoint.mkdir()
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(ConversionError, match="cannot create the folder"):
+        convert_checkpoint(checkpoint, tmp_path / "file" / "model.gguf")
+
+
+@pytest.mark.parametrize("config", ["[1]", '{"model_type": "qwen3", "architectures": "Qwen3ForCausalLM"}'])
+def test_a_config_of_the_wrong_shape_is_a_conversion_error(tmp_path: Path, config: str) -> None:
+    checkpoint = tmp_path / "checkpoint"
+    checkpoint.mkdir()
+    (checkpoint / "config.json").write_text(config)
+    with pytest.raises(ConversionError, match="not a (JSON object|Qwen3ForCausalLM)"):
+        convert_checkpoint(checkpoint, tmp_path / "out.gguf")

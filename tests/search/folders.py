@@ -1,4 +1,5 @@
-"""Builders of test folders: a mixed folder with every kind of file and trap, and a PDF writer."""
+"""Builders of test folders: a mixed folder with every kind of file and trap, a folder of every
+entry that once stopped indexing, and a PDF writer."""
 
 from __future__ import annotations
 
@@ -108,4 +109,54 @@ def build_mixed_folder(root: Path, outside: Path) -> Path:
     os.symlink(outside, root / "escape")
     os.symlink(root / "notes", root / "notes" / "loop")
     os.symlink(root / "missing-target", root / "dangling")
+    return root
+
+
+# Once, each of these made a whole folder unsearchable: "<![ " raised AssertionError in
+# html.parser, and the tag left open at the end took it time quadratic in its length.
+AWKWARD_HTML = ("<html><body><h1>Pilot boats</h1>\n" + "<p>a\n" * 20_000 + "<![ marked section ]>\n"
+                + "<p>The lantern is lit at dusk.</p>\n" + "<a b='1'\n" * 20_000)
+
+# The word that finds each normal file of the folder of horrors, and that file's path.
+HORROR_WORDS = {
+    "lighthouse": "notes.md",
+    "港口扩建": "港口笔记.md",
+    "議事録": "日本語メモ.txt",
+    "meadow": "with space.txt",
+    "orchard": "quote's \"name\".md",
+    "vineyard": "-leading-dash.txt",
+    "seedling": "emoji 🌱.md",
+    "bakery": "caf\\xe9.txt",  # the name's Latin-1 byte, escaped
+    "warehouse": "d\\xe9p\\xf4t/inside.md",
+    "lantern": "awkward.html",
+}
+
+
+def build_horror_folder(root: Path) -> Path:
+    """Normal files with odd names among every entry that once stopped indexing: names that are
+    not UTF-8, a .gitignore with lines pathspec refuses, a folder and a file nobody may read
+    (as long as the indexer does not run as root), a FIFO, awkward HTML and binary files."""
+    root.mkdir(parents=True)
+    (root / "notes.md").write_text("# Lighthouse\n\nThe lighthouse keeper logs the weather.\n")
+    (root / "港口笔记.md").write_text("# 港口\n\n港口扩建，三月开始。疏浚工程，春天继续。\n")
+    (root / "日本語メモ.txt").write_text("議事録、港湾、拡張工事について。\n\n次回、四月。\n")
+    (root / "with space.txt").write_text("A meadow by the sea.\n")
+    (root / "quote's \"name\".md").write_text("An orchard of quinces.\n")
+    (root / "-leading-dash.txt").write_text("A vineyard on the slope.\n")
+    (root / "emoji 🌱.md").write_text("Each seedling in its pot.\n")
+    (root / "awkward.html").write_text(AWKWARD_HTML)
+    raw = os.fsencode(root)
+    Path(os.fsdecode(raw + b"/caf\xe9.txt")).write_text("The bakery opens at six.\n")
+    os.mkdir(raw + b"/d\xe9p\xf4t")
+    Path(os.fsdecode(raw + b"/d\xe9p\xf4t/inside.md")).write_text("The warehouse inventory.\n")
+    (root / ".gitignore").write_text("!\n[z-a]\nsecret\\\n*.log\n")  # three lines pathspec refuses, one it takes
+    (root / "lighthouse.log").write_text("lighthouse, but ignored\n")
+    (root / "locked").mkdir()
+    (root / "locked" / "inside.md").write_text("lighthouse, but locked away\n")
+    (root / "locked").chmod(0)
+    (root / "private.txt").write_text("lighthouse, but private\n")
+    (root / "private.txt").chmod(0)
+    os.mkfifo(root / "pipe.txt")
+    (root / "photo.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
+    (root / "data.dat").write_bytes(b"header\0\0\0binary payload")
     return root

@@ -1,18 +1,21 @@
-"""Text extraction: blocks and line numbers per kind, decoding, PDF normalisation, refusals."""
+"""Text extraction: blocks and line numbers per kind, decoding, PDF normalisation, refusals,
+awkward HTML, every kind of line break, and memory bounded on pathological files."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from local_rerank.search.extract import (SOFT_BREAK, NotIndexable, decode_text, extract, file_kind, html_blocks,
-                                         markdown_blocks, unwrap_lines)
+                                         markdown_blocks, split_lines, unwrap_lines)
 from tests.search.folders import COPY_PY, GARDEN_HTML, LEASE_MD, PDF_PAGES, write_pdf
 
 
 def test_markdown_headings_paragraphs_and_fences_keep_their_lines() -> None:
-    blocks = markdown_blocks(LEASE_MD)
+    blocks = list(markdown_blocks(LEASE_MD))
     assert [(b.heading, b.start_line, b.end_line) for b in blocks] == [
         (1, 1, 1), (0, 3, 3), (2, 5, 5), (0, 7, 7), (2, 9, 9), (0, 11, 11), (0, 13, 16)]
     assert blocks[-1].text.startswith("```python") and blocks[-1].text.endswith("```")
@@ -85,3 +88,64 @@ def test_pdf_without_text_layer_is_refused(tmp_path: Path) -> None:
 def test_kinds_come_from_the_suffix() -> None:
     assert [file_kind(n) for n in ("a.MD", "b.htm", "c.pdf", "d.rs", "e.zip", "README")] == [
         "markdown", "html", "pdf", "code", "binary", "text"]
+
+
+@pytest.mark.parametrize(("html", "shown"), [
+    ("<p>shown</p><!-- never closed <p>hidden", ["shown"]),
+    ("<p>a</p><![ if gte mso 9 ]><p>b</p><![endif]>", ["a", "b"]),
+    ("<p>a</p><a href='unterminated <p>hidden", ["a"]),
+    ('<p><a title="x > y">link</a> text</p>', ["link text"]),
+    ("<script>if (a<b) s = '<p>no</p>';</script><p>yes</p>", ["yes"]),
+    ("<p>AT&amp;T &lt;3 &#169; a < b</p>", ["AT&T <3 © a < b"]),
+])
+def test_html_markup_left_open_or_odd_hides_only_what_a_browser_hides(html: str, shown: list[str]) -> None:
+    assert [block.text for block in html_blocks(html)] == shown
+
+
+MIXED_LINE_BREAKS = "# Title\r\n\r\nfirst\rsecond\x0cthird\u2028\n```\r\ncode\x85```\n\n<pre>x\r\ny</pre>\x1c<p>z"
+
+
+@pytest.mark.parametrize("name", ["a.md", "a.txt", "a.py", "a.html"])
+def test_blocks_count_lines_as_the_preview_does_whatever_the_line_breaks(name: str) -> None:
+    lines = MIXED_LINE_BREAKS.splitlines()  # FolderIndex.read_lines splits so
+    for block in extract(name, MIXED_LINE_BREAKS.encode()).blocks:
+        assert 1 <= block.start_line <= block.end_line <= len(lines) + 1
+        if not name.endswith(".html"):
+            assert block.text == "\n".join(lines[block.start_line - 1:block.end_line])
+
+
+def test_split_lines_splits_as_splitlines_across_pieces() -> None:
+    text = "".join(f"line {i}" + ("\n", "\r\n", "\r", "\x0c", "\u2029", "\n\n")[i % 6] for i in range(40_000))
+    assert list(split_lines(text)) == text.splitlines()
+
+
+_PEAK_MEMORY = """
+import re, sys
+from local_rerank.search.chunking import passages
+from local_rerank.search.extract import extract
+
+def kib(field):  # VmHWM: the peak resident size of this program (ru_maxrss counts the forking parent's)
+    with open("/proc/self/status") as status:
+        return int(re.search(field + r":\\s+(\\d+) kB", status.read()).group(1))
+
+data = bytes.fromhex(sys.argv[2]) * int(sys.argv[3])
+resident = kib("VmRSS")
+for passage in passages(extract(sys.argv[1], data).blocks):
+    pass
+print((kib("VmHWM") - resident) * 1024 / len(data))
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the peak resident size from /proc")
+@pytest.mark.parametrize(("name", "unit", "mebibytes"), [
+    ("open-tag.html", b"<a\n", 1),  # a tag left open: html.parser's regular expressions held ~190 bytes a byte
+    ("references.html", b"&ab", 1),  # html.unescape on one run of text: ~25 bytes a byte
+    ("tiny.html", b"<p>a", 0.5),  # a block object for every 4 bytes
+    ("tiny.md", b"a\n\n", 0.5),
+    ("headings.md", b"# a\n", 0.5),  # a passage for every 4 bytes
+])
+def test_extraction_memory_is_a_small_multiple_of_the_file(name: str, unit: bytes, mebibytes: float) -> None:
+    repeat = int(mebibytes * 2**20) // len(unit)
+    run = subprocess.run([sys.executable, "-c", _PEAK_MEMORY, name, unit.hex(), str(repeat)], capture_output=True,
+                         text=True, timeout=60, check=True)
+    assert float(run.stdout) < 8, f"peak memory {float(run.stdout):.0f} times the file"

@@ -1,8 +1,11 @@
-"""The folder index: right passages and skips, incremental updates, crash safety, BM25 candidates."""
+"""The folder index: right passages and skips, incremental updates, crash safety, BM25 candidates,
+files that change under it, damaged index files and unusable cache directories."""
 
 from __future__ import annotations
 
 import os
+import random
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -11,9 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from local_rerank.errors import InputError
+from local_rerank.errors import CacheError, InputError
+from local_rerank.search.chunking import Passage
 from local_rerank.search.index import FolderIndex, IndexProgress, fts_query
 from tests.search.folders import build_mixed_folder
+from tests.search.isolation import deadline, in_child, shared_folder
 
 
 @pytest.fixture
@@ -148,3 +153,105 @@ def test_an_update_killed_midway_leaves_an_index_that_opens_and_completes(tmp_pa
     report = index.update(progress=read.append)
     assert report.read == 1500 - kept and report.files == 1500 and report.complete
     assert len(index.lexical("topic5", 100)) == len([i for i in range(1500) if i % 37 == 5])
+
+
+def test_files_that_change_between_the_walk_and_the_read_are_skipped(tmp_path: Path) -> None:
+    for name in ("a.txt", "b.txt", "c.txt"):
+        (tmp_path / name).write_text(f"harbour {name}\n")
+
+    def meddle(update: IndexProgress) -> None:  # files are read in name order: b and c change after the walk
+        if update.path == "a.txt":
+            with open(tmp_path / "b.txt", "ab") as grown:
+                grown.write(b"x" * 2**20)
+            (tmp_path / "c.txt").unlink()
+            os.mkfifo(tmp_path / "c.txt")
+
+    with deadline(10):
+        report = FolderIndex.open(tmp_path).update(progress=meddle, max_file_bytes=2**20)
+    assert report.skipped == {"larger than 1 MiB": 1, "not a regular file": 1}
+    assert report.files == 1
+
+
+def test_a_folder_whose_name_is_not_utf8_is_indexed(tmp_path: Path) -> None:
+    folder = Path(os.fsdecode(os.fsencode(tmp_path) + b"/caf\xe9"))
+    folder.mkdir()
+    (folder / "menu.txt").write_text("croissants and coffee\n")
+    index = FolderIndex.open(folder)
+    index.update()
+    assert [hit.path for hit in index.lexical("croissants", 5)] == ["menu.txt"]
+
+
+def _results(index: FolderIndex) -> list[list[tuple[str, Passage]]]:
+    return [[(hit.path, hit.passage) for hit in index.lexical(query, 10)]
+            for query in ("when does the lease end", "tomatoes", "harbour estuary", "copy a folder", "topic7 topic30")]
+
+
+def _many_notes(mixed: Path) -> Path:
+    for i in range(60):
+        words = " ".join(f"topic{(i * 7 + j) % 41}" for j in range(400))
+        (mixed / f"note{i:02}.md").write_text(f"# Note {i}\n\n{words}\n")
+    return mixed
+
+
+def _overwrite_page(database: Path, page: int) -> None:
+    with open(database, "r+b") as file:
+        file.seek(page * 4096)
+        file.write(random.Random(page).randbytes(4096))
+
+
+@pytest.mark.parametrize("where", ["header", "middle", "near the end"])
+def test_a_damaged_index_is_rebuilt_and_answers_as_a_clean_one(mixed: Path, tmp_path: Path, where: str) -> None:
+    folder = _many_notes(mixed)
+    clean = FolderIndex.open(folder, tmp_path / "clean")
+    clean.update()
+    expected = _results(clean)
+    database = FolderIndex.open(folder).database
+    FolderIndex.open(folder).update()
+    pages = database.stat().st_size // 4096
+    _overwrite_page(database, {"header": 0, "middle": pages // 2, "near the end": pages - 2}[where])
+    index = FolderIndex.open(folder)
+    assert index.update().unchanged == 0, "the damage was found, and the index built again"
+    assert _results(index) == expected
+
+
+def test_an_index_damaged_while_open_is_rebuilt_by_the_next_operation(mixed: Path, tmp_path: Path) -> None:
+    index = FolderIndex.open(mixed)
+    index.update()
+    _overwrite_page(index.database, 0)
+    assert index.lexical("tomatoes", 5) == []  # found damaged: the index starts again, empty
+    assert index.update().files == 7
+    assert [hit.path for hit in index.lexical("tomatoes", 5)] == ["notes/garden.html"]
+
+
+def test_a_cache_directory_that_cannot_be_created_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "file").write_text("not a folder")
+    monkeypatch.setenv("LOCAL_RERANK_CACHE", str(tmp_path / "file" / "cache"))
+    with pytest.raises(CacheError, match=f"cannot write the index cache in {tmp_path}/file/cache/indexes: .*; set "
+                                         "LOCAL_RERANK_CACHE to a writable folder"):
+        FolderIndex.open(tmp_path)
+
+
+def _update_error(folder: Path, cache: Path) -> str:
+    try:
+        FolderIndex.open(folder, cache).update()
+    except CacheError as e:
+        return str(e)
+    return "no error"
+
+
+def test_a_read_only_cache_directory_is_named(mixed: Path) -> None:
+    with shared_folder() as shared:
+        shutil.copytree(mixed, shared / "docs", symlinks=True)
+        index = FolderIndex.open(shared / "docs", shared / "cache")
+        (shared / "docs" / "new.txt").write_text("a file to add")
+        index.database.parent.chmod(0o555)
+        index.database.chmod(0o444)
+        message = in_child(lambda: _update_error(shared / "docs", shared / "cache"), as_nobody=True)
+    assert message.startswith(f"cannot write the index cache in {index.database.parent}: ")
+    assert message.endswith("; set LOCAL_RERANK_CACHE to a writable folder")
+
+
+def test_a_cache_disk_that_refuses_writes_is_named(mixed: Path, tmp_path: Path) -> None:
+    message = in_child(lambda: _update_error(_many_notes(mixed), tmp_path / "cache"), max_file_bytes=100_000)
+    assert message == (f"cannot write the index cache in {tmp_path}/cache/indexes: disk I/O error; check that disk or "
+                       "set LOCAL_RERANK_CACHE to a folder on another one")

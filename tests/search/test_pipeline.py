@@ -1,5 +1,5 @@
-"""The query pipeline with a fake reranker and with the tiny synthetic model: streaming, order,
-cancel, cache, lexical fallback."""
+"""The query pipeline, run by a search session, with a fake reranker and with the tiny synthetic
+model: streaming, order, cancel, cache, lexical fallback."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 from local_rerank.reranker import Reranker
-from local_rerank.search import (FolderIndex, LexicalResults, RerankProgress, SearchCancelled, SearchFinished,
-                                 SearchRequest, search)
-from local_rerank.search.pipeline import document_text, rerank_stage
+from local_rerank.search import (FolderIndex, LexicalResults, RerankProgress, SearchCancelled, SearchEvent,
+                                 SearchFinished, SearchRequest, SearchSession)
+from local_rerank.search.index import document_text
+from local_rerank.search.pipeline import lexical_stage, rerank_stage
 from local_rerank.tokenizer import Tokenizer
 from tests.search.fakes import word_count_reranker
 
@@ -28,6 +29,14 @@ def harbour(tmp_path: Path) -> FolderIndex:
     index = FolderIndex.open(folder)
     index.update()
     return index
+
+
+def search(index: FolderIndex, request: SearchRequest, reranker: Reranker | None) -> list[SearchEvent]:
+    """All events of ``request`` in a session over ``reranker`` (left open: tests reuse it)."""
+    session = SearchSession(index, (lambda: reranker) if reranker is not None else None,
+                            candidates=request.candidates)
+    session.load_model()
+    return list(session.search(request.query, request.instruction, top_k=request.top_k, rerank=request.rerank))
 
 
 def test_lexical_then_batches_then_final_order(harbour: FolderIndex, tokenizer: Tokenizer) -> None:
@@ -77,8 +86,8 @@ def test_a_different_model_does_not_share_cached_scores(harbour: FolderIndex, to
 def test_cancel_stops_between_batches_and_keeps_what_was_scored(harbour: FolderIndex, tokenizer: Tokenizer) -> None:
     gate, cancel = threading.Event(), threading.Event()
     reranker = word_count_reranker(tokenizer, "crane", gate)
-    events = rerank_stage(harbour, list(search(harbour, SearchRequest("harbour", candidates=20), None))[0].hits,
-                          SearchRequest("harbour", candidates=20), reranker, cancel, batch_size=4)
+    request = SearchRequest("harbour", candidates=20)
+    events = rerank_stage(harbour, lexical_stage(harbour, request).hits, request, reranker, cancel, batch_size=4)
     gate.set()
     first = next(events)
     assert isinstance(first, RerankProgress) and first.done == 4

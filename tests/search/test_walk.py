@@ -1,12 +1,17 @@
-"""The walk: .gitignore, usual excludes, hidden entries, and symbolic links that loop or leave."""
+"""The walk: .gitignore, usual excludes, hidden entries, symbolic links that loop or leave, names
+that are not UTF-8, folders that cannot be read; and reading a found file safely."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from local_rerank.search.walk import FoundFile, Skipped, walk
+import pytest
+
+from local_rerank.search.extract import NotIndexable
+from local_rerank.search.walk import FoundFile, Skipped, read_file, walk
 from tests.search.folders import build_mixed_folder
+from tests.search.isolation import deadline, in_child, shared_folder
 
 
 def _walked(root: Path, **kwargs: object) -> tuple[list[str], dict[str, str]]:
@@ -56,3 +61,51 @@ def test_excluded_folder_is_never_entered(tmp_path: Path) -> None:
     (tmp_path / "cache" / "index.txt").write_text("x")
     (tmp_path / "doc.txt").write_text("y")
     assert _walked(tmp_path, exclude=frozenset({(tmp_path / "cache").resolve()}))[0] == ["doc.txt"]
+
+
+def test_names_that_are_not_utf8_are_escaped_the_same_way_every_run(tmp_path: Path) -> None:
+    raw = os.fsencode(tmp_path)
+    os.mkdir(raw + b"/d\xe9p\xf4t")
+    for name in (b"/caf\xe9.txt", b"/d\xe9p\xf4t/inside.md"):
+        with open(raw + name, "w") as file:
+            file.write("text")
+    first, second = list(walk(tmp_path)), list(walk(tmp_path))
+    assert [e.relpath for e in first] == [e.relpath for e in second] == ["caf\\xe9.txt", "d\\xe9p\\xf4t/inside.md"]
+    assert all(isinstance(e, FoundFile) and e.path.read_text() == "text" for e in first)
+
+
+def test_gitignore_lines_pathspec_refuses_cost_only_themselves(tmp_path: Path) -> None:
+    (tmp_path / ".gitignore").write_text("*.log\n!\n[z-a]\nbuild\\\n!keep.log\n")  # refused: "!", "[z-a]", "build\"
+    for name in ("top.log", "keep.log", "note.txt"):
+        (tmp_path / name).write_text("x")
+    assert _walked(tmp_path)[0] == ["keep.log", "note.txt"]
+
+
+def test_folders_that_cannot_be_entered_or_listed_are_passed_over(tmp_path: Path) -> None:
+    with shared_folder() as shared:
+        for folder, mode in (("locked", 0), ("listed", 0o744)):  # listed: its names can be read, not its files
+            (shared / folder).mkdir()
+            (shared / folder / "a.md").write_text("x")
+            (shared / folder).chmod(mode)
+        (shared / "open.md").write_text("y")
+        files, skipped = in_child(lambda: _walked(shared), as_nobody=True)
+    assert files == ["open.md"]
+    assert skipped == {"listed/a.md": "cannot be read", "locked": "folder cannot be read"}
+
+
+def test_reading_refuses_what_is_not_a_regular_file_without_waiting(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe")
+    with deadline(5):
+        for path in (tmp_path / "pipe", Path("/dev/zero")):
+            with pytest.raises(NotIndexable, match="not a regular file"):
+                read_file(path, 100)
+    with pytest.raises(IsADirectoryError):
+        read_file(tmp_path, 100)
+
+
+def test_reading_never_goes_past_the_cap(tmp_path: Path) -> None:
+    (tmp_path / "f").write_bytes(b"x" * 2**20)
+    assert len(read_file(tmp_path / "f", 2**20)) == 2**20
+    (tmp_path / "f").write_bytes(b"x" * (2**20 + 1))
+    with pytest.raises(NotIndexable, match="larger than 1 MiB"):
+        read_file(tmp_path / "f", 2**20)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 from pathlib import Path
 from typing import Callable
@@ -14,10 +15,13 @@ from textual.widgets import Input, Select, Static
 from local_rerank.recipe import INSTRUCTION_PRESETS
 from local_rerank.reranker import Reranker
 from local_rerank.search import FolderIndex
+from local_rerank.search.passage_list import PassageList
 from local_rerank.tokenizer import Tokenizer
-from tests.search.fakes import word_count_reranker
+from tests.search.fakes import SlowBackend, slow_reranker, word_count_reranker
 from tui.app import NO_MODEL_BANNER, RerankApp, editor_command, make_app
 from tui.help_screen import HelpScreen
+from tui.preview import Preview
+from tui.side_by_side import OrderTable, SideBySide
 from tui.results_table import ResultsTable, score_bar
 
 SIZE = (120, 34)
@@ -51,8 +55,11 @@ def _app(index: FolderIndex, reranker: Reranker | None) -> RerankApp:
 
 
 async def _settle(pilot: Pilot) -> None:
+    """Wait for indexing, loading and searching (not for the folder watch, which runs until the app ends)."""
     for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
+        busy = [worker for worker in pilot.app.workers if worker.group != "watch"]
+        if busy:  # an empty list would mean "all workers"
+            await pilot.app.workers.wait_for_complete(busy)
         await pilot.pause()
 
 
@@ -88,7 +95,7 @@ async def test_moving_through_results_moves_the_preview(notes: FolderIndex, toke
         await pilot.press("down")
         await pilot.pause()
         second = app.hits[1]
-        shown = str(app.query_one("#preview-text", Static).render())
+        shown = app.query_one(Preview).shown
         assert app.query_one(ResultsTable).highlighted == second
         assert f"item {second.path[4]}" in shown and "crane" in shown
 
@@ -171,6 +178,257 @@ async def test_f1_shows_the_keys_and_escape_closes_them(notes: FolderIndex) -> N
         assert not isinstance(app.screen, HelpScreen)
 
 
+BATCH_S = 0.15  # a slow fake batch: the real 0.6B model takes seconds, so keys arrive mid-batch
+
+
+async def _mid_batch(pilot: Pilot, query: str) -> SlowBackend:
+    """Submit ``query`` and return once a reranking batch is inside the (slow) model."""
+    backend = pilot.app.reranker.backend
+    pilot.app.query_one("#query", Input).value = query
+    await pilot.press("enter")
+    for _ in range(200):
+        if backend.inside:
+            return backend
+        await pilot.pause(0.01)
+    raise AssertionError("no batch started")
+
+
+async def test_a_new_query_mid_batch_replaces_the_old_one(notes: FolderIndex, tokenizer: Tokenizer) -> None:
+    app = _app(notes, slow_reranker(tokenizer, "crane", BATCH_S))
+    async with app.run_test(size=SIZE) as pilot:
+        await _settle(pilot)
+        backend = await _mid_batch(pilot, "harbour")
+        app.query_one("#query", Input).value = ""
+        await pilot.press(*"item 3", "enter")
+        await _settle(pilot)
+        assert app.query_text == "item 3" and app.hits[0].path == "note3.md"
+        assert app.status.status.work == "reranked" and all(hit.score is not None for hit in app.hits)
+        assert backend.overlaps == 0
+    assert backend.released and backend.after_release == 0
+
+
+async def test_an_instruction_change_mid_batch_reranks_with_it(notes: FolderIndex, tokenizer: Tokenizer) -> None:
+    app = _app(notes, slow_reranker(tokenizer, "crane", BATCH_S))
+    async with app.run_test(size=SIZE) as pilot:
+        await _settle(pilot)
+        backend = await _mid_batch(pilot, "harbour")
+        app.query_one("#preset", Select).value = "legal"
+        await _settle(pilot)
+        assert app.query_one("#instruction", Input).value == INSTRUCTION_PRESETS["legal"]
+        assert app.status.status.work == "reranked" and len(app.hits) == 10
+        assert backend.overlaps == 0
+
+
+async def test_escape_mid_batch_then_again_after_the_search(notes: FolderIndex, tokenizer: Tokenizer) -> None:
+    app = _app(notes, slow_reranker(tokenizer, "crane", 4 * BATCH_S))  # Esc must land before the last batch
+    async with app.run_test(size=SIZE) as pilot:
+        await _settle(pilot)
+        backend = await _mid_batch(pilot, "harbour")
+        await pilot.press("escape")
+        await _settle(pilot)
+        assert app.status.status.work == "cancelled"
+        batches = len(backend.entries)
+        assert batches < 10 / 4 and sum(hit.score is not None for hit in app.hits) == 4 * batches
+        await pilot.press("escape")
+        assert app.status.status.work == "cancelled", "nothing in flight: nothing to cancel"
+        assert backend.overlaps == 0 and len(backend.entries) == batches
+
+
+async def test_quitting_mid_batch_waits_for_the_batch_then_frees_the_model(notes: FolderIndex,
+                                                                            tokenizer: Tokenizer) -> None:
+    app = _app(notes, slow_reranker(tokenizer, "crane", BATCH_S))
+    async with app.run_test(size=SIZE) as pilot:
+        await _settle(pilot)
+        backend = await _mid_batch(pilot, "harbour")
+        await pilot.press("ctrl+q")
+    assert backend.released and backend.after_release == 0 and backend.overlaps == 0
+    assert backend.inside == 0
+
+
+async def test_many_rapid_queries_show_the_last_ones_results(notes: FolderIndex, tokenizer: Tokenizer) -> None:
+    app = _app(notes, slow_reranker(tokenizer, "crane", BATCH_S))
+    async with app.run_test(size=SIZE) as pilot:
+        await _settle(pilot)
+        backend = await _mid_batch(pilot, "harbour")
+        for i in range(10):
+            app.query_one("#query", Input).value = f"item {i}"
+            await pilot.press("enter")
+            await pilot.pause(0.02)
+        await _settle(pilot)
+        assert app.query_text == "item 9" and app.status.status.work == "reranked"
+        by_bm25 = {hit.bm25_rank: hit.path for hit in app.hits}
+        assert by_bm25[1] == "note9.md" and all(hit.score is not None for hit in app.hits)
+        assert backend.overlaps == 0 and len(backend.entries) <= 1 + 10 * 3
+
+
+async def test_the_help_fits_a_small_terminal(notes: FolderIndex) -> None:
+    app = _app(notes, None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f1")
+        await pilot.pause()
+        help_box = app.screen.query_one("#help")
+        assert help_box.region.width <= 80 and help_box.region.height <= 24
+        assert help_box.region.x >= 0 and help_box.region.right <= 80
+        assert help_box.max_scroll_y > 0, "what does not fit scrolls"
+
+
+@pytest.fixture
+def awkward(tmp_path: Path) -> FolderIndex:
+    """A long path, a name with a terminal escape and markup brackets, and a passage far below
+    lines long enough to wrap."""
+    folder = tmp_path / "awkward"
+    deep = folder / ("a-rather-long-folder-name-" * 3) / "and-another-level"
+    deep.mkdir(parents=True)
+    (deep / "quarterly-harbour-report-with-a-very-long-file-name.md").write_text("# Harbour\n\nharbour crane\n")
+    (folder / "\x1b]0;pwned\x07 [bold]x.md").write_text("harbour escape\n")
+    long_lines = "\n".join(f"line {i} " + "filler words that wrap " * 20 for i in range(40))
+    (folder / "wrapped.md").write_text(f"# Wrapped\n\n{long_lines}\n\n## Zeppelin\n\nThe zeppelin passage.\n")
+    return FolderIndex.open(folder)
+
+
+async def test_long_and_hostile_file_names_keep_the_table_readable(awkward: FolderIndex) -> None:
+    app = _app(awkward, None)
+    async with app.run_test(size=SIZE) as pilot:
+        await _ask(pilot, "harbour")
+        table = app.query_one(ResultsTable)
+        file_column, passage_column = table.columns["file"], table.columns["passage"]
+        assert file_column.width <= passage_column.width, "a long path takes at most half the room"
+        cells = [str(table.get_cell_at((row, 3))) for row in range(table.row_count)]
+        assert any(cell.startswith("…") and cell.endswith("file-name.md") for cell in cells), cells
+        assert any(cell.endswith("\\x07 [bold]x.md") for cell in cells), cells
+        assert not any("\x1b" in cell or "\x07" in cell for cell in cells)
+
+
+async def test_the_preview_scrolls_to_a_passage_below_wrapped_lines(awkward: FolderIndex) -> None:
+    app = _app(awkward, None)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _ask(pilot, "zeppelin")
+        await pilot.pause(0.1)
+        preview = app.query_one(Preview)
+        passage = app.query_one("#preview-text", Static)
+        assert "The zeppelin passage" in str(passage.render())
+        above = app.query_one("#preview-above", Static).virtual_region.height
+        assert above > 2 * 40, "the lines above the passage wrap"
+        top, bottom = preview.scroll_offset.y, preview.scroll_offset.y + preview.scrollable_content_region.height
+        assert top <= passage.virtual_region.y and passage.virtual_region.bottom <= bottom
+
+
+async def test_side_by_side_shows_both_orders_and_follows_the_cursor(notes: FolderIndex,
+                                                                     tokenizer: Tokenizer) -> None:
+    app = _app(notes, word_count_reranker(tokenizer, "crane"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _ask(pilot, "harbour")
+        await pilot.press("f3")
+        first_stage, reranked = app.query_one("#first-stage", OrderTable), app.query_one("#reranked", OrderTable)
+        assert app.query_one(SideBySide).display and not app.query_one(ResultsTable).display
+        assert [hit.bm25_rank for hit in first_stage.hits] == list(range(1, 11))
+        assert reranked.hits == app.hits
+        marks = [str(first_stage.get_cell_at((row, 2))) for row in range(10)]
+        assert marks == [f"→{app.hits.index(hit) + 1}" for hit in first_stage.hits]
+        reranked.focus()
+        await pilot.press("down", "down")
+        await pilot.pause()
+        third = app.hits[2]
+        assert reranked.highlighted == third and first_stage.highlighted == third
+        assert f"item {third.path[4]}" in app.query_one(Preview).shown
+        await pilot.press("f3")
+        assert app.query_one(ResultsTable).display and app.focused is app.query_one(ResultsTable)
+
+
+def test_side_by_side_snapshot(notes: FolderIndex, tokenizer: Tokenizer, snap_compare: Callable) -> None:
+    app = _app(notes, word_count_reranker(tokenizer, "crane"))
+
+    async def ask(pilot: Pilot) -> None:
+        pilot.app.query_one("#query", Input).cursor_blink = False  # a blinking cursor makes the picture flaky
+        await _ask(pilot, "harbour")
+        await pilot.press("f3")
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=ask)
+
+
+async def test_ctrl_s_saves_the_results_and_never_overwrites(notes: FolderIndex, tokenizer: Tokenizer,
+                                                              tmp_path: Path) -> None:
+    app = _app(notes, word_count_reranker(tokenizer, "crane"))
+    target = tmp_path / "out.json"
+    async with app.run_test(size=SIZE) as pilot:
+        await _ask(pilot, "harbour")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        app.screen.query_one("#export-path", Input).value = str(target)
+        await pilot.press("enter")
+        await pilot.pause()
+        saved = json.loads(target.read_text())
+        assert saved["query"] == "harbour" and saved["model"] == "fake-crane"
+        assert [r["path"] for r in saved["results"]] == [hit.path for hit in app.hits]
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        app.screen.query_one("#export-path", Input).value = str(target)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "exists" in str(app.screen.query_one("#export-error").render())
+        await pilot.press("escape")
+        assert json.loads(target.read_text()) == saved
+
+
+async def test_a_list_of_passages_is_ranked_whole_and_streamed(tokenizer: Tokenizer) -> None:
+    texts = [f"passage {i}: " + "crane " * (i % 4) + "harbour" for i in range(60)]
+    reranker = slow_reranker(tokenizer, "crane", 0.01)
+    app = _app(PassageList(texts, "candidates.jsonl"), reranker)  # type: ignore[arg-type]
+    async with app.run_test(size=SIZE) as pilot:
+        await _ask(pilot, "which passage mentions cranes")
+        assert len(app.hits) == 60 and app.status.status.work == "reranked"
+        assert app.status.status.index == "60 passages"
+        direct = reranker.score("which passage mentions cranes", texts)
+        assert [hit.score for hit in app.hits] == sorted(direct, reverse=True)
+        assert app.hits[0].path == "#4" and "passage 3: crane crane crane" in app.query_one(Preview).shown
+        assert reranker.backend.overlaps == 0
+
+
+async def test_f5_ranks_pasted_passages_or_a_file_instead_of_the_folder(notes: FolderIndex, tokenizer: Tokenizer,
+                                                                        tmp_path: Path) -> None:
+    app = _app(notes, word_count_reranker(tokenizer, "crane"))
+    async with app.run_test(size=SIZE) as pilot:
+        await _ask(pilot, "harbour")
+        assert app.hits[0].path.endswith(".md")
+        await pilot.press("f5")
+        await pilot.pause()
+        app.screen.query_one("#passages-text").text = "no cranes here\ncrane crane crane\none crane\n"
+        await pilot.press("ctrl+r")
+        await _settle(pilot)
+        assert [hit.path for hit in app.hits] == ["#2", "#3", "#1"] and app.sub_title == "pasted passages"
+        listed = tmp_path / "list.jsonl"
+        listed.write_text('{"text": "crane"}\n{"text": "crane crane"}\n')
+        await pilot.press("f5")
+        await pilot.pause()
+        app.screen.query_one("#passages-file", Input).value = str(tmp_path / "missing.txt")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "cannot read" in str(app.screen.query_one("#passages-error").render())
+        app.screen.query_one("#passages-file", Input).value = str(listed)
+        await pilot.press("enter")
+        await _settle(pilot)
+        assert [hit.path for hit in app.hits] == ["#2", "#1"] and app.status.status.index == "2 passages"
+
+
+async def test_a_file_written_during_the_session_is_found(notes: FolderIndex) -> None:
+    app = _app(notes, None)
+    async with app.run_test(size=SIZE) as pilot:
+        await _ask(pilot, "zeppelin")
+        assert app.hits == []
+        (notes.folder / "airships.md").write_text("# Airships\n\nThe zeppelin landed at the harbour.\n")
+        for _ in range(100):
+            await pilot.pause(0.1)
+            if app.hits:
+                break
+        assert [hit.path for hit in app.hits] == ["airships.md"] and app.status.status.index == "11 files"
+        (notes.folder / "airships.md").unlink()
+        for _ in range(100):
+            await pilot.pause(0.1)
+            if not app.hits:
+                break
+        assert app.hits == [] and app.status.status.index == "10 files"
+
+
 def test_editor_command_opens_at_the_passage(tmp_path: Path) -> None:
     path = tmp_path / "a.md"
     assert editor_command({"EDITOR": "nvim -p"}, path, 12) == ["nvim", "-p", "+12", str(path)]
@@ -187,6 +445,7 @@ def test_main_screen_snapshot(notes: FolderIndex, tokenizer: Tokenizer, snap_com
     app = _app(notes, word_count_reranker(tokenizer, "crane"))
 
     async def ask(pilot: Pilot) -> None:
+        pilot.app.query_one("#query", Input).cursor_blink = False  # a blinking cursor makes the picture flaky
         await _ask(pilot, "harbour")
 
     assert snap_compare(app, terminal_size=SIZE, run_before=ask)

@@ -1,0 +1,187 @@
+"""``local-rerank mcp FOLDER``: folder search for coding agents, over the Model Context Protocol (stdio).
+
+Three tools: ``search`` (BM25 candidates reranked by the model, or BM25 alone), ``get`` (lines of
+an indexed file) and ``status`` (index size, model, device). The index is brought up to date
+incrementally at every call, so files an agent has just written are found. :class:`FolderTools`
+does the work and knows nothing of MCP; :func:`create_mcp_server` puts it behind the official
+SDK (the ``mcp`` extra), imported only there. Tool calls run one at a time, each in a worker
+thread; stdout belongs to the protocol, so nothing else is ever printed there.
+Needs pydantic (the tools' argument schemas) and the SDK: ``pip install 'local-rerank[mcp]'``.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+from pydantic import Field
+
+from local_rerank.errors import InputError, LocalRerankError
+from local_rerank.search import FolderIndex, IndexReport, SearchFinished, SearchSession
+from local_rerank.search.export import hit_record
+from local_rerank.settings import MAX_TOP_K
+
+if TYPE_CHECKING:
+    from mcp.server import MCPServer
+
+MAX_GET_LINES = 500
+
+
+class FolderTools:
+    """Search, read and describe ``index`` through ``session`` (which searches it and owns the model).
+
+    ``instruction`` is the default task instruction; ``model`` the model file (None: BM25 only).
+    """
+
+    def __init__(self, index: FolderIndex, session: SearchSession, instruction: str | None = None,
+                 model: Path | None = None) -> None:
+        self.index = index
+        self.session = session
+        self.instruction = instruction
+        self.model = model
+        self.model_error: str | None = None
+        self._one_at_a_time = threading.Lock()
+
+    def load_model(self) -> None:
+        """Open the model (call it from a thread: searches wait for it); a failure leaves BM25 search."""
+        try:
+            self.session.load_model()
+        except LocalRerankError as e:
+            self.model_error = str(e)
+
+    def search(self, query: str, top_k: int = 10, instruction: str | None = None, rerank: bool = True) -> dict[str, Any]:
+        """The ``top_k`` best files for ``query``, best first, each with its best passage.
+
+        Raises:
+            InputError: an empty query, one without words, or ``top_k`` out of range.
+        """
+        if not 1 <= top_k <= MAX_TOP_K:
+            raise InputError(f"top_k must be between 1 and {MAX_TOP_K}, got {top_k}")
+        with self._one_at_a_time:
+            report = self.index.update()
+            final = _finished(self.session.search(query, instruction or self.instruction, top_k=top_k, rerank=rerank))
+        return {"results": [hit_record(hit) for hit in final.hits], "reranked": final.reranked,
+                "indexed_files": report.files}
+
+    def get(self, path: str, start_line: int = 1, end_line: int | None = None) -> dict[str, Any]:
+        """Lines ``start_line`` to ``end_line`` (1-based, inclusive; at most :data:`MAX_GET_LINES`) of an
+        indexed file; for a PDF, the extracted passages over those lines.
+
+        Raises:
+            InputError: the path is not an indexed file of the folder, or the range is empty.
+        """
+        end_line = start_line + MAX_GET_LINES - 1 if end_line is None else end_line
+        if start_line < 1 or end_line < start_line:
+            raise InputError(f"the line range {start_line}-{end_line} is empty (lines count from 1)")
+        end_line = min(end_line, start_line + MAX_GET_LINES - 1)
+        with self._one_at_a_time:
+            self.index.update()
+            kind = self._indexed_kind(path)
+            if kind == "pdf":
+                return self._pdf_passages(path, start_line, end_line)
+            lines = self._read_lines(path)
+        shown = lines[start_line - 1:end_line]
+        return {"path": path, "start_line": start_line, "end_line": start_line + len(shown) - 1,
+                "total_lines": len(lines), "text": "\n".join(shown)}
+
+    def status(self) -> dict[str, Any]:
+        """The folder, what its index holds, and the model that reranks (or why none does)."""
+        with self._one_at_a_time:
+            report = self.index.update()
+        return {"folder": str(self.index.folder), **_index_summary(report), **self._model_summary()}
+
+    def _indexed_kind(self, path: str) -> str:
+        with self.index.connect() as connection:
+            row = connection.execute("SELECT kind FROM files WHERE path = ? AND skipped IS NULL", (path,)).fetchone()
+        if row is None:
+            raise InputError(f"{path!r} is not an indexed file of {self.index.folder} (give the path that search "
+                             "returned, relative to the folder)")
+        return str(row[0])
+
+    def _read_lines(self, path: str) -> list[str]:
+        try:
+            return self.index.read_lines(path)
+        except (OSError, LocalRerankError) as e:
+            raise InputError(f"cannot read {path!r}: {e}") from e
+
+    def _pdf_passages(self, path: str, start_line: int, end_line: int) -> dict[str, Any]:
+        with self.index.connect() as connection:
+            rows = connection.execute(
+                "SELECT text, start_line, end_line, page FROM passages WHERE path = ? AND end_line >= ? "
+                "AND start_line <= ? ORDER BY start_line", (path, start_line, end_line)).fetchall()
+        passages = [{"text": text, "start_line": start, "end_line": end, "page": page} for text, start, end, page in rows]
+        return {"path": path, "start_line": start_line, "end_line": end_line, "passages": passages}
+
+    def _model_summary(self) -> dict[str, Any]:
+        reranker = self.session.reranker
+        if reranker is not None:
+            backend = reranker.backend
+            return {"model": backend.model_name, "model_file": str(self.model), "backend": backend.name,
+                    "device": backend.device, "reranking": "ready"}
+        if self.model is None:
+            state = "off (no model; BM25 order)"
+        elif self.model_error is not None:
+            state = f"failed ({self.model_error}); BM25 order"
+        else:
+            state = "loading" if not self.session.settled.is_set() else "closed"
+        return {"model": None, "model_file": str(self.model) if self.model else None, "reranking": state}
+
+
+def _finished(events: Any) -> SearchFinished:
+    final = None
+    for event in events:
+        final = event
+    if not isinstance(final, SearchFinished):  # searches here run one at a time: nothing cancels them
+        raise LocalRerankError("the search was cancelled")
+    return final
+
+
+def _index_summary(report: IndexReport) -> dict[str, Any]:
+    return {"files": report.files, "passages": report.passages, "skipped": report.skipped,
+            "index_seconds": round(report.seconds, 3)}
+
+
+def create_mcp_server(tools: FolderTools) -> "MCPServer":
+    """The MCP server exposing ``tools`` as ``search``, ``get`` and ``status``."""
+    import anyio
+    from mcp.server import MCPServer
+    from mcp.server.mcpserver.exceptions import ToolError
+
+    server = MCPServer("local-rerank", instructions=(
+        f"Searches the files of {tools.index.folder} by meaning: `search` ranks files for a question (BM25 "
+        "candidates reranked by a local Qwen3-Reranker), `get` reads lines of a file it found, `status` says "
+        "what is indexed and which model reranks."))
+
+    async def run(work: Any, *args: Any) -> dict[str, Any]:
+        try:
+            return await anyio.to_thread.run_sync(work, *args)
+        except LocalRerankError as e:
+            raise ToolError(str(e)) from e
+
+    @server.tool()
+    async def search(query: Annotated[str, Field(description="What you are looking for, in words.")],
+                     top_k: Annotated[int, Field(ge=1, le=MAX_TOP_K, description="How many files.")] = 10,
+                     instruction: Annotated[str | None, Field(description="Task instruction for the reranker "
+                                                              "(default: the server's).")] = None,
+                     rerank: Annotated[bool, Field(description="False: the BM25 (keyword) order only.")] = True,
+                     ) -> dict[str, Any]:
+        """Rank the folder's files for a query, best first, each with its best passage and line range.
+        `score` is p(relevant) when reranked, the BM25 score otherwise."""
+        return await run(tools.search, query, top_k, instruction, rerank)
+
+    @server.tool()
+    async def get(path: Annotated[str, Field(description="A file path as `search` returned it.")],
+                  start_line: Annotated[int, Field(ge=1, description="First line, from 1.")] = 1,
+                  end_line: Annotated[int | None, Field(ge=1, description="Last line, inclusive "
+                                                        f"(default and cap: {MAX_GET_LINES} lines).")] = None,
+                  ) -> dict[str, Any]:
+        """Read lines of an indexed file of the folder (a PDF gives its extracted passages)."""
+        return await run(tools.get, path, start_line, end_line)
+
+    @server.tool()
+    async def status() -> dict[str, Any]:
+        """The folder, how many files and passages are indexed, and the reranking model and device."""
+        return await run(tools.status)
+
+    return server

@@ -1,0 +1,82 @@
+"""A list of passages the user brings (a file, stdin, or pasted), searched like a folder.
+
+The first stage is the list's own order (the order of the retriever that produced it) and
+every passage is reranked, so a :class:`~local_rerank.search.session.SearchSession` over a
+:class:`PassageList` ranks the whole list, streamed and cancellable as folder results are.
+Passages are named ``#1``, ``#2``, ... by their position; scores are cached in memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from pathlib import Path
+from typing import Callable, Mapping
+
+from local_rerank.documents import parse_documents
+from local_rerank.errors import InputError
+from local_rerank.search.chunking import Passage
+from local_rerank.search.index import IndexProgress, IndexReport, SearchHit
+
+MAX_PASSAGES = 10_000
+
+
+class PassageList:
+    """Passages in the order given; ``folder`` names where they came from (for titles)."""
+
+    def __init__(self, texts: list[str], source: str) -> None:
+        if not texts:
+            raise InputError(f"{source} holds no passages")
+        if len(texts) > MAX_PASSAGES:
+            raise InputError(f"{source} holds {len(texts)} passages; at most {MAX_PASSAGES} can be ranked at once")
+        self.folder = Path(source)
+        self.hits = [_hit(position, text) for position, text in enumerate(texts, start=1)]
+        self._scores: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_text(cls, text: str, source: str) -> "PassageList":
+        """Passages from JSONL objects with a "text" field, or plain text one per line.
+
+        Raises:
+            InputError: no passages, or a malformed JSONL line.
+        """
+        return cls(parse_documents(text, source), source)
+
+    def __len__(self) -> int:
+        return len(self.hits)
+
+    def lexical(self, query: str, limit: int) -> list[SearchHit]:
+        """Every passage, in the list's order (``limit`` is ignored: the user chose these)."""
+        if not query.strip():
+            raise InputError("the query is empty")
+        return list(self.hits)
+
+    def cached_scores(self, keys: list[str]) -> dict[str, float]:
+        """The scores already computed among ``keys``."""
+        with self._lock:
+            return {key: self._scores[key] for key in keys if key in self._scores}
+
+    def save_scores(self, scores: Mapping[str, float]) -> None:
+        """Remember scores by key (for this run only)."""
+        with self._lock:
+            self._scores.update(scores)
+
+    def reranker_text(self, hit: SearchHit) -> str:
+        """What the reranker reads for a passage: the passage alone, as ``local-rerank rank`` would."""
+        return hit.passage.text
+
+    def read_lines(self, relpath: str) -> list[str]:
+        """The lines of passage ``relpath`` ("#3")."""
+        return next(hit.passage.text.splitlines() for hit in self.hits if hit.path == relpath)
+
+    def update(self, progress: Callable[[IndexProgress], None] | None = None,
+               cancel: threading.Event | None = None) -> IndexReport:
+        """Nothing to bring up to date; the report says how many passages there are."""
+        return IndexReport(len(self.hits), len(self.hits), 0, len(self.hits), 0)
+
+
+def _hit(position: int, text: str) -> SearchHit:
+    passage = Passage(text, 1, max(len(text.splitlines()), 1))
+    digest = hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:32]
+    return SearchHit(f"#{position}", passage, digest, position, 0.0)

@@ -1,0 +1,58 @@
+"""Fixtures for batch jobs: input files, a stand-in model file, and running a job with the fake reranker."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from local_rerank.batch import BatchJob, BatchSummary, LocalRunner, prepare, run_job
+from local_rerank.settings import Settings
+from tests.batch.fakes import WordCountOpener
+
+Rows = list[dict[str, Any]]
+
+
+def pair_rows(queries: int = 3, documents: int = 4) -> Rows:
+    """``queries`` x ``documents`` pair rows with ids; documents mention "folder" 0..n times."""
+    return [{"id": f"{q}-{d}", "query": f"where is folder {q}?", "document": f"doc {d}: " + "folder " * d}
+            for q in range(queries) for d in range(documents)]
+
+
+def write_jsonl(path: Path, rows: list[Any]) -> Path:
+    """Rows as JSONL; a str row is written as it is (a raw line)."""
+    path.write_text("".join((row if isinstance(row, str) else json.dumps(row)) + "\n" for row in rows),
+                    encoding="utf-8")
+    return path
+
+
+def read_jsonl_parts(folder: Path) -> Rows:
+    """Every output row, shards in order."""
+    return [json.loads(line) for part in sorted(folder.glob("part-*.jsonl"))
+            for line in part.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.fixture
+def opener(tokenizer_dir: Path) -> WordCountOpener:
+    return WordCountOpener(tokenizer_dir / "tokenizer.json")
+
+
+@pytest.fixture
+def model_file(tmp_path: Path) -> Path:
+    """A stand-in for the model file: the job hashes it into its identity."""
+    path = tmp_path / "fake-model.gguf"
+    path.write_bytes(b"not a real model, the fake opener ignores it")
+    return path
+
+
+@pytest.fixture
+def run_batch(opener: WordCountOpener, model_file: Path) -> Callable[..., BatchSummary]:
+    """Prepare and run a job with the fake reranker; keyword arguments go to :class:`BatchJob`."""
+
+    def run(source: Path, output: Path, workers: int = 1, **options: Any) -> BatchSummary:
+        job = BatchJob(source, output, model_file, Settings(max_length=1024), **options)
+        return run_job(prepare(job), LocalRunner(opener, workers))
+
+    return run
