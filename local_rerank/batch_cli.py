@@ -65,43 +65,46 @@ def batch_command(input_path: Path, output: Path, model_path: str | None, ray_ad
     """
     settings = resolve_settings({"model": model_path, "backend": backend, "device": device, "threads": threads,
                                  "max_length": max_length})
-    model, on_gpu = _model(settings)
+    model = _model(settings)
+    runner, how = _runner(model, settings, ray_address, workers)
     prepared = prepare(BatchJob(input_path, output, model, settings, instruction, shard_rows, force, max_shards))
-    runner = _runner(prepared, model, settings, on_gpu, ray_address, workers)
+    click.echo(f"{len(prepared.pending)} shard(s) to score {how}; {len(prepared.done)} done before", err=True)
     with _progress(prepared) as on_rows:
         summary = run_job(prepared, runner, on_rows)
     _report(summary)
 
 
-def _model(settings: Settings) -> tuple[Path, bool]:
-    """The model's path, and whether the selector would run it on a GPU here (errors come now, not in a worker)."""
-    from local_rerank.loading import choices_for
+def _model(settings: Settings) -> Path:
+    """The model's absolute path, once its header says it is a model (errors come now, not in a worker)."""
+    from local_rerank.doctor import model_candidate
     from local_rerank.store import resolve_model, store_dir
 
     if settings.model is None:
         raise InputError(f"no model: pass --model, set LOCAL_RERANK_MODEL, or set model in {default_config_path()}")
-    model = resolve_model(settings.model, store_dir())
-    return model, choices_for(model, settings)[0].device == "cuda"
+    model = resolve_model(settings.model, store_dir()).resolve()
+    model_candidate(model)
+    return model
 
 
-def _runner(prepared: Prepared, model: Path, settings: Settings, on_gpu: bool, ray_address: str | None,
-            workers: int | None) -> Runner:
+def _runner(model: Path, settings: Settings, ray_address: str | None, workers: int | None) -> tuple[Runner, str]:
+    """The Ray runner (each node's selector picks its device), or local workers shaped by this
+    machine's selector choice (which fails now, for example on --device cuda without a GPU);
+    and how it runs, in words."""
     if ray_address is not None:
         from local_rerank.batch.ray_runner import RayRunner
 
-        click.echo(f"{len(prepared.pending)} shard(s) to score on Ray ({ray_address}); {len(prepared.done)} done before",
-                   err=True)
-        return RayRunner(ray_address, lambda threads: ModelOpener(model, replace(settings, threads=threads)),
-                         settings.device, workers, settings.threads)
+        opener = lambda threads: ModelOpener(model, replace(settings, threads=threads))  # noqa: E731
+        return RayRunner(ray_address, opener, settings.device, workers, settings.threads), f"on Ray ({ray_address})"
     from local_rerank.backends.base import available_cores
     from local_rerank.batch.resources import local_shape
     from local_rerank.hardware import probe_hardware
+    from local_rerank.loading import choices_for
 
+    on_gpu = choices_for(model, settings)[0].device == "cuda"
     size_mib = sum(p.stat().st_size for p in ([model] if model.is_file() else model.rglob("*"))) / 2**20
     shape = local_shape(available_cores(), probe_hardware().free_ram_mib, size_mib, on_gpu, workers, settings.threads)
-    click.echo(f"{len(prepared.pending)} shard(s) to score with {shape.workers} worker(s) x {shape.threads} "
-               f"thread(s); {len(prepared.done)} done before", err=True)
-    return LocalRunner(ModelOpener(model, replace(settings, threads=shape.threads)), shape.workers)
+    runner = LocalRunner(ModelOpener(model, replace(settings, threads=shape.threads)), shape.workers)
+    return runner, f"with {shape.workers} worker(s) x {shape.threads} thread(s)"
 
 
 @contextmanager

@@ -25,6 +25,7 @@ from local_rerank.reranker import RankResult, Reranker
 from local_rerank.search_cli import search_command, tui_command
 from local_rerank.serve_cli import mcp_command, serve_command
 from local_rerank.batch_cli import batch_command
+from local_rerank.eval_cli import eval_command
 from local_rerank.selector import Preferences
 from local_rerank.settings import MAX_THREADS, MAX_TOP_K, default_config_path, resolve_settings
 from local_rerank.store import StoredModel, resolve_model, store_dir
@@ -125,7 +126,8 @@ def _table(results: list[RankResult]) -> str:
 @click.argument("checkpoint", type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["gguf", "onnx"]), default="gguf", show_default=True)
 @click.option("--quant", help="GGUF: q8_0 (INT8, default), f32, f16, bf16, or a llama.cpp type such as q4_k_m, "
-                              "q6_k. ONNX: int8 (8-bit weights, default), fp32, fp16, int8-dynamic, int4.")
+                              "q6_k. ONNX: int8 (8-bit weights, default), int8-a8 (and 8-bit activations), fp32, fp16, "
+                              "int8-dynamic, int4.")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="The file (GGUF) or folder (ONNX) to write.")
 @click.option("--force", is_flag=True, help="Replace --out if it exists.")
 @click.option("--no-parity", is_flag=True, help="Skip the parity check against the float32 reference.")
@@ -287,6 +289,7 @@ cli.add_command(tui_command)
 cli.add_command(serve_command)
 cli.add_command(mcp_command)
 cli.add_command(batch_command)
+cli.add_command(eval_command)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -9,7 +9,7 @@ from typing import Any, Sequence
 
 from local_rerank.errors import LocalRerankError
 from local_rerank.hardware import HardwareProbe
-from local_rerank.selector import ModelCandidate, Preferences, choose
+from local_rerank.selector import BF16_FEATURES, ModelCandidate, Preferences, choose
 from local_rerank.text import printable
 
 
@@ -57,9 +57,12 @@ def validate_model(candidate: ModelCandidate) -> None:
         read_gguf_model(candidate.path)
 
 
-def improvements(probe: HardwareProbe) -> list[str]:
-    """What to install or change to run faster on this machine."""
+def improvements(probe: HardwareProbe, models: Sequence[ModelCandidate] = ()) -> list[str]:
+    """What to install, convert or change to run faster on this machine, given the models at hand."""
     hints = []
+    if probe.cpu_features & BF16_FEATURES and not any((m.format, m.quantization) == ("gguf", "bf16") for m in models):
+        hints.append("this CPU multiplies bf16 natively: a bf16 GGUF, the released weights' own precision, is the "
+                     "fastest faithful format here (local-rerank convert CHECKPOINT --quant bf16)")
     if probe.gpus and probe.llama_cpp_installed and not probe.llama_cpp_cuda:
         hints.append('a CUDA build of llama-cpp-python would use the GPU: CMAKE_ARGS="-DGGML_CUDA=on" '
                      "pip install --force-reinstall --no-cache-dir llama-cpp-python")
@@ -78,11 +81,13 @@ def improvements(probe: HardwareProbe) -> list[str]:
 def doctor_report(probe: HardwareProbe, models: Sequence[Path], preferences: Preferences = Preferences()) -> dict[str, Any]:
     """The whole report as plain data (printed as text or JSON by the CLI)."""
     entries = []
+    candidates = []
     for path in models:
         entry: dict[str, Any] = {"path": str(path)}
         try:
             candidate = model_candidate(path)
             validate_model(candidate)
+            candidates.append(candidate)
             entry.update(format=candidate.format, quantization=candidate.quantization,
                          size_mib=round(candidate.size_mib, 1))
             entry["choices"] = [{"backend": c.backend, "device": c.device, "threads": c.threads, "reason": c.reason}
@@ -92,7 +97,7 @@ def doctor_report(probe: HardwareProbe, models: Sequence[Path], preferences: Pre
         entries.append(entry)
     hardware = asdict(probe)
     hardware["cpu_features"] = sorted(probe.cpu_features)
-    return {"hardware": hardware, "models": entries, "improvements": improvements(probe)}
+    return {"hardware": hardware, "models": entries, "improvements": improvements(probe, candidates)}
 
 
 def format_report(report: dict[str, Any]) -> str:

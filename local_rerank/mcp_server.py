@@ -20,6 +20,7 @@ from pydantic import Field
 from local_rerank.errors import InputError, LocalRerankError
 from local_rerank.search import FolderIndex, IndexReport, SearchFinished, SearchSession
 from local_rerank.search.export import hit_record
+from local_rerank.search.extract import DOCUMENT_KINDS, NotIndexable
 from local_rerank.settings import MAX_TOP_K
 
 if TYPE_CHECKING:
@@ -78,7 +79,7 @@ class FolderTools:
         with self._one_at_a_time:
             self.index.update()
             kind = self._indexed_kind(path)
-            if kind == "pdf":
+            if kind == "pdf" or kind in DOCUMENT_KINDS:  # lines count in the extracted text
                 return self._pdf_passages(path, start_line, end_line)
             lines = self._read_lines(path)
         shown = lines[start_line - 1:end_line]
@@ -92,25 +93,21 @@ class FolderTools:
         return {"folder": str(self.index.folder), **_index_summary(report), **self._model_summary()}
 
     def _indexed_kind(self, path: str) -> str:
-        with self.index.connect() as connection:
-            row = connection.execute("SELECT kind FROM files WHERE path = ? AND skipped IS NULL", (path,)).fetchone()
-        if row is None:
+        kind = self.index.file_kind(path)
+        if kind is None:
             raise InputError(f"{path!r} is not an indexed file of {self.index.folder} (give the path that search "
                              "returned, relative to the folder)")
-        return str(row[0])
+        return kind
 
     def _read_lines(self, path: str) -> list[str]:
         try:
             return self.index.read_lines(path)
-        except (OSError, LocalRerankError) as e:
+        except (OSError, NotIndexable, LocalRerankError) as e:
             raise InputError(f"cannot read {path!r}: {e}") from e
 
     def _pdf_passages(self, path: str, start_line: int, end_line: int) -> dict[str, Any]:
-        with self.index.connect() as connection:
-            rows = connection.execute(
-                "SELECT text, start_line, end_line, page FROM passages WHERE path = ? AND end_line >= ? "
-                "AND start_line <= ? ORDER BY start_line", (path, start_line, end_line)).fetchall()
-        passages = [{"text": text, "start_line": start, "end_line": end, "page": page} for text, start, end, page in rows]
+        passages = [{"text": passage.text, "start_line": passage.start_line, "end_line": passage.end_line,
+                     "page": passage.page} for passage in self.index.passages_within(path, start_line, end_line)]
         return {"path": path, "start_line": start_line, "end_line": end_line, "passages": passages}
 
     def _model_summary(self) -> dict[str, Any]:

@@ -32,6 +32,7 @@ INSTRUCTION_PRESETS = {
     "legal": "Given a legal question, retrieve the clauses, provisions or passages that answer it",
     "scientific": "Given a scientific question, retrieve passages from papers or notes that answer it",
 }
+DOCUMENT_LABEL = "<Document>:"  # ends the part of the body that every document of a query shares
 YES_TOKEN = "yes"
 NO_TOKEN = "no"
 
@@ -72,7 +73,7 @@ def format_prompt(query: str, document: str, instruction: str | None = None) -> 
 
 def _head(query: str, instruction: str | None) -> str:
     instruction = DEFAULT_INSTRUCTION if instruction is None else instruction
-    return f"<Instruct>: {instruction}\n<Query>: {query}\n<Document>:"
+    return f"<Instruct>: {instruction}\n<Query>: {query}\n{DOCUMENT_LABEL}"
 
 
 def answer_ids(tokenizer: PromptTokenizer) -> tuple[int, int]:
@@ -112,6 +113,23 @@ class PromptEncoder:
         self.prefix_ids = tokenizer.encode_template(PREFIX)
         self.suffix_ids = tokenizer.encode_template(SUFFIX)
         self.body_budget = max_length - len(self.prefix_ids) - len(self.suffix_ids)
+        self._label_ids = tokenizer.encode_plain([DOCUMENT_LABEL])[0]
+
+    def shared_length(self, ids: Sequence[int]) -> int:
+        """How many leading tokens of a prompt built here depend on its query alone.
+
+        That is the prefix and the body up to the first document label: the system line,
+        instruction and query, the same tokens for every document of one query (a backend
+        may compute them once). 0 when ``ids`` does not start like a prompt built here.
+        """
+        start = len(self.prefix_ids)
+        if list(ids[:start]) != self.prefix_ids:
+            return 0
+        label = self._label_ids
+        for end in range(start + len(label), len(ids) - len(self.suffix_ids) + 1):
+            if list(ids[end - len(label):end]) == label:
+                return end
+        return 0
 
     def encode(
         self, query: str, documents: Sequence[str], instruction: str | None = None

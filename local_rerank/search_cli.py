@@ -17,9 +17,10 @@ from local_rerank.loading import GET_A_MODEL, open_reranker, search_model
 from local_rerank.search import (FolderIndex, IndexProgress, IndexReport, RerankProgress, SearchEvent,
                                  SearchFinished, SearchHit, SearchSession)
 from local_rerank.search.export import FORMATS, ResultSet, export_text, hit_record, shown_score
-from local_rerank.search.index import fts_query
+from local_rerank.search.index import NO_MATCH, fts_query
 from local_rerank.search.passage_list import PassageList
-from local_rerank.search.pipeline import movement
+from local_rerank.search.pipeline import LexicalResults, movement
+from local_rerank.search.rewrite import Variant
 from local_rerank.settings import MAX_CANDIDATES, MAX_THREADS, MAX_TOP_K, Settings, resolve_settings
 from local_rerank.text import printable, printable_json, printable_text
 
@@ -52,9 +53,12 @@ def model_options(command: Callable[..., None]) -> Callable[..., None]:
                    "best first; score is p(yes) when reranked, the BM25 score otherwise.")
 @click.option("--format", "fmt", type=click.Choice(["table", *FORMATS]), default="table", show_default=True,
               help="table; or the results with the query, instruction and model as json, csv or md (Markdown).")
+@click.option("--rewrite", is_flag=True,
+              help="Also search rewritten forms of the query (abbreviations the folder defines, full-width forms), "
+                   "printed on stderr and, with --format json, as \"variants\".")
 def search_command(folder: Path, query: str, model_path: str | None, instruction: str | None,
                    candidates: int | None, no_rerank: bool, device: str | None, threads: int | None, top_k: int,
-                   as_json: bool, fmt: str) -> None:
+                   as_json: bool, fmt: str, rewrite: bool) -> None:
     """Rank the files of FOLDER against QUERY: BM25 candidates, reranked by the model.
 
     The folder's index lives in the user's cache directory and is brought up to date first.
@@ -71,13 +75,16 @@ def search_command(folder: Path, query: str, model_path: str | None, instruction
         click.echo(f"note: no model installed, so this is the BM25 (keyword) order; {GET_A_MODEL}", err=True)
     with warnings.catch_warnings(record=True) as caught:  # GPU fallback, a query cut to the budget
         warnings.simplefilter("always")
-        final, model_name = _search(index, query, instruction, candidates, top_k, model, settings)
+        final, model_name, found = _search(index, query, instruction, candidates, top_k, model, settings, rewrite)
+    for variant in found:
+        click.echo(f"also searched: {printable(variant.text)} ({variant.reason})", err=True)
     for warning in caught:
         click.echo(f"warning: {warning.message}", err=True)
     if as_json:
         click.echo(printable_json([hit_record(hit) for hit in final.hits]))
     elif fmt != "table":
-        text = export_text(ResultSet(query, final.hits, instruction, model_name if final.reranked else None), fmt)
+        text = export_text(ResultSet(query, final.hits, instruction, model_name if final.reranked else None,
+                                     tuple(variant.text for variant in found)), fmt)
         click.echo(text if fmt == "csv" else printable_text(text), nl=False)
     else:
         click.echo(_table(final.hits))
@@ -121,14 +128,14 @@ def _passages(docs_file: Path) -> PassageList:
 
 
 def _search(index: FolderIndex, query: str, instruction: str | None, candidates: int | None, top_k: int,
-            model: Path | None, settings: Settings) -> tuple[SearchFinished, str | None]:
+            model: Path | None, settings: Settings, rewrite: bool) -> tuple[SearchFinished, str | None, list[Variant]]:
     """Search with ``model`` (None: BM25 order) in a session of its own, the reranker closed at the end;
-    the final results and the model's name."""
+    the final results, the model's name and the query's variants (with ``rewrite``)."""
     loader = (lambda: open_reranker(model, settings)) if model is not None else None
     with SearchSession(index, loader, candidates=candidates) as session:
         reranker = session.load_model()
-        final = _run_showing_progress(session.search(query, instruction, top_k=top_k))
-        return final, reranker.backend.model_name if reranker is not None else None
+        final, found = _run_showing_progress(session.search(query, instruction, top_k=top_k, rewrite=rewrite))
+        return final, reranker.backend.model_name if reranker is not None else None, found
 
 
 def describe_index(report: IndexReport) -> str:
@@ -148,7 +155,7 @@ def _count(number: int, noun: str) -> str:
 
 def _table(hits: list[SearchHit]) -> str:
     if not hits:
-        return "no file matches the query's words"
+        return NO_MATCH
     width = shutil.get_terminal_size((100, 24)).columns
     lines = [f"{'rank':>4}  {'score':>7}  {'bm25':>4}  {'move':>4}  file:lines  passage"]
     for position, hit in enumerate(hits, start=1):
@@ -161,13 +168,16 @@ def _table(hits: list[SearchHit]) -> str:
     return "\n".join(lines)
 
 
-def _run_showing_progress(events: Iterable[SearchEvent]) -> SearchFinished:
-    """The final event, drawing reranking progress on an interactive stderr meanwhile."""
+def _run_showing_progress(events: Iterable[SearchEvent]) -> tuple[SearchFinished, list[Variant]]:
+    """The final event and the query's variants, drawing reranking progress on an interactive stderr meanwhile."""
+    found: list[Variant] = []
     for event in events:
-        if isinstance(event, RerankProgress) and sys.stderr.isatty():
+        if isinstance(event, LexicalResults):
+            found = list(event.variants)
+        elif isinstance(event, RerankProgress) and sys.stderr.isatty():
             click.echo(f"\rreranking {event.done}/{event.total}", err=True, nl=event.done == event.total)
         elif isinstance(event, SearchFinished):
-            return event
+            return event, found
     raise AssertionError("a search nobody cancels ends with SearchFinished")
 
 

@@ -16,11 +16,19 @@ from local_rerank.hardware import HardwareProbe
 # Headroom on top of the weights: KV cache, activations and the runtime's own buffers.
 GPU_HEADROOM_MIB = 1024
 CPU_HEADROOM_MIB = 1536
-# Preference among model variants, best first, from tools/benchmark.py (README, "Speed"):
-# fidelity first, then speed. int8-dynamic is fastest on a CPU but 4x less faithful, and its
-# operators have no CUDA kernels, so it is last on the CPU and absent on the GPU.
-CPU_ORDER = (("gguf", "q8_0"), ("onnx", "int8"), ("gguf", "f16"), ("onnx", "fp32"), ("gguf", "bf16"),
-             ("gguf", "f32"), ("onnx", "int8-dynamic"))
+# Preference among model variants, best first: fidelity first, then speed. On the CPU, every
+# variant up to f32 meets the fidelity bar (at most Q8_0's error against float32 on the parity
+# set; README "Accuracy"), in order of speed on the 0.6B shape twin (tools/benchmark.py; issue
+# 11's quiet AVX512-BF16 machine: bf16 4.2x the reference, int8-a8 3.2x, q8_0 2.2x, int8 2.6x
+# but 1.1-1.5x in README "Speed", f16 1.6x). bf16 also has a quarter of the int8 formats' error.
+# int8-dynamic is fast but 3x less faithful, and its operators have no CUDA kernels, so it is
+# last on the CPU and absent on the GPU.
+CPU_ORDER = (("gguf", "bf16"), ("onnx", "int8-a8"), ("gguf", "q8_0"), ("onnx", "int8"), ("gguf", "f16"),
+             ("onnx", "fp32"), ("gguf", "f32"), ("onnx", "int8-dynamic"))
+# Without these, llama.cpp converts bf16 to f32 in software: slower than every other faithful
+# variant, so bf16 then goes behind f32.
+BF16_FEATURES = frozenset({"avx512_bf16", "amx_bf16"})
+_BF16 = ("gguf", "bf16")
 GPU_ORDER = (("gguf", "q8_0"), ("onnx", "fp16"), ("gguf", "f16"), ("onnx", "int8"), ("onnx", "fp32"),
              ("gguf", "bf16"), ("gguf", "f32"))
 
@@ -92,14 +100,31 @@ def _cpu_choices(probe: HardwareProbe, models: list[ModelCandidate], preferences
     threads = preferences.threads or probe.physical_cores
     isa = _isa_note(probe)
     choices = []
-    for m in _ordered(models, CPU_ORDER, keep_unknown=True):
+    for m in _ordered(models, cpu_order(probe.cpu_features), keep_unknown=True):
         if not _installed(probe, m.format):
             continue
         memory = ("" if m.size_mib + CPU_HEADROOM_MIB <= probe.free_ram_mib
                   else f"; warning: needs about {m.size_mib + CPU_HEADROOM_MIB:.0f} MiB, {probe.free_ram_mib} free")
         choices.append(Choice(m, m.format, "cpu", threads,
-                              f"CPU, {threads} threads (physical cores); {isa}{memory}"))
+                              f"CPU, {threads} threads (physical cores); {isa}{_bf16_note(probe, m)}{memory}"))
     return choices
+
+
+def cpu_order(features: frozenset[str]) -> tuple[tuple[str, str], ...]:
+    """CPU_ORDER for a CPU with these features: bf16 first only where it runs natively."""
+    if features & BF16_FEATURES:
+        return CPU_ORDER
+    rest = tuple(variant for variant in CPU_ORDER if variant != _BF16)
+    after_f32 = rest.index(("gguf", "f32")) + 1
+    return rest[:after_f32] + (_BF16,) + rest[after_f32:]
+
+
+def _bf16_note(probe: HardwareProbe, model: ModelCandidate) -> str:
+    if (model.format, model.quantization) != _BF16:
+        return ""
+    if probe.cpu_features & BF16_FEATURES:
+        return "; bf16 products run natively (AVX512-BF16/AMX)"
+    return "; no AVX512-BF16 or AMX: bf16 is converted in software (slow)"
 
 
 def _ordered(models: list[ModelCandidate], order: tuple[tuple[str, str], ...], keep_unknown: bool) -> list[ModelCandidate]:
@@ -124,8 +149,10 @@ def _runtime(fmt: str) -> str:
 
 def _isa_note(probe: HardwareProbe) -> str:
     features = probe.cpu_features
-    if "amx_int8" in features or "avx512_vnni" in features or "avx_vnni" in features:
-        return "VNNI/AMX INT8 dot products available"
+    if "amx_int8" in features:
+        return "AMX INT8 tiles available"
+    if "avx512_vnni" in features or "avx_vnni" in features:
+        return "VNNI INT8 dot products available"
     if "avx2" in features:
         return "AVX2 without VNNI: INT8 runs, more slowly than on VNNI CPUs"
     return "no AVX2: expect slow scoring; a GPU or a newer CPU helps most"

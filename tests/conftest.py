@@ -6,6 +6,7 @@ reference stack skip cleanly where those are not installed.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -129,3 +130,23 @@ def onnx_exports(tmp_path_factory: pytest.TempPathFactory, checkpoints, onnxrunt
             exports[head, quant] = folder / f"tiny-{head}-{quant}"
             convert_checkpoint(checkpoint, exports[head, quant], fmt="onnx", quant=quant, check_parity=False)
     return exports
+
+
+@pytest.fixture(scope="session")
+def twin_06b_gguf() -> Path:
+    """A Q8_0 GGUF with the exact shape of Qwen3-Reranker-0.6B (random weights, no head calibration:
+    it costs what the real model costs, which is what timing-sensitive tests need). Built once
+    into the developer cache (about a minute), then reused."""
+    pytest.importorskip("llama_cpp")
+    from local_rerank.convert.gguf_export import export_gguf
+    from tools.synthetic_model import build_synthetic_model
+    from tools.tokenizer_fixture import dev_cache_dir
+
+    folder = dev_cache_dir() / "twins" / "0.6b-uncalibrated"
+    model = folder / "0.6b-q8_0.gguf"
+    if not model.is_file():
+        checkpoint = build_synthetic_model(folder / "checkpoint", "0.6b", dtype="bf16", calibrate=False)
+        export_gguf(checkpoint, folder / "partial.gguf", "q8_0")
+        (folder / "partial.gguf").rename(model)
+        shutil.rmtree(checkpoint)
+    return model

@@ -54,3 +54,14 @@ def test_a_garbage_export_manifest_is_reported_not_raised(tmp_path: Path, manife
     (tmp_path / "manifest.json").write_bytes(manifest.encode("utf-8", "surrogateescape"))
     (entry,) = doctor_report(VNNI_LAPTOP, [tmp_path])["models"]
     assert "manifest" in entry["error"] and "choices" not in entry
+
+
+def test_a_cpu_with_native_bf16_is_told_about_bf16_until_it_has_such_a_model() -> None:
+    from local_rerank.doctor import improvements
+    from local_rerank.selector import ModelCandidate
+    from tests.machines import AVX512_BF16, AVX512_VNNI
+
+    q8, bf16 = (ModelCandidate(Path(f"m-{q}.gguf"), "gguf", q, 600) for q in ("q8_0", "bf16"))
+    assert any("--quant bf16" in hint for hint in improvements(AVX512_BF16, [q8]))
+    assert not any("bf16" in hint for hint in improvements(AVX512_BF16, [q8, bf16]))
+    assert not any("bf16" in hint for hint in improvements(AVX512_VNNI, [q8]))

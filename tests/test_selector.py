@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from local_rerank.errors import BackendUnavailableError
-from local_rerank.selector import ModelCandidate, Preferences, choose
-from tests.machines import AVX2_DESKTOP, GPU_WITHOUT_CUDA_BUILDS, LARGE_GPU, OLD_CPU, SMALL_GPU, VNNI_LAPTOP
+from local_rerank.selector import CPU_ORDER, ModelCandidate, Preferences, choose, cpu_order
+from tests.machines import (AMX, AVX2_DESKTOP, AVX2_ONLY, AVX512_BF16, AVX512_VNNI, AVX_VNNI, GPU_WITHOUT_CUDA_BUILDS,
+                            LARGE_GPU, OLD_CPU, SMALL_GPU, VNNI_LAPTOP)
 
 Q8_06B = ModelCandidate(Path("0.6b-q8_0.gguf"), "gguf", "q8_0", 610)
 Q8_8B = ModelCandidate(Path("8b-q8_0.gguf"), "gguf", "q8_0", 8700)
@@ -17,6 +18,13 @@ ONNX_INT8 = ModelCandidate(Path("0.6b-onnx-int8"), "onnx", "int8", 1067)
 ONNX_DYNAMIC = ModelCandidate(Path("0.6b-onnx-int8-dynamic"), "onnx", "int8-dynamic", 572)
 ONNX_FP16 = ModelCandidate(Path("0.6b-onnx-fp16"), "onnx", "fp16", 1200)
 ALL_06B = [ONNX_DYNAMIC, ONNX_INT8, ONNX_FP16, Q8_06B]
+BF16_06B = ModelCandidate(Path("0.6b-bf16.gguf"), "gguf", "bf16", 1136)
+F16_06B = ModelCandidate(Path("0.6b-f16.gguf"), "gguf", "f16", 1136)
+F32_06B = ModelCandidate(Path("0.6b-f32.gguf"), "gguf", "f32", 2272)
+ONNX_A8 = ModelCandidate(Path("0.6b-onnx-int8-a8"), "onnx", "int8-a8", 1067)
+ONNX_FP32 = ModelCandidate(Path("0.6b-onnx-fp32"), "onnx", "fp32", 2274)
+Q4 = ModelCandidate(Path("0.6b-q4_k_m.gguf"), "gguf", "q4_k_m", 380)
+EVERY_CPU_FORMAT = [Q4, ONNX_DYNAMIC, F32_06B, ONNX_FP32, F16_06B, ONNX_INT8, Q8_06B, ONNX_A8, BF16_06B]
 
 
 @pytest.mark.parametrize(
@@ -94,3 +102,33 @@ def test_unknown_variants_run_on_the_cpu_only_and_last() -> None:
     unknown = ModelCandidate(Path("someones-export"), "onnx", "unknown", 900)
     choices = choose(LARGE_GPU, [unknown, ONNX_INT8])
     assert [(c.model, c.device) for c in choices] == [(ONNX_INT8, "cuda"), (ONNX_INT8, "cpu"), (unknown, "cpu")]
+
+
+@pytest.mark.parametrize(
+    ("probe", "order", "reason"),
+    [
+        # bf16 is first only where the CPU multiplies bf16 natively; elsewhere it goes behind f32.
+        (AVX2_ONLY, [ONNX_A8, Q8_06B, ONNX_INT8, F16_06B, ONNX_FP32, F32_06B, BF16_06B, ONNX_DYNAMIC, Q4],
+         "AVX2 without VNNI"),
+        (AVX_VNNI, [ONNX_A8, Q8_06B, ONNX_INT8, F16_06B, ONNX_FP32, F32_06B, BF16_06B, ONNX_DYNAMIC, Q4], "VNNI"),
+        (AVX512_VNNI, [ONNX_A8, Q8_06B, ONNX_INT8, F16_06B, ONNX_FP32, F32_06B, BF16_06B, ONNX_DYNAMIC, Q4], "VNNI"),
+        (AVX512_BF16, [BF16_06B, ONNX_A8, Q8_06B, ONNX_INT8, F16_06B, ONNX_FP32, F32_06B, ONNX_DYNAMIC, Q4],
+         "bf16 products run natively"),
+        (AMX, [BF16_06B, ONNX_A8, Q8_06B, ONNX_INT8, F16_06B, ONNX_FP32, F32_06B, ONNX_DYNAMIC, Q4], "AMX"),
+    ],
+)
+def test_cpu_formats_are_ordered_by_fidelity_then_speed_on_each_cpu(probe, order, reason: str) -> None:
+    choices = choose(probe, EVERY_CPU_FORMAT)
+    assert [c.model for c in choices] == order
+    assert reason in choices[0].reason and all(c.device == "cpu" for c in choices)
+
+
+def test_a_bf16_model_on_a_cpu_without_bf16_says_it_is_slow() -> None:
+    (choice,) = choose(AVX512_VNNI, [BF16_06B])
+    assert "bf16 is converted in software" in choice.reason
+
+
+def test_the_cpu_order_only_moves_bf16() -> None:
+    without_bf16 = cpu_order(frozenset({"avx2"}))
+    assert sorted(without_bf16) == sorted(CPU_ORDER) and without_bf16 != CPU_ORDER
+    assert [v for v in without_bf16 if v != ("gguf", "bf16")] == [v for v in CPU_ORDER if v != ("gguf", "bf16")]

@@ -9,7 +9,7 @@ architecture and tokenizer: it costs what the real model costs). From the two wa
   overhead  small seconds - small pairs / rate: the fixed cost of a run (start-up, load, Ray)
   x 1       rate / the same runner's 1-worker rate: the scaling ratio
 
-    python -m tools.batch_benchmark [--shape 0.6b | --model FILE] [--small 16] [--large 256]
+    python -m tools.batch_benchmark [--shape 0.6b | --model FILE] [--small 8] [--large 64]
                                     [--doc-tokens 128] [--out bench-results/batch.json]
 
 Prints a table and writes JSON.
@@ -99,8 +99,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Benchmark `local-rerank batch`, locally and on Ray.")
     parser.add_argument("--shape", default="0.6b")
     parser.add_argument("--model", type=Path, help="A Q8_0 GGUF to use instead of building the shape twin.")
-    parser.add_argument("--small", type=int, default=16)
-    parser.add_argument("--large", type=int, default=256)
+    parser.add_argument("--small", type=int, default=8)
+    parser.add_argument("--large", type=int, default=64)
     parser.add_argument("--doc-tokens", type=int, default=128)
     parser.add_argument("--out", type=Path, default=Path("bench-results/batch.json"))
     args = parser.parse_args()

@@ -1,20 +1,27 @@
 """Speed and memory of the scoring paths, side by side, on a shape twin of Qwen3-Reranker.
 
-One query against N documents of about T tokens each (default 32 x 256) on the 0.6B
+One query against N documents of about T tokens each (default 16 x 256, as in issue 11) on the 0.6B
 shape twin (random weights, real architecture and tokenizer: it costs what the real model
 costs). Each row runs in its own process so that its peak memory is its own:
 
-  reference         transformers, float32 (the official recipe)
-  gguf-q8_0         our GGUF backend, Q8_0, logits at each sequence's last token only
-  gguf-q8_0-rank    the same file through llama.cpp's rank pooling (what llama-server does)
-  gguf-f16          our GGUF backend, f16 weights
-  onnx-fp32         our ONNX backend (onnxruntime), float32
-  onnx-int8         the same, 8-bit weight-only MatMulNBits (the ONNX default)
-  onnx-int8-dynamic the same, dynamic W8A8 INT8 (CPU-only operators)
+  reference           transformers, float32 (the official recipe)
+  gguf-q8_0           our GGUF backend, Q8_0, logits at each sequence's last token only,
+                      each query's shared prefix decoded once
+  gguf-q8_0-unshared  the same without the shared prefix (every prompt decoded whole)
+  gguf-q8_0-rank      the same file through llama.cpp's rank pooling (what llama-server does)
+  gguf-bf16           our GGUF backend, bf16 weights (the released checkpoints' own precision)
+  gguf-f16            our GGUF backend, f16 weights
+  onnx-fp32           our ONNX backend (onnxruntime), float32
+  onnx-int8           the same, 8-bit weight-only MatMulNBits (the ONNX default; fp32 compute)
+  onnx-int8-a8        the same weights with 8-bit activations (accuracy_level=4: int8 compute)
+  onnx-int8-dynamic   the same, dynamic W8A8 INT8 (CPU-only operators)
 
+It also measures this machine's own matrix-multiply peak with the same threads (fp32 with
+numpy, bf16 and int8 with torch's CPU kernels; best of several 2048-cube products) and
+prints each row's achieved rate as a share of the peak of the arithmetic it runs on.
 Prints a table (with speed ratios against the reference) and writes JSON.
 
-    python -m tools.benchmark [--shape 0.6b] [--docs 32] [--doc-tokens 256] [--out FILE]
+    python -m tools.benchmark [--shape 0.6b] [--docs 16] [--doc-tokens 256] [--out FILE]
 
 Folder search (indexing and query latency on 10,000 generated files) is its own table:
 
@@ -25,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import resource
@@ -33,13 +41,21 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 from tools.tokenizer_fixture import dev_cache_dir
 
-ROWS = ("reference", "gguf-q8_0", "gguf-q8_0-rank", "gguf-f16", "onnx-fp32", "onnx-int8", "onnx-int8-dynamic")
-ONNX_VARIANTS = ("fp32", "int8", "int8-dynamic")
+ROWS = ("reference", "gguf-q8_0", "gguf-q8_0-unshared", "gguf-q8_0-rank", "gguf-bf16", "gguf-f16", "onnx-fp32",
+        "onnx-int8", "onnx-int8-a8", "onnx-int8-dynamic")
+ONNX_VARIANTS = ("fp32", "int8", "int8-a8", "int8-dynamic")
+GGUF_TYPES = ("q8_0", "bf16", "f16")
+# The arithmetic each row's matrix products run on (for its share of the machine's peak).
+KERNELS = {"reference": "fp32", "gguf-q8_0": "int8", "gguf-q8_0-unshared": "int8", "gguf-q8_0-rank": "int8",
+           "gguf-bf16": "bf16", "gguf-f16": "fp32", "onnx-fp32": "fp32", "onnx-int8": "fp32",
+           "onnx-int8-a8": "int8", "onnx-int8-dynamic": "int8"}
+PEAK_SIZE = 2048
 QUERY = "how do I copy a folder with all its files to another disk?"
 SENTENCES = (
     "Use cp -r to copy a directory and everything inside it.",
@@ -81,11 +97,11 @@ def prepare_models(shape: str) -> tuple[Path, dict[str, Path]]:
     if not (checkpoint / "model.safetensors").is_file():
         build_synthetic_model(checkpoint, shape, dtype="bf16")
     files = {"reference": checkpoint}
-    for quant in ("q8_0", "f16"):
+    for quant in GGUF_TYPES:
         files[f"gguf-{quant}"] = folder / f"{shape}-{quant}.gguf"
         if not files[f"gguf-{quant}"].is_file():
             export_gguf(checkpoint, files[f"gguf-{quant}"], quant)
-    files["gguf-q8_0-rank"] = files["gguf-q8_0"]
+    files["gguf-q8_0-rank"] = files["gguf-q8_0-unshared"] = files["gguf-q8_0"]
     for quant in ONNX_VARIANTS:
         files[f"onnx-{quant}"] = folder / f"{shape}-onnx-{quant}"
         if not (files[f"onnx-{quant}"] / "model.onnx").is_file():
@@ -116,7 +132,8 @@ def run_worker(row: str, model: Path, documents: list[str], threads: int) -> dic
         if row.startswith("onnx"):
             backend = OnnxBackend(model, options)
         else:
-            backend = GgufBackend(model, options, scoring_path="rank" if row.endswith("-rank") else "causal")
+            backend = GgufBackend(model, options, scoring_path="rank" if row.endswith("-rank") else "causal",
+                                  share_prefix=not row.endswith("-unshared"))
         reranker = Reranker(backend)
         score = reranker.score
         tokens = sum(len(p.ids) for p in reranker.encoder.encode(QUERY, documents))
@@ -130,6 +147,39 @@ def run_worker(row: str, model: Path, documents: list[str], threads: int) -> dic
         "tokens_per_s": tokens / (done - warm), "peak_rss_mib": _peak_rss_mib(),
         "scores": list(map(float, scores)), "torch_threads": torch_threads,
     }
+
+
+def measure_peaks(threads: int) -> dict[str, float]:
+    """This machine's matrix-multiply peak in operations per second: fp32 (numpy), bf16 and int8 (torch)."""
+    import torch
+
+    torch.set_num_threads(threads)
+    rng = np.random.default_rng(0)
+    fp32 = rng.standard_normal((PEAK_SIZE, PEAK_SIZE), dtype=np.float32)
+    bf16 = torch.from_numpy(fp32).bfloat16()
+    int8 = torch.from_numpy(rng.integers(-127, 128, (PEAK_SIZE, PEAK_SIZE), dtype=np.int8))
+    return {"fp32": _best_rate(lambda: np.matmul(fp32, fp32)), "bf16": _best_rate(lambda: torch.matmul(bf16, bf16)),
+            "int8": _best_rate(lambda: torch._int_mm(int8, int8))}
+
+
+def _best_rate(product: Callable[[], object], rounds: int = 7) -> float:
+    product()  # warm-up: first-call allocation and kernel selection
+    best = math.inf
+    for _ in range(rounds):
+        started = time.perf_counter()
+        product()
+        best = min(best, time.perf_counter() - started)
+    return 2 * PEAK_SIZE**3 / best
+
+
+def matmul_flops_per_token(checkpoint: Path) -> float:
+    """2 x the weights of the linear layers: the matrix-product work per prompt token
+    (attention scores and the 2-row head left out; about 5% more at 350-token prompts)."""
+    config = json.loads((checkpoint / "config.json").read_text())
+    hidden, inner = config["hidden_size"], config["intermediate_size"]
+    head_dim = config.get("head_dim") or hidden // config["num_attention_heads"]
+    attention = hidden * head_dim * (2 * config["num_attention_heads"] + 2 * config["num_key_value_heads"])
+    return 2.0 * config["num_hidden_layers"] * (attention + 3 * hidden * inner)
 
 
 def _peak_rss_mib() -> float:
@@ -146,7 +196,8 @@ def _peak_rss_mib() -> float:
 def _run_row(row: str, model: Path, documents_file: Path, threads: int) -> dict:
     command = [sys.executable, "-m", "tools.benchmark", "--worker", row, "--model", str(model),
                "--documents", str(documents_file), "--threads", str(threads)]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": str(threads)} if row == "peaks" else None  # numpy's BLAS
+    result = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
     if result.returncode != 0:
         raise SystemExit(f"{row} failed:\n{result.stderr[-2000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -159,15 +210,22 @@ def _size_mib(path: Path) -> float:
 
 def _table(results: list[dict]) -> str:
     reference = next((r for r in results if r["row"] == "reference"), None)
-    header = (f"{'row':<18}{'model MiB':>10}{'load s':>8}{'score s':>9}{'tokens/s':>10}{'x ref':>7}"
-              f"{'peak MiB':>10}{'max |err|':>11}")
+    header = (f"{'row':<20}{'model MiB':>10}{'load s':>8}{'score s':>9}{'tokens/s':>10}{'x ref':>7}"
+              f"{'peak MiB':>10}{'max |err|':>11}{'of peak':>13}")
     lines = [header, "-" * len(header)]
     for r in results:
         speedup = f"{r['tokens_per_s'] / reference['tokens_per_s']:.2f}" if reference else "-"
         error = f"{r['max_abs_error']:.2e}" if r.get("max_abs_error") is not None else "-"
-        lines.append(f"{r['row']:<18}{r['model_mib']:>10.0f}{r['load_s']:>8.1f}{r['score_s']:>9.1f}{r['tokens_per_s']:>10.0f}"
-                     f"{speedup:>7}{r['peak_rss_mib']:>10.0f}{error:>11}")
+        share = f"{r['share_of_peak']:.0%} {r['kernel']}"
+        lines.append(f"{r['row']:<20}{r['model_mib']:>10.0f}{r['load_s']:>8.1f}{r['score_s']:>9.1f}"
+                     f"{r['tokens_per_s']:>10.0f}{speedup:>7}{r['peak_rss_mib']:>10.0f}{error:>11}{share:>13}")
     return "\n".join(lines)
+
+
+def _peaks_line(peaks: dict[str, float], flops_per_token: float) -> str:
+    rates = ", ".join(f"{kind} {rate / 1e9:.0f} G/s" for kind, rate in peaks.items())
+    return (f"matrix-multiply peak here: {rates}; {flops_per_token / 1e9:.2f} GFLOP per prompt token "
+            f"(at best {peaks['int8'] / flops_per_token:.0f} tokens/s in int8)")
 
 
 def main() -> None:
@@ -178,7 +236,7 @@ def main() -> None:
         return
     parser = argparse.ArgumentParser(description="Benchmark the scoring paths on a shape twin.")
     parser.add_argument("--shape", default="0.6b")
-    parser.add_argument("--docs", type=int, default=32)
+    parser.add_argument("--docs", type=int, default=16)
     parser.add_argument("--doc-tokens", type=int, default=256)
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
     parser.add_argument("--rows", default=",".join(ROWS), help=f"comma-separated, from {', '.join(ROWS)}")
@@ -187,6 +245,9 @@ def main() -> None:
     parser.add_argument("--model", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--documents", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.worker == "peaks":
+        print(json.dumps(measure_peaks(args.threads)))
+        return
     if args.worker:
         documents = json.loads(args.documents.read_text())
         print(json.dumps(run_worker(args.worker, args.model, documents, args.threads)))
@@ -198,6 +259,9 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     documents_file = args.out.with_suffix(".documents.json")
     documents_file.write_text(json.dumps(documents))
+    print("measuring the matrix-multiply peak ...", file=sys.stderr)
+    peaks = _run_row("peaks", checkpoint, documents_file, args.threads)
+    flops_per_token = matmul_flops_per_token(checkpoint)
     results = []
     for row in args.rows.split(","):
         print(f"running {row} ...", file=sys.stderr)
@@ -205,15 +269,18 @@ def main() -> None:
     reference = next((r for r in results if r["row"] == "reference"), None)
     for r in results:
         r["model_mib"] = sizes[r["row"]]
+        r["kernel"] = KERNELS[r["row"]]
+        r["share_of_peak"] = r["tokens_per_s"] * flops_per_token / peaks[r["kernel"]]
         r["max_abs_error"] = (float(np.max(np.abs(np.subtract(r["scores"], reference["scores"]))))
                               if reference and r is not reference else None)
     report = {
         "shape": args.shape, "documents": args.docs, "doc_tokens": args.doc_tokens, "threads": args.threads,
         "machine": {"cpu_count": os.cpu_count(), "processor": platform.processor(), "python": platform.python_version()},
-        "results": results,
+        "peaks_ops_per_s": peaks, "matmul_flops_per_token": flops_per_token, "results": results,
     }
     args.out.write_text(json.dumps(report, indent=2))
     print(f"{args.shape} shape twin, 1 query x {args.docs} documents of ~{args.doc_tokens} tokens, {args.threads} threads")
+    print(_peaks_line(peaks, flops_per_token))
     print(_table(results))
     print(f"written to {args.out}")
 

@@ -19,6 +19,7 @@ import warnings
 from pathlib import Path
 from typing import Callable, Mapping
 
+from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult, SuspendNotSupported
 from textual.binding import Binding
@@ -31,16 +32,18 @@ from local_rerank.reranker import Reranker
 from local_rerank.search import (FolderIndex, IndexProgress, LexicalResults, RerankProgress, Search,
                                  SearchCancelled, SearchFinished, SearchHit, SearchSession)
 from local_rerank.search.export import ResultSet
-from local_rerank.search.extract import NotIndexable
+from local_rerank.search.extract import DOCUMENT_KINDS, NotIndexable, file_kind
+from local_rerank.search.index import NO_MATCH
 from local_rerank.search.passage_list import PassageList
 from local_rerank.search.watch import folder_changes
 from local_rerank.settings import Settings
 from local_rerank.text import printable
 from tui.export_screen import ExportScreen
 from tui.help_screen import HelpScreen
-from tui.passages_screen import PassagesScreen
+from tui.histogram_screen import HistogramScreen
 from tui.messages import (FolderChanged, IndexAdvanced, IndexFailed, IndexReady, ModelLoaded, SearchAdvanced,
                           SearchFailed)
+from tui.passages_screen import PassagesScreen
 from tui.preview import Preview
 from tui.query_bar import InstructionBar, QueryInput
 from tui.results_table import ResultsTable
@@ -59,10 +62,12 @@ class RerankApp(App[None]):
     BINDINGS = [
         Binding("escape", "cancel", "Cancel"),
         Binding("f1", "help", "Help"),
-        Binding("f2", "pick_instruction", "Instruction"),
-        Binding("f3", "toggle_side_by_side", "Side by side", priority=True),
+        Binding("f2", "pick_instruction", "Instruct"),
+        Binding("f3", "toggle_side_by_side", "Compare", priority=True),
+        Binding("f4", "histogram", "Scores", priority=True),
         Binding("ctrl+s", "export", "Save", priority=True),
-        Binding("f5", "passages", "Passages", priority=True),
+        Binding("f5", "passages", "List", priority=True),
+        Binding("f6", "toggle_rewrite", "Rewrite", priority=True),
         Binding("slash", "focus_query", "Query", show=False),
     ]
 
@@ -82,12 +87,14 @@ class RerankApp(App[None]):
         self.stop_watching = threading.Event()
         self.query_text = ""
         self.lexical_seconds = 0.0
+        self.rewrite = False
 
     def compose(self) -> ComposeResult:
         yield Header()
         if self.banner:
             yield Static(self.banner, id="banner")
         yield QueryInput(id="query")
+        yield Static(id="variants")
         yield InstructionBar(self.initial_instruction, id="instruction-bar")
         with Horizontal(id="main"):
             with Vertical(id="left"):
@@ -97,10 +104,11 @@ class RerankApp(App[None]):
             yield Preview(id="preview")
         yield ProgressBar(id="progress", show_eta=False)
         yield StatusBar(id="status")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)  # every key fits in 80 columns
 
     def on_mount(self) -> None:
         self.query_one("#query", QueryInput).focus()
+        self._name_first_stage()
         self.run_index()
         if isinstance(self.index, FolderIndex):
             self.run_watch(self.index)
@@ -143,15 +151,13 @@ class RerankApp(App[None]):
     @work(thread=True, group="watch", exclusive=True)
     def run_watch(self, index: FolderIndex) -> None:
         """Follow the folder: each batch of changes brings the index up to date (a live index)."""
-        try:
-            for changed in folder_changes(index.folder, self.stop_watching, ignore=index.database.parent):
-                self.post_message(FolderChanged(changed))
-        except OSError as e:  # e.g. the system's limit on watched folders
-            self.post_message(IndexFailed(f"the folder is no longer watched ({e}); restart to pick up changes"))
+        for changed in folder_changes(index.folder, self.stop_watching, ignore=index.database.parent):
+            self.post_message(FolderChanged(changed))
 
     def on_folder_changed(self, message: FolderChanged) -> None:
         if isinstance(self.index, FolderIndex):
-            self.status.change(index=f"{message.paths} changed, indexing…")
+            if message.paths:  # 0: a periodic check, shown only if it finds something
+                self.status.change(index=f"{message.paths} changed, indexing…")
             self.run_index()
 
     @work(thread=True, group="model", exclusive=True)
@@ -210,7 +216,9 @@ class RerankApp(App[None]):
 
     @on(Select.Changed, "#preset")
     @on(Input.Submitted, "#instruction")
-    def instruction_changed(self) -> None:
+    def instruction_changed(self, event: Select.Changed | Input.Submitted) -> None:
+        if isinstance(event, Select.Changed) and self.query_one("#preset", Select).has_focus:
+            self.query_one("#query", QueryInput).focus()  # a preset picked: back to asking
         if self.query_text:
             self.start_search(self.query_text)
 
@@ -218,7 +226,7 @@ class RerankApp(App[None]):
         """Start a search for ``query`` (the session cancels the one in flight)."""
         instruction = self.query_one("#instruction-bar", InstructionBar).instruction
         try:
-            search = self.session.search(query, instruction)
+            search = self.session.search(query, instruction, rewrite=self.rewrite)
         except LocalRerankError as e:
             self.status.change(work=str(e))
             return
@@ -241,6 +249,7 @@ class RerankApp(App[None]):
             return  # a cancelled search's late news
         event = message.event
         if isinstance(event, LexicalResults):
+            self.show_variants(event)
             self.lexical_seconds = event.seconds
             self.show_hits(event.hits)
             waiting = self.reranker is not None or not self.session.settled.is_set()
@@ -252,8 +261,8 @@ class RerankApp(App[None]):
         elif isinstance(event, SearchFinished):
             self.show_hits(event.hits)
             timings = {"lexical": self.lexical_seconds, **event.timings}
-            self.status.change(work="reranked" if event.reranked else "BM25 order",
-                               timings=format_timings(timings, event.cached))
+            work = ("reranked" if event.reranked else "BM25 order") if event.hits else NO_MATCH
+            self.status.change(work=work, timings=format_timings(timings, event.cached))
         elif isinstance(event, SearchCancelled):
             self.show_hits(event.hits)
             self.status.change(work="cancelled")
@@ -298,13 +307,21 @@ class RerankApp(App[None]):
         hit = self.highlighted
         if hit is None:
             return
-        if hit.passage.page is not None:
-            self.notify(f"{printable(hit.path)}: page {hit.passage.page} (open PDFs in your PDF viewer)", markup=False)
+        kind = file_kind(hit.path)
+        if kind in DOCUMENT_KINDS | {"pdf"}:  # no editor for these; say where the passage is
+            unit = "slide" if kind == "pptx" else "page"
+            where = f", {unit} {hit.passage.page}" if hit.passage.page else ""
+            self.notify(f"{printable(hit.path)}{where}: open it in its own application", markup=False)
             return
         if isinstance(self.index, PassageList):
             self.notify(f"Passage {hit.path} is not a file; Ctrl+S saves the results.")
             return
-        command = editor_command(os.environ, self.index.folder / hit.path, hit.passage.start_line)
+        target = self.index.folder / hit.path
+        if not target.is_file():  # gone; or a name that is not UTF-8, which the index holds escaped
+            self.notify(f"Cannot open {printable(hit.path)}: it is gone, or its name is not valid UTF-8",
+                        severity="warning", markup=False)
+            return
+        command = editor_command(os.environ, target, hit.passage.start_line)
         try:
             with self.suspend():
                 subprocess.run(command, check=False)
@@ -351,6 +368,27 @@ class RerankApp(App[None]):
 
         self.push_screen(ExportScreen(results, _free_name(Path.cwd() / "local-rerank-results.md")), saved)
 
+    def action_histogram(self) -> None:
+        """Open the score distribution large."""
+        self.push_screen(HistogramScreen(self.hits))
+
+    def action_toggle_rewrite(self) -> None:
+        """Search the query's variants too (abbreviations expanded, a follow-up completed), or stop."""
+        self.rewrite = not self.rewrite
+        self.notify(f"Query rewriting {'on' if self.rewrite else 'off'}")
+        if self.query_text:
+            self.start_search(self.query_text)
+        else:
+            self.query_one("#variants", Static).display = False
+
+    def show_variants(self, lexical: LexicalResults) -> None:
+        """Under the query, what else was searched (only while rewriting is on)."""
+        shown = [variant.text for variant in lexical.variants if variant.text != self.query_text]
+        line = self.query_one("#variants", Static)
+        line.display = self.rewrite
+        line.update(Text("also searched: " + " · ".join(printable(text) for text in shown) if shown else
+                         "rewriting on: no other form of this query", style="dim"))
+
     def action_passages(self) -> None:
         """Rank a list of passages (a file, or pasted) instead of the folder."""
         def chosen(passages: PassageList | None) -> None:
@@ -367,9 +405,14 @@ class RerankApp(App[None]):
         self.cancel_index = threading.Event()
         self.stop_watching.set()
         self.sub_title = _home_relative(corpus.folder)
+        self._name_first_stage()
         self.run_index()
         if self.query_text:
             self.start_search(self.query_text)
+
+    def _name_first_stage(self) -> None:
+        title = "input order" if isinstance(self.index, PassageList) else "BM25 order"
+        self.query_one("#side-by-side", SideBySide).name_first_stage(title)
 
     def action_pick_instruction(self) -> None:
         self.query_one("#preset", Select).focus()
@@ -382,7 +425,7 @@ NO_MODEL_BANNER = f"No reranking model installed: results are in BM25 (keyword) 
 RERANK_OFF_BANNER = "Reranking is off (--no-rerank): results are in BM25 (keyword) order."
 
 
-def make_app(index: FolderIndex, load_reranker: RerankerLoader | None, banner: str | None = None,
+def make_app(index: FolderIndex | PassageList, load_reranker: RerankerLoader | None, banner: str | None = None,
              **options: object) -> RerankApp:
     """The app over ``index``; ``load_reranker`` opens the model in a worker (None: BM25 order only)."""
     return RerankApp(index, load_reranker, banner=banner, **options)  # type: ignore[arg-type]

@@ -21,8 +21,10 @@ KEYS = """\
 | Enter (in the results) | open the file in $EDITOR at the passage |
 | F2 | pick an instruction preset (general, code, legal, scientific), or edit the text beside it |
 | F3 | the results table, or the BM25 order and the reranked order side by side |
+| F4 | the distribution of the scores, large |
 | Ctrl+S | save the results as Markdown, CSV or JSON (the file name's suffix chooses) |
 | F5 | rank a list of passages instead: a file (.txt, .jsonl) or pasted text |
+| F6 | query rewriting on or off: also search abbreviations spelled out, a follow-up completed from the last query |
 | / | back to the query |
 | F1 | this help (Esc or F1 closes it) |
 | Ctrl+Q | quit |

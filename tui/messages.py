@@ -26,7 +26,7 @@ class IndexReady(Message):
 
 @dataclass
 class FolderChanged(Message):
-    """Files of the folder changed on disk (``paths`` of them): the index should follow."""
+    """Files of the folder changed on disk (``paths`` of them; 0: maybe, check): the index should follow."""
 
     paths: int
 

@@ -15,6 +15,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from local_rerank.search import SearchHit
+from local_rerank.search.cjk import is_gram, marked_words
 from local_rerank.text import printable
 
 CONTEXT_LINES = 200
@@ -39,9 +40,9 @@ def _numbered(lines: list[str], start: int, end: int, width: int, inside: bool, 
         text.append(f"{number:>{width}} ", style="bold yellow" if inside else "dim")
         text.append(printable(lines[number - 1].expandtabs(4)) + ("\n" if number < end else ""),
                     style=PASSAGE_STYLE if inside else "")
-    words = [re.escape(word) for word in re.findall(r"\w{3,}", query)]
-    if words:
-        text.highlight_regex(re.compile(r"\b(?:" + "|".join(words) + r")", re.IGNORECASE), "bold magenta")
+    words = [re.escape(word) if is_gram(word) else rf"\b{re.escape(word)}" for word in marked_words(query)]
+    if words:  # grams of Chinese, Japanese, Korean or Thai are marked wherever they occur
+        text.highlight_regex(re.compile("|".join(words), re.IGNORECASE), "bold magenta")
     return text
 
 

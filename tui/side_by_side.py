@@ -71,6 +71,10 @@ class SideBySide(Horizontal):
         if current is not None or hits:
             self._point_both_at(current.path if current is not None else hits[0].path)
 
+    def name_first_stage(self, title: str) -> None:
+        """Head the left side with ``title`` ("BM25 order", or "input order" for a list of passages)."""
+        self.query_one("#first-stage", OrderTable).title = title
+
     @property
     def highlighted(self) -> SearchHit | None:
         """The hit under the cursor of the side that has focus (the reranked side otherwise)."""

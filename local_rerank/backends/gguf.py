@@ -10,6 +10,14 @@ entries; ``rank`` is llama.cpp's rank pooling (what llama-server does), which yi
 softmax([yes, no]) per sequence but computes the output layer for every prompt token.
 Both give the same scores; ``causal`` is much faster and is used whenever the file holds
 a usable output matrix.
+
+Shared prefix (``causal`` path): the system line, instruction and query are the same tokens
+for every document of a query (:meth:`local_rerank.recipe.PromptEncoder.shared_length`).
+They are decoded once into a holder sequence whose cells every document of the batch then
+shares (llama.cpp's sequence copy), and the last one is kept for the next batch, so a
+query's prefix is computed once however many batches its documents fill. Each document
+decodes only its own tokens, whole in one micro-batch, so its score still does not depend
+on its neighbours.
 """
 
 from __future__ import annotations
@@ -18,14 +26,14 @@ import ctypes
 import math
 from collections import deque
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
 from local_rerank.backends.base import Backend, BackendOptions, available_cores
 from local_rerank.errors import BackendUnavailableError, LocalRerankError, ModelError
 from local_rerank.gguf_file import ScoringPath, read_gguf_model
-from local_rerank.recipe import DEFAULT_MAX_LENGTH, answer_ids
+from local_rerank.recipe import DEFAULT_MAX_LENGTH, PromptEncoder, answer_ids
 
 MAX_SEQUENCES = 64  # llama.cpp allows 256
 # Documents are packed whole into decodes of at most this many tokens, one llama.cpp
@@ -33,6 +41,15 @@ MAX_SEQUENCES = 64  # llama.cpp allows 256
 # (about 1e-3 with Q8_0), so packing whole keeps a score independent of its neighbours.
 # Longer prompts (up to max_length) are decoded alone, split the same way every time.
 DEFAULT_BATCH_TOKENS = 512
+
+# llama.cpp's CPU backend computes a decode of fewer than 64 tokens along another path, whose
+# scores differ by up to 9e-3 (tiny Q8_0 model; measured). Shorter decodes (a short document
+# after its shared prefix) are padded with a throwaway sequence, so that every decode takes
+# the same path and a score does not depend on how many tokens were decoded beside it.
+MIN_DECODE_TOKENS = 64
+PAD_TOKEN = "<|endoftext|>"  # what the padding decodes: any token would do
+
+Part = tuple[Sequence[int], int, int]  # token ids, position of the first one, sequence id
 
 _llama: Any = None
 _recent_log: deque[str] = deque(maxlen=8)
@@ -74,6 +91,7 @@ class GgufBackend(Backend):
         options: device, threads, and the token limit for packing documents into a decode.
         max_length: the longest prompt this backend must take (the recipe's token budget).
         scoring_path: "causal" or "rank"; by default the fastest one the file allows.
+        share_prefix: compute each query's shared prefix once (``causal`` path only).
 
     Raises:
         ModelError: the file is not a usable Qwen3-Reranker GGUF.
@@ -87,7 +105,8 @@ class GgufBackend(Backend):
     _batch: Any = None
 
     def __init__(self, path: Path, options: BackendOptions = BackendOptions(), *,
-                 max_length: int = DEFAULT_MAX_LENGTH, scoring_path: ScoringPath | None = None) -> None:
+                 max_length: int = DEFAULT_MAX_LENGTH, scoring_path: ScoringPath | None = None,
+                 share_prefix: bool = True) -> None:
         super().__init__()
         info = read_gguf_model(path)
         if scoring_path is not None and scoring_path not in info.scoring_paths:
@@ -102,6 +121,10 @@ class GgufBackend(Backend):
         self._decode_tokens = max(self.max_batch_tokens, max_length)
         self.threads = options.threads or available_cores()
         self._yes, self._no = answer_ids(self.tokenizer)
+        self._pad_id = self.tokenizer.token_id(PAD_TOKEN)
+        sharing = share_prefix and self.scoring_path == "causal"
+        self._prompts = PromptEncoder(self.tokenizer, max_length) if sharing else None
+        self._kept: tuple[int, ...] = ()  # the shared prefix held in sequence max_batch_sequences
         self._model = self._load_model(llama, Path(path))
         self._ctx = self._new_context(llama)
         self._batch = llama.llama_batch_init(self._decode_tokens, 0, 1)
@@ -116,13 +139,15 @@ class GgufBackend(Backend):
 
     def _new_context(self, llama: Any) -> Any:
         params = llama.llama_context_default_params()
-        params.n_ctx = params.n_batch = self._decode_tokens
+        params.n_batch = self._decode_tokens
+        # Room for a batch and, beside it, the first of its shared prefixes (see _batches).
+        params.n_ctx = self._decode_tokens + (self.max_batch_tokens + MIN_DECODE_TOKENS if self._prompts else 0)
         # Rank pooling needs each sequence in one micro-batch, and llama.cpp then keeps
         # logits for every token: n_batch x vocabulary floats (~5 GB at 8192 tokens).
         params.n_ubatch = self._decode_tokens if self.scoring_path == "rank" else self.max_batch_tokens
-        params.n_seq_max = self.max_batch_sequences
+        params.n_seq_max = self.max_batch_sequences + 2  # the documents, the kept shared prefix, padding
         if self.scoring_path == "causal":  # one row of logits per sequence, not per token (~5 GB)
-            params.n_outputs_max = self.max_batch_sequences
+            params.n_outputs_max = params.n_seq_max  # llama.cpp reserves at least one per sequence
         params.kv_unified = True
         params.n_threads = params.n_threads_batch = self.threads
         params.embeddings = self.scoring_path == "rank"
@@ -132,13 +157,35 @@ class GgufBackend(Backend):
             raise BackendUnavailableError(f"llama.cpp could not create a context: {_last_log_line()}")
         return ctx
 
+    def _batches(self, sequences: Sequence[Sequence[int]]) -> Iterator[list[int]]:
+        """Pack by the tokens a batch decodes: each document's own part, and the shared prefix
+        of every query after the batch's first (which the context has room for beside it)."""
+        order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
+        batch: list[int] = []
+        prefixes: set[tuple[int, ...]] = set()
+        tokens = 0
+        for i in order:
+            shared = self._shared_length(sequences[i])
+            prefix = tuple(sequences[i][:shared])
+            cost = len(sequences[i]) - (shared if not prefixes or prefix in prefixes else 0)
+            if batch and (tokens + cost > self.max_batch_tokens or len(batch) == self.max_batch_sequences):
+                yield batch
+                batch, prefixes, tokens = [], set(), len(sequences[i]) - shared
+            else:
+                tokens += cost
+            batch.append(i)
+            prefixes.add(prefix)
+        if batch:
+            yield batch
+
+    def _shared_length(self, ids: Sequence[int]) -> int:
+        return self._prompts.shared_length(ids) if self._prompts else 0
+
     def _score_batch(self, sequences: Sequence[Sequence[int]]) -> np.ndarray:
         llama = _llama
-        lasts = self._fill_batch(sequences)
-        llama.llama_memory_clear(llama.llama_get_memory(self._ctx), False)  # forget cells; no need to zero them
-        status = llama.llama_decode(self._ctx, self._batch)
-        if status != 0:
-            raise LocalRerankError(f"llama.cpp failed to decode a batch (status {status}): {_last_log_line()}")
+        shared = [self._shared_length(ids) for ids in sequences]
+        self._prepare_prefixes(sequences, shared)
+        lasts = self._decode([(ids[n:], n, seq) for seq, (ids, n) in enumerate(zip(sequences, shared))], outputs=True)
         if self.scoring_path == "rank":
             return np.array([llama.llama_get_embeddings_seq(self._ctx, s)[0] for s in range(len(sequences))])
         scores = []
@@ -147,27 +194,71 @@ class GgufBackend(Backend):
             scores.append(1.0 / (1.0 + math.exp(logits[self._no] - logits[self._yes])))
         return np.array(scores)
 
-    def _fill_batch(self, sequences: Sequence[Sequence[int]]) -> list[int]:
-        """Write the sequences into the llama_batch; return the index of each one's last token."""
+    def _prepare_prefixes(self, sequences: Sequence[Sequence[int]], shared: list[int]) -> None:
+        """Leave the KV cache holding each shared prefix of the batch, copied to its documents.
+
+        The prefix kept from the last batch is reused; everything else is forgotten (cells
+        are released, not zeroed) and each new prefix is decoded alone: the first into the
+        holder sequence (kept for the next batch), the others into their first document.
+        """
+        llama, memory = _llama, _llama.llama_get_memory(self._ctx)
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for seq, (ids, n) in enumerate(zip(sequences, shared)):
+            if n:
+                groups.setdefault(tuple(ids[:n]), []).append(seq)
+        kept, self._kept = (self._kept if self._kept in groups else ()), ()
+        if kept:
+            llama.llama_memory_seq_keep(memory, self.max_batch_sequences)
+        else:
+            llama.llama_memory_clear(memory, False)
+        prefixes = sorted(groups, key=lambda prefix: prefix != kept)  # the kept one stays in the first holder
+        for k, prefix in enumerate(prefixes):
+            holder = self.max_batch_sequences if k == 0 else groups[prefix][0]
+            if prefix != kept:
+                self._decode([(prefix, 0, holder)], outputs=False)
+            for seq in groups[prefix]:
+                if seq != holder:
+                    llama.llama_memory_seq_cp(memory, holder, seq, -1, -1)
+        self._kept = prefixes[0] if prefixes else ()
+
+    def _decode(self, parts: Sequence[Part], outputs: bool) -> list[int]:
+        """Decode the parts in one llama_decode; return each one's last index in the batch
+        (where logits are asked for when ``outputs``)."""
+        padding = MIN_DECODE_TOKENS - sum(len(ids) for ids, _, _ in parts) if self._prompts else 0
+        filler = self.max_batch_sequences + 1
+        if padding > 0:
+            parts = [*parts, ([self._pad_id] * padding, 0, filler)]
+        lasts = self._fill_batch(parts, outputs)
+        status = _llama.llama_decode(self._ctx, self._batch)
+        if status != 0:
+            raise LocalRerankError(f"llama.cpp failed to decode a batch (status {status}): {_last_log_line()}")
+        if padding > 0:
+            _llama.llama_memory_seq_rm(_llama.llama_get_memory(self._ctx), filler, -1, -1)
+            lasts.pop()
+        return lasts
+
+    def _fill_batch(self, parts: Sequence[Part], outputs: bool) -> list[int]:
+        """Write the parts into the llama_batch; return the index of each one's last token."""
         batch = self._batch
-        total = sum(len(s) for s in sequences)
+        total = sum(len(ids) for ids, _, _ in parts)
         tokens = np.ctypeslib.as_array(batch.token, shape=(total,))
         positions = np.ctypeslib.as_array(batch.pos, shape=(total,))
         n_seq_id = np.ctypeslib.as_array(batch.n_seq_id, shape=(total,))
-        outputs = np.ctypeslib.as_array(batch.logits, shape=(total,))
+        wanted = np.ctypeslib.as_array(batch.logits, shape=(total,))
         lasts: list[int] = []
         start = 0
-        for seq, ids in enumerate(sequences):
+        for ids, first, seq in parts:
             end = start + len(ids)
             tokens[start:end] = ids
-            positions[start:end] = np.arange(len(ids))
+            positions[start:end] = np.arange(first, first + len(ids))
             for k in range(start, end):
                 batch.seq_id[k][0] = seq
             lasts.append(end - 1)
             start = end
         n_seq_id[:] = 1
-        outputs[:] = 0
-        outputs[lasts] = 1
+        wanted[:] = 0
+        if outputs:
+            wanted[lasts] = 1
         batch.n_tokens = total
         return lasts
 

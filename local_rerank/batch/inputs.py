@@ -15,8 +15,7 @@ from typing import Any, Callable, Mapping, Protocol
 from local_rerank.batch.rows import BadRow
 from local_rerank.errors import InputError
 
-FORMATS = ("jsonl", "parquet")
-_SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
+_SUFFIXES = (".parquet", ".pq", ".jsonl", ".ndjson", ".json")  # what a folder's input files are named
 PARQUET_MAGIC = b"PAR1"
 
 

@@ -34,7 +34,7 @@ def run_local(shards: Sequence[ShardSpec], opener: Opener, layout: OutputLayout,
     Raises:
         LocalRerankError: a shard failed (the shards already done stay done), or a worker died.
     """
-    if workers == 1 or len(shards) == 1:
+    if workers == 1:
         _run_here(shards, opener, layout, on_rows, on_shard)
     else:
         _run_in_processes(shards, opener, layout, min(workers, len(shards)), on_rows, on_shard)

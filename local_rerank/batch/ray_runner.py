@@ -5,7 +5,7 @@ hands them one at a time to a fixed pool of actors of :class:`RayShardScorer`, e
 which opens the model once (the selector choosing backend and device on its own node) and
 writes its shards' files into OUTPUT itself, exactly as a local worker does; the driver
 only collects the shard records. Ray schedules the actors by their ``num_cpus`` and
-``num_gpus``, restarts an actor whose node dies and gives its shard to another.
+``num_gpus`` (and, by Ray Data's defaults for actor pools, restarts an actor that dies).
 
 Every node reads INPUT, the model and OUTPUT at the same paths: on one machine that is
 given; on a cluster they live on shared storage (NFS, a mounted bucket).

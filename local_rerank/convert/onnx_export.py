@@ -10,6 +10,8 @@ no prompt built by the recipe contains), so every real token keeps its position.
 Variants (``--quant``):
   fp32          the exported graph as is
   int8          8-bit weight-only MatMulNBits (block 32), embeddings left in fp32 (default)
+  int8-a8       the same weights, run with 8-bit activations per block of 32 (MatMulNBits
+                accuracy_level=4): integer dot products on the CPU, as GGUF Q8_0 does
   int8-dynamic  dynamic W8A8 (QInt8 per channel, embeddings included): CPU-only operators
   fp16          float16 weights and activations, float32 inputs and outputs (for CUDA)
   int4          4-bit weight-only MatMulNBits (block 32)
@@ -30,7 +32,9 @@ from local_rerank.convert.checkpoint import output_matrix_name, read_qwen3_confi
 from local_rerank.convert.safetensors_io import read_checkpoint
 from local_rerank.errors import ConversionError
 
-ONNX_TYPES = ("int8", "fp32", "fp16", "int8-dynamic", "int4")
+ONNX_TYPES = ("int8", "int8-a8", "fp32", "fp16", "int8-dynamic", "int4")
+# MatMulNBits variant -> (bits, accuracy_level); level 4 quantizes activations to int8 per block.
+_NBITS = {"int8": (8, None), "int8-a8": (8, 4), "int4": (4, None)}
 DEFAULT_ONNX_TYPE = "int8"
 MODEL_FILE = "model.onnx"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
@@ -90,11 +94,12 @@ def _quantize(source: Path, target: Path, quant: str) -> None:
 
     if quant == "fp32":
         _save(onnx.load(str(source)), target)
-    elif quant in ("int8", "int4"):
+    elif quant in _NBITS:
         from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
 
-        quantizer = MatMulNBitsQuantizer(onnx.load(str(source)), bits=8 if quant == "int8" else 4,
-                                         block_size=32, is_symmetric=True)
+        bits, accuracy_level = _NBITS[quant]
+        quantizer = MatMulNBitsQuantizer(onnx.load(str(source)), bits=bits, block_size=32, is_symmetric=True,
+                                         accuracy_level=accuracy_level)
         quantizer.process()
         _save(quantizer.model.model, target)
     elif quant == "int8-dynamic":

@@ -32,6 +32,7 @@ class ResultSet:
     hits: list[SearchHit]
     instruction: str | None = None
     model: str | None = None
+    variants: tuple[str, ...] = ()  # the rewritten forms of the query also searched (``search --rewrite``)
 
 
 def shown_score(hit: SearchHit) -> float:
@@ -96,6 +97,8 @@ def _json(results: ResultSet) -> str:
     payload = {"query": results.query, "instruction": results.instruction or DEFAULT_INSTRUCTION,
                "model": results.model, "reranked": _reranked(results),
                "results": [hit_record(hit) for hit in results.hits]}
+    if results.variants:
+        payload["variants"] = list(results.variants)
     return json.dumps(payload, ensure_ascii=False, indent=2) + "\n"
 
 

@@ -1,7 +1,8 @@
 """Turn one file's bytes into text blocks (headings, paragraphs, code) with their line numbers.
 
-Plain text, Markdown (and reStructuredText), source code, HTML and PDF are understood; a file
-is refused, with the reason, when it is binary or a PDF that cannot be read. Invalid UTF-8 is
+Plain text, Markdown (and reStructuredText), source code, HTML and PDF are understood, and
+office documents, e-books and e-mail through :mod:`local_rerank.search.office`; a file is
+refused, with the reason, when it is binary or a document that cannot be read. Invalid UTF-8 is
 replaced (and counted), never fatal. PDF text is normalised: words hyphenated across lines
 are joined and hard-wrapped lines are joined back into paragraphs.
 
@@ -33,8 +34,9 @@ BINARY_SUFFIXES = frozenset({
     ".m4a", ".mov", ".avi", ".mkv", ".webm", ".wav", ".flac", ".ogg", ".zip", ".gz", ".tgz", ".bz2", ".xz", ".zst",
     ".7z", ".rar", ".tar", ".exe", ".dll", ".so", ".dylib", ".o", ".a", ".class", ".jar", ".pyc", ".whl", ".gguf",
     ".onnx", ".safetensors", ".bin", ".pt", ".pth", ".npy", ".npz", ".sqlite", ".sqlite3", ".db", ".woff",
-    ".woff2", ".ttf", ".otf", ".iso", ".dmg", ".docx", ".xlsx", ".pptx", ".odt", ".epub",
+    ".woff2", ".ttf", ".otf", ".iso", ".dmg",
 })
+DOCUMENT_KINDS = frozenset({"docx", "pptx", "xlsx", "odt", "epub", "rtf", "eml"})  # each read from its own suffix
 SOFT_BREAK = 7  # the "heading level" of a top-level definition in source code: a preferred place to cut
 _DEFINITION = re.compile(r"(?:async\s+def|def|class|fn|func|function|pub\s|impl|struct|enum|interface|type|"
                          r"export|public|private|protected|static|module|package|const|CREATE)\b")
@@ -48,8 +50,8 @@ class NotIndexable(Exception):
 class Block:
     """A run of text that belongs together, with its 1-based line span.
 
-    Lines count in the file itself, except for PDFs, where they count in the extracted text
-    and ``page`` says where the block starts.
+    Lines count in the file itself, except for PDFs and documents (:data:`DOCUMENT_KINDS`), where
+    they count in the extracted text; ``page`` says on which PDF page (or slide) the block starts.
     """
 
     text: str
@@ -70,8 +72,11 @@ class Extracted:
 
 
 def file_kind(name: str) -> str:
-    """"markdown", "html", "pdf", "code", "binary" or "text", from the file name."""
+    """"markdown", "html", "pdf", "code", "binary", "text" or a document kind ("docx", "eml", ...), from
+    the file name."""
     suffix = PurePath(name).suffix.lower()
+    if suffix[1:] in DOCUMENT_KINDS:
+        return suffix[1:]
     if suffix in MARKDOWN_SUFFIXES:
         return "markdown"
     if suffix in HTML_SUFFIXES:
@@ -87,13 +92,17 @@ def extract(name: str, data: bytes) -> Extracted:
     """The blocks of a file named ``name`` (the suffix picks the reader) holding ``data``.
 
     Raises:
-        NotIndexable: binary data, or a PDF without extractable text.
+        NotIndexable: binary data, a PDF without extractable text, or a document that cannot be read.
     """
     kind = file_kind(name)
     if kind == "binary":
         raise NotIndexable("binary file")
     if kind == "pdf":
         return Extracted("pdf", pdf_blocks(data))
+    if kind in DOCUMENT_KINDS:
+        from local_rerank.search.office import office_blocks
+
+        return Extracted(kind, office_blocks(kind, data))
     text, replaced = decode_text(data)
     readers = {"markdown": markdown_blocks, "html": html_blocks, "code": code_blocks, "text": paragraph_blocks}
     return Extracted(kind, readers[kind](text), replaced)

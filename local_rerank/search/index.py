@@ -2,7 +2,9 @@
 
 One database per folder, never inside the folder. Updating re-reads only files whose size or
 modification time changed, drops files that are gone, and records skipped files with the
-reason. Each batch of files is one transaction (write-ahead log), so an update killed
+reason. The full-text index holds paths, headings and text as :func:`~local_rerank.search.cjk.analyze`
+gives them (NFKC; Chinese, Japanese, Korean and Thai as character grams) and queries are analysed
+the same way, so every script matches. Each batch of files is one transaction (write-ahead log), so an update killed
 mid-way leaves an index that opens, answers from what it holds, and is completed by the next
 update. The same database caches reranker scores (see :mod:`local_rerank.search.pipeline`).
 
@@ -23,18 +25,23 @@ import time
 from collections import Counter
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Callable, Concatenate, Iterable, Iterator, Mapping, ParamSpec, TypeVar
 
 from local_rerank.errors import CacheError, InputError
+from local_rerank.search.abbreviations import definitions_in
 from local_rerank.search.chunking import PASSAGE_TOKENS, Passage, passages
-from local_rerank.search.extract import NotIndexable, decode_text, extract
+from local_rerank.search.cjk import ANALYSIS, analyze, is_gram, query_terms
+from local_rerank.search.extract import DOCUMENT_KINDS, NotIndexable, decode_text, extract, file_kind
 from local_rerank.search.walk import FoundFile, Skipped, read_file, walk
 
-SCHEMA = f"local-rerank index 2; passages {PASSAGE_TOKENS}"
+SCHEMA = f"local-rerank index 4; passages {PASSAGE_TOKENS}; {ANALYSIS}"
 MAX_FILE_BYTES = 10 * 2**20
+NO_MATCH = "no file matches the query's words"  # what the CLI and the TUI say when BM25 finds nothing
+MAX_PASSAGES_PER_FILE = 20_000  # ~7M tokens; a pathological file (10 MiB of one-word headings) stops here
 _COMMIT_EVERY_S = 0.5
-_STOPWORDS = frozenset(
+STOPWORDS = frozenset(
     "a an and are as at be but by can could did do does for from had has have how i if in into is it its me my no "
     "not of on or our so than that the their them then there these they this to was we were what when where which "
     "who whom why will with would you your".split())
@@ -49,11 +56,14 @@ CREATE VIRTUAL TABLE passages_fts USING fts5(path, heading, text, content='passa
                                              tokenize='porter unicode61 remove_diacritics 2');
 INSERT INTO passages_fts(passages_fts, rank) VALUES('rank', 'bm25(4.0, 2.0, 1.0)');
 CREATE TABLE scores(key TEXT PRIMARY KEY, score REAL);
+CREATE TABLE definitions(path TEXT, short TEXT, long TEXT);
+CREATE INDEX definitions_by_path ON definitions(path);
 """
 # SQLite's primary result codes (the low byte of sqlite_errorcode).
 _DAMAGED = frozenset({11, 26})  # SQLITE_CORRUPT, SQLITE_NOTADB
 _WRITABLE = "set LOCAL_RERANK_CACHE to a writable folder"
-_CACHE_ADVICE = {8: _WRITABLE,  # SQLITE_READONLY
+_CACHE_ADVICE = {5: "another local-rerank is writing this index; try again when it is done",  # SQLITE_BUSY
+                 8: _WRITABLE,  # SQLITE_READONLY
                  10: "check that disk or set LOCAL_RERANK_CACHE to a folder on another one",  # SQLITE_IOERR
                  13: "free some space there or set LOCAL_RERANK_CACHE to a folder on another disk",  # SQLITE_FULL
                  14: _WRITABLE}  # SQLITE_CANTOPEN
@@ -179,6 +189,7 @@ class FolderIndex:
         """A connection for one unit of work; committed on success, rolled back on error."""
         with closing(sqlite3.connect(self.database, timeout=30)) as connection:
             connection.execute("PRAGMA synchronous=NORMAL")
+            connection.create_function("analyzed", 1, analyze, deterministic=True)
             with connection:
                 yield connection
 
@@ -294,6 +305,14 @@ class FolderIndex:
         """What the reranker reads for ``hit``: :func:`document_text`."""
         return document_text(hit.path, hit.passage)
 
+    @_recovering
+    def definitions(self) -> dict[str, str]:
+        """The abbreviations that the folder's text defines: {abbreviation: its most frequent long form}."""
+        with self.connect() as connection:
+            rows = connection.execute("SELECT short, long, count(*) AS uses FROM definitions GROUP BY short, long "
+                                      "ORDER BY uses, long DESC").fetchall()
+        return {short: long for short, long, _ in rows}  # the most frequent comes last and wins
+
     def cached_scores(self, keys: list[str]) -> dict[str, float]:
         """The stored scores among ``keys``."""
         with self.connect() as connection:
@@ -321,22 +340,44 @@ class FolderIndex:
         Raises:
             OSError: the file cannot be read (a name that is not UTF-8 among them: ``relpath``
                 holds it escaped, see :func:`~local_rerank.search.walk.printable`).
-            NotIndexable: it has turned binary, too large or not a regular file since it was indexed.
+            NotIndexable: it has turned binary, too large or not a regular file since it was indexed;
+                or it is a PDF or a document (:data:`DOCUMENT_KINDS`), whose passages count lines in
+                the extracted text, not in the file.
         """
+        if file_kind(relpath) in DOCUMENT_KINDS | {"pdf"}:
+            raise NotIndexable("its passages are shown on their own")
         return decode_text(read_file(self.folder / relpath, MAX_FILE_BYTES))[0].splitlines()
+
+    @_recovering
+    def file_kind(self, relpath: str) -> str | None:
+        """The kind ("markdown", "pdf", ...) of an indexed file; None when ``relpath`` is not one."""
+        with self.connect() as connection:
+            row = connection.execute("SELECT kind FROM files WHERE path = ? AND skipped IS NULL", (relpath,)).fetchone()
+        return None if row is None else str(row[0])
+
+    @_recovering
+    def passages_within(self, relpath: str, start_line: int, end_line: int) -> list[Passage]:
+        """The indexed passages of ``relpath`` that overlap lines ``start_line`` to ``end_line``, in order."""
+        with self.connect() as connection:
+            rows = connection.execute(
+                "SELECT text, start_line, end_line, heading, page FROM passages WHERE path = ? AND end_line >= ? "
+                "AND start_line <= ? ORDER BY start_line", (relpath, start_line, end_line)).fetchall()
+        return [Passage(text, first, last, heading, page) for text, first, last, heading, page in rows]
 
 
 def fts_query(query: str) -> str:
-    """An FTS5 query matching any word of ``query`` (common English words dropped when others remain).
+    """An FTS5 query matching any term of ``query`` (:func:`~local_rerank.search.cjk.query_terms`:
+    words, and the character grams of Chinese, Japanese, Korean or Thai), common English words
+    dropped when others remain.
 
     Raises:
         InputError: the query has no words.
     """
-    words = list(dict.fromkeys(re.findall(r"\w+", query.lower())))
-    if not words:
+    terms = query_terms(query)
+    if not terms:
         raise InputError("the query has no words to search for")
-    content = [word for word in words if word not in _STOPWORDS] or words
-    return " OR ".join(f'"{word}"' for word in content)
+    content = [term for term in terms if is_gram(term) or term not in STOPWORDS] or terms
+    return " OR ".join(f'"{term}"' for term in content)
 
 
 def document_text(path: str, passage: Passage) -> str:
@@ -360,7 +401,7 @@ def _read(entry: FoundFile, max_file_bytes: int) -> tuple[str, Iterable[Passage]
         return "", [], str(e), 0
     except OSError as e:
         return "", [], f"cannot be read ({e.strerror})", 0
-    return extracted.kind, passages(extracted.blocks), None, extracted.replaced
+    return extracted.kind, islice(passages(extracted.blocks), MAX_PASSAGES_PER_FILE), None, extracted.replaced
 
 
 def _store(connection: sqlite3.Connection, entry: FoundFile, kind: str, found: Iterable[Passage],
@@ -373,7 +414,9 @@ def _store(connection: sqlite3.Connection, entry: FoundFile, kind: str, found: I
             (entry.relpath, passage.heading, passage.text, passage.start_line, passage.end_line, passage.page,
              passage_hash(entry.relpath, passage)))
         connection.execute("INSERT INTO passages_fts(rowid, path, heading, text) VALUES(?, ?, ?, ?)",
-                           (cursor.lastrowid, entry.relpath, passage.heading, passage.text))
+                           (cursor.lastrowid, analyze(entry.relpath), analyze(passage.heading), analyze(passage.text)))
+        connection.executemany("INSERT INTO definitions VALUES(?, ?, ?)",
+                               [(entry.relpath, *pair) for pair in definitions_in(passage.text)])
     if reason is None and not stored:
         reason = "no text"
     connection.execute("INSERT INTO files VALUES(?, ?, ?, ?, ?, ?)",
@@ -381,7 +424,7 @@ def _store(connection: sqlite3.Connection, entry: FoundFile, kind: str, found: I
 
 
 def _create_tables(connection: sqlite3.Connection) -> None:
-    for table in ("passages_fts", "passages", "files", "scores", "meta"):
+    for table in ("passages_fts", "passages", "files", "scores", "definitions", "meta"):
         connection.execute(f"DROP TABLE IF EXISTS {table}")
     connection.executescript(_TABLES)
     connection.execute("INSERT INTO meta VALUES('schema', ?)", (SCHEMA,))
@@ -397,8 +440,9 @@ def _cache_error(directory: Path, reason: str, advice: str = _WRITABLE) -> Cache
 
 
 def _forget(connection: sqlite3.Connection, path: str) -> None:
-    connection.execute("INSERT INTO passages_fts(passages_fts, rowid, path, heading, text) "
-                       "SELECT 'delete', id, path, heading, text FROM passages WHERE path = ?", (path,))
+    connection.execute("INSERT INTO passages_fts(passages_fts, rowid, path, heading, text) SELECT 'delete', id, "
+                       "analyzed(path), analyzed(heading), analyzed(text) FROM passages WHERE path = ?", (path,))
+    connection.execute("DELETE FROM definitions WHERE path = ?", (path,))
     connection.execute("DELETE FROM passages WHERE path = ?", (path,))
     connection.execute("DELETE FROM files WHERE path = ?", (path,))
 

@@ -19,6 +19,7 @@ from local_rerank.errors import InputError
 from local_rerank.recipe import DEFAULT_INSTRUCTION
 from local_rerank.reranker import Reranker
 from local_rerank.search.index import SearchHit
+from local_rerank.search.rewrite import Variant
 
 # On the stdlib known-item set, recall is 0.958 at 10 candidates and 0.979 at 16 and at 24 (1.0 at
 # 100); 16 passages take about 17 s with the 0.6B Q8_0 model on two cores (tools/search_benchmark.py).
@@ -46,13 +47,17 @@ class Corpus(Protocol):
 @dataclass(frozen=True)
 class SearchRequest:
     """One query and how to answer it; ``candidates`` files go to the reranker (None: the
-    device's default, :func:`default_candidates`), ``top_k`` come back."""
+    device's default, :func:`default_candidates`), ``top_k`` come back. With ``rewrite``, the
+    query's variants are searched too (:mod:`local_rerank.search.rewritten`), a follow-up
+    completed from ``previous``, the query before it."""
 
     query: str
     instruction: str | None = None
     candidates: int | None = None
     top_k: int | None = None
     rerank: bool = True
+    rewrite: bool = False
+    previous: str | None = None
 
     def __post_init__(self) -> None:
         if not self.query.strip():
@@ -65,10 +70,11 @@ class SearchRequest:
 
 @dataclass(frozen=True)
 class LexicalResults:
-    """The BM25 candidates, in BM25 order."""
+    """The BM25 candidates, in BM25 order (fused over the query's variants when it was rewritten)."""
 
     hits: list[SearchHit]
     seconds: float
+    variants: tuple[Variant, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from local_rerank.reranker import Reranker
 from local_rerank.search.pipeline import (Clock, Corpus, LexicalResults, SearchCancelled, SearchEvent,
                                           SearchFinished, SearchRequest, default_candidates, lexical_stage,
                                           rerank_stage)
+from local_rerank.search.rewritten import rerank_variants_stage, rewritten_candidates
 
 RerankerLoader = Callable[[], Reranker]
 _POLL_S = 0.05  # how often a waiting search looks at its cancel flag
@@ -80,6 +81,7 @@ class SearchSession:
         self._scoring = threading.Lock()  # held by the one search that is using the reranker
         self._numbers = itertools.count(1)
         self._current: Search | None = None
+        self._previous: str | None = None  # the last query searched, for rewriting follow-ups
         self._closed = False
         if load_reranker is None:
             self.settled.set()
@@ -108,15 +110,18 @@ class SearchSession:
         return None if closed else reranker
 
     def search(self, query: str, instruction: str | None = None, *, top_k: int | None = None,
-               rerank: bool = True) -> Search:
+               rerank: bool = True, rewrite: bool = False) -> Search:
         """Start a search now, cancelling the one in flight; iterate the result for its events.
+        With ``rewrite``, the query's variants are searched too (a follow-up completed from the
+        session's previous query; :mod:`local_rerank.search.rewritten`).
 
         Raises:
             InputError: the query is empty, or ``top_k`` is out of range.
             LocalRerankError: the session is closed.
         """
         with self._state:
-            request = SearchRequest(query, instruction, self.candidates, top_k, rerank)
+            request = SearchRequest(query, instruction, self.candidates, top_k, rerank, rewrite, self._previous)
+            self._previous = query
             if self._closed:
                 raise LocalRerankError("the search session is closed")
             if self._current is not None:
@@ -163,13 +168,13 @@ class SearchSession:
     def _run(self, search: Search) -> Iterator[SearchEvent]:
         request, cancelled, corpus = search.request, search.cancelled, search.corpus
         count = self._candidate_count(request)
-        lexical = lexical_stage(corpus, replace(request, candidates=count), self.clock)
+        lexical = self._first_stage(corpus, replace(request, candidates=count))
         yield lexical
         if request.rerank and not self._wait(self.settled.is_set, cancelled):
             yield SearchCancelled(lexical.hits)
             return
         if request.rerank and self._candidate_count(request) != count:  # the model settled on another device
-            lexical = lexical_stage(corpus, replace(request, candidates=self._candidate_count(request)), self.clock)
+            lexical = self._first_stage(corpus, replace(request, candidates=self._candidate_count(request)))
             yield lexical
         if not request.rerank or self.reranker is None or not lexical.hits:
             yield SearchFinished(lexical.hits[:request.top_k], False, {"lexical": lexical.seconds})
@@ -188,7 +193,9 @@ class SearchSession:
         if reranker is None:  # closed while this search waited
             yield SearchCancelled(lexical.hits)
             return
-        events = rerank_stage(corpus, lexical.hits, request, reranker, cancelled, clock=self.clock)
+        events = (rerank_variants_stage(corpus, lexical.hits, request, lexical.variants, reranker, cancelled,
+                                        clock=self.clock) if lexical.variants
+                  else rerank_stage(corpus, lexical.hits, request, reranker, cancelled, clock=self.clock))
         try:
             for event in events:
                 if isinstance(event, SearchFinished):
@@ -198,6 +205,12 @@ class SearchSession:
             if not cancelled.is_set():
                 raise
             yield SearchCancelled(lexical.hits)  # the session closed the model under a cancelled search
+
+    def _first_stage(self, corpus: Corpus, request: SearchRequest) -> LexicalResults:
+        """BM25 candidates; for a rewriting request, fused over the query's variants."""
+        if not request.rewrite:
+            return lexical_stage(corpus, request, self.clock)
+        return rewritten_candidates(corpus, request, request.previous, clock=self.clock)[1]
 
     def _candidate_count(self, request: SearchRequest) -> int:
         if request.candidates is not None:

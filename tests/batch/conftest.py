@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -32,6 +37,20 @@ def read_jsonl_parts(folder: Path) -> Rows:
     """Every output row, shards in order."""
     return [json.loads(line) for part in sorted(folder.glob("part-*.jsonl"))
             for line in part.read_text(encoding="utf-8").splitlines()]
+
+
+def kill_part_way(args: list[str], output: Path, shards: int) -> int:
+    """Run `local-rerank ARGS`, SIGKILL it (and its workers) once ``shards`` shards are done;
+    how many were done by then."""
+    process = subprocess.Popen([sys.executable, "-m", "local_rerank", *args], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True,
+                               env={**os.environ, "LOCAL_RERANK_CONFIG": "/nonexistent/config.toml"})
+    records = output / "_shards"
+    while process.poll() is None and len(list(records.glob("*.json")) if records.is_dir() else []) < shards:
+        time.sleep(0.01)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    return len(list(records.glob("*.json")))
 
 
 @pytest.fixture

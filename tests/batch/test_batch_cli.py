@@ -5,26 +5,21 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.batch.conftest import pair_rows, read_jsonl_parts, write_jsonl
+from tests.batch.conftest import kill_part_way, pair_rows, read_jsonl_parts, write_jsonl
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("llama_cpp")]
 
 
-def command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "local_rerank", *args]
-
-
 def run(*args: str) -> subprocess.CompletedProcess[str]:
     environment = {**os.environ, "LOCAL_RERANK_CONFIG": "/nonexistent/config.toml"}
-    return subprocess.run(command(*args), capture_output=True, text=True, timeout=300, env=environment)
+    return subprocess.run([sys.executable, "-m", "local_rerank", *args], capture_output=True, text=True, timeout=300,
+                          env=environment)
 
 
 @pytest.fixture(scope="module")
@@ -48,14 +43,7 @@ def test_batch_gives_the_scores_rank_gives_for_the_same_pairs(model: Path, tmp_p
 def test_a_killed_run_is_resumed_and_ends_as_a_whole_run_would(model: Path, tmp_path: Path) -> None:
     source = write_jsonl(tmp_path / "in.jsonl", pair_rows(15, 20))
     args = ["batch", str(source), str(tmp_path / "out"), "--model", str(model), "--shard-rows", "2", "--workers", "1"]
-    process = subprocess.Popen(command(*args), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
-    records = tmp_path / "out" / "_shards"
-    while process.poll() is None and len(list(records.glob("*.json")) if records.is_dir() else []) < 5:
-        time.sleep(0.01)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-    done = len(list(records.glob("*.json")))
+    done = kill_part_way(args, tmp_path / "out", shards=5)
     assert 5 <= done < 150, "the run ended before it could be killed: give it more rows"
     resumed = run(*args)
     assert resumed.returncode == 0, resumed.stderr

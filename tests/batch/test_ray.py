@@ -1,5 +1,5 @@
 """The Ray runner on a local Ray runtime of 2 CPUs, with a tiny real model: the same shards,
-scores and rejects as the local runner, resuming a run stopped part-way, and errors."""
+scores and rejects as the local runner, resuming a killed run, and errors."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from local_rerank.batch import BatchJob, BatchSummary, LocalRunner, ModelOpener,
 from local_rerank.batch.manifest import MANIFEST
 from local_rerank.errors import InputError
 from local_rerank.settings import Settings
-from tests.batch.conftest import pair_rows, read_jsonl_parts, write_jsonl
+from tests.batch.conftest import kill_part_way, pair_rows, read_jsonl_parts, write_jsonl
 
 ray = pytest.importorskip("ray")
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("llama_cpp", "ray_runtime")]
@@ -59,7 +59,7 @@ def ray_runner(model: Path) -> Runner:
 
 
 def run(source: Path, out: Path, model: Path, runner: Runner, **options: Any) -> BatchSummary:
-    return run_job(prepare(BatchJob(source, out, model, SETTINGS, shard_rows=3, **options)), runner)
+    return run_job(prepare(BatchJob(source, out, model, SETTINGS, **{"shard_rows": 3, **options})), runner)
 
 
 def test_ray_writes_the_shards_scores_and_rejects_the_local_runner_writes(tmp_path: Path, model: Path, source: Path,
@@ -73,16 +73,17 @@ def test_ray_writes_the_shards_scores_and_rejects_the_local_runner_writes(tmp_pa
                                                           (15, "'document' is empty")]
 
 
-def test_ray_resumes_a_run_that_stopped_part_way(tmp_path: Path, model: Path, source: Path,
-                                                 local_output: Path) -> None:
-    out = tmp_path / "out"
-    first = run(source, out, model, LocalRunner(ModelOpener(model, SETTINGS)), max_shards=3)
-    (out / "_shards" / "part-00001.json").unlink()  # as if killed before this record was written
-    (out / ".part-00003.jsonl.0123456789ab.tmp").write_text("half a shard")
-    assert not first.complete
-    resumed = run(source, out, model, ray_runner(model))
-    assert (resumed.skipped, resumed.scored, resumed.complete) == (2, 3, True)
-    assert read_jsonl_parts(out) == read_jsonl_parts(local_output) and not list(out.glob(".*"))
+def test_ray_resumes_a_killed_run(tmp_path: Path, model: Path) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", pair_rows(10, 10))
+    args = ["batch", str(source), str(tmp_path / "out"), "--model", str(model), "--device", "cpu", "--max-length",
+            "1024", "--shard-rows", "2"]
+    done = kill_part_way(args, tmp_path / "out", shards=5)
+    assert 5 <= done < 50, "the run ended before it could be killed: give it more rows"
+    resumed = run_job(prepare(BatchJob(source, tmp_path / "out", model, SETTINGS, shard_rows=2)), ray_runner(model))
+    assert resumed.skipped in (done - 1, done) and resumed.complete
+    whole = run(source, tmp_path / "whole", model, LocalRunner(ModelOpener(model, SETTINGS)), shard_rows=2)
+    assert read_jsonl_parts(tmp_path / "out") == read_jsonl_parts(whole.folder)
+    assert not list((tmp_path / "out").glob(".*"))
 
 
 def test_a_shard_error_on_an_actor_reaches_the_driver_as_our_error(tmp_path: Path, model: Path, source: Path) -> None:

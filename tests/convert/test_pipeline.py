@@ -132,3 +132,28 @@ def test_a_config_of_the_wrong_shape_is_a_conversion_error(tmp_path: Path, confi
     (checkpoint / "config.json").write_text(config)
     with pytest.raises(ConversionError, match="not a (JSON object|Qwen3ForCausalLM)"):
         convert_checkpoint(checkpoint, tmp_path / "out.gguf")
+
+
+def test_bf16_conversion_keeps_bf16_weights_and_passes_its_gate(tiny_untied: Path, tmp_path: Path) -> None:
+    from local_rerank.gguf_reader import read_header
+
+    out = tmp_path / "model-bf16.gguf"
+    manifest = convert_checkpoint(tiny_untied, out, quant="bf16")
+    assert manifest["quantization"] == "bf16" and manifest["parity"]["passed"]
+    assert 0 < manifest["parity"]["max_abs_error"] <= parity.TOLERANCES["bf16"]
+    types = {tensor.qtype.name for name, tensor in read_header(out).tensors.items() if name.endswith("attn_q.weight")}
+    assert types == {"BF16"}
+
+
+def test_onnx_int8_a8_conversion_asks_for_int8_compute(tiny_tied: Path, tmp_path: Path) -> None:
+    pytest.importorskip("optimum.exporters.onnx")
+    import onnx
+
+    out = tmp_path / "model-onnx-int8-a8"
+    manifest = convert_checkpoint(tiny_tied, out, fmt="onnx", quant="int8-a8")
+    assert manifest["quantization"] == "int8-a8" and manifest["parity"]["passed"]
+    assert manifest["parity"]["max_abs_error"] <= parity.TOLERANCES["int8-a8"]
+    nodes = [n for n in onnx.load(str(out / "model.onnx"), load_external_data=False).graph.node
+             if n.op_type == "MatMulNBits"]
+    attributes = [{a.name: onnx.helper.get_attribute_value(a) for a in n.attribute} for n in nodes]
+    assert nodes and all((a["bits"], a["block_size"], a["accuracy_level"]) == (8, 32, 4) for a in attributes)

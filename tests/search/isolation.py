@@ -75,9 +75,12 @@ def in_child(function: Callable[[], T], *, as_nobody: bool = False, max_file_byt
         finally:
             os._exit(0)
     os.close(writer)
-    with os.fdopen(reader, "rb") as pipe:
-        received = pipe.read()
-    os.waitpid(child, 0)
+    try:
+        with os.fdopen(reader, "rb") as pipe:
+            received = pipe.read()
+    finally:
+        os.kill(child, signal.SIGKILL)  # nothing once it has exited; its end if a deadline stopped the wait
+        os.waitpid(child, 0)
     succeeded, value = pickle.loads(received)
     assert succeeded, f"the child failed:\n{value}"
     return value  # type: ignore[no-any-return]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from local_rerank.search.chunking import estimate_tokens, passages
+from local_rerank.tokenizer import Tokenizer
 from local_rerank.search.extract import extract, markdown_blocks, paragraph_blocks
 from tests.search.folders import COPY_PY, LEASE_MD
 
@@ -44,3 +45,23 @@ def test_a_block_of_many_short_lines_is_cut_into_the_fullest_pieces_that_fit() -
     for passage, following in zip(found, found[1:]):
         with_next_line = passage.text + "\n" + lines[following.start_line - 1]
         assert estimate_tokens(passage.text) <= 50 < estimate_tokens(with_next_line)
+
+
+def test_the_estimate_is_an_upper_bound_in_every_script(tokenizer: Tokenizer) -> None:
+    samples = {"zh": "租赁合同约定租期为两年，自二〇二五年四月一日起至二〇二七年三月三十一日止，期满前三十日内可书面续约。",
+               "ja": "本製品のGPUメモリは24GBです。ドライバを更新してから、付属のユーティリティで設定を確認してください。",
+               "ko": "임대차 계약은 2027년 3월 31일에 끝나며, 만료 30일 전까지 서면으로 갱신할 수 있습니다.",
+               "th": "สัญญาเช่าสิ้นสุดวันที่ 31 มีนาคม 2570 เว้นแต่จะต่ออายุเป็นลายลักษณ์อักษร",
+               "en": "The lease ends on 31 March 2027, unless renewed in writing thirty days before."}
+    for language, text in samples.items():
+        assert len(tokenizer.encode_plain([text])[0]) <= estimate_tokens(text), language
+
+
+def test_a_long_line_is_cut_between_words() -> None:
+    from local_rerank.search.chunking import _cut_at_spaces
+
+    line = " ".join(f"word{i:03}" for i in range(300))
+    pieces = list(_cut_at_spaces(line, 100))
+    assert "".join(pieces) == line and all(len(piece) <= 100 for piece in pieces)
+    assert all(piece.endswith(" ") for piece in pieces[:-1]), "no word is split"
+    assert list(_cut_at_spaces("x" * 250, 100)) == ["x" * 100, "x" * 100, "x" * 50]

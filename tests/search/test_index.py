@@ -255,3 +255,15 @@ def test_a_cache_disk_that_refuses_writes_is_named(mixed: Path, tmp_path: Path) 
     message = in_child(lambda: _update_error(_many_notes(mixed), tmp_path / "cache"), max_file_bytes=100_000)
     assert message == (f"cannot write the index cache in {tmp_path}/cache/indexes: disk I/O error; check that disk or "
                        "set LOCAL_RERANK_CACHE to a folder on another one")
+
+
+def test_a_file_of_endless_sections_keeps_its_first_passages(tmp_path: Path) -> None:
+    from local_rerank.search.index import MAX_PASSAGES_PER_FILE
+
+    folder = tmp_path / "sections"
+    folder.mkdir()
+    (folder / "many.md").write_text("".join(f"# s{i}\n\nword{i}\n\n" for i in range(MAX_PASSAGES_PER_FILE + 500)))
+    index = FolderIndex.open(folder)
+    report = index.update()
+    assert report.files == 1 and report.passages == MAX_PASSAGES_PER_FILE
+    assert [hit.path for hit in index.lexical("word7", 5)] == ["many.md"]

@@ -17,6 +17,7 @@ import pytest
 
 from local_rerank.search import FolderIndex
 from local_rerank.search.pipeline import CPU_CANDIDATES
+from tests.search.known_items import known_item_quality
 
 # Measured on CPython 3.11.7's standard library (96 queries): MRR@10 0.797, recall@16 0.979.
 # The bounds leave room for another 3.11 patch release, not for a worse first stage.
@@ -60,13 +61,7 @@ def test_known_items_are_found_by_bm25(collection: tuple[FolderIndex, dict[str, 
                                        capsys: pytest.CaptureFixture[str]) -> None:
     index, queries = collection
     assert len(queries) >= 80, "the standard library should give eighty queries or more"
-    reciprocal_ranks, found_at_cap = [], 0
-    for query, known in queries.items():
-        ranked = [hit.path for hit in index.lexical(query, CPU_CANDIDATES)]
-        rank = ranked.index(known) + 1 if known in ranked else None
-        reciprocal_ranks.append(1 / rank if rank is not None and rank <= 10 else 0.0)
-        found_at_cap += rank is not None
-    mrr, recall = sum(reciprocal_ranks) / len(queries), found_at_cap / len(queries)
+    mrr, recall = known_item_quality(index, queries, CPU_CANDIDATES)
     with capsys.disabled():
         print(f"\nfirst-stage quality, Python {sysconfig.get_python_version()} stdlib docs, {len(queries)} known-item "
               f"queries: MRR@10 {mrr:.3f}, recall@{CPU_CANDIDATES} {recall:.3f}")

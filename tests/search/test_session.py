@@ -20,6 +20,7 @@ from local_rerank.tokenizer import Tokenizer
 from tests.search.fakes import SlowBackend, slow_reranker, word_count_reranker
 
 BATCH_S = 0.15  # per batch of 4: the 0.6B model takes ~4 s on two cores; the order of events is what matters
+BATCH_06B_S = 60  # the most one batch of the real 0.6B shape may take on a loaded 2-core machine
 
 
 @pytest.fixture
@@ -56,8 +57,8 @@ class Collector:
         except BaseException as e:  # noqa: BLE001 - kept for the test to assert on
             self.error = e
 
-    def join(self) -> list[object]:
-        self.thread.join(10)
+    def join(self, timeout: float = 10) -> list[object]:
+        self.thread.join(timeout)
         assert not self.thread.is_alive(), "the search never ended"
         assert self.error is None, self.error
         return self.events
@@ -205,5 +206,27 @@ def test_tiny_gguf_under_rapid_queries_and_close(harbour: FolderIndex, gguf_file
         assert [hit.score for hit in last.hits] == pytest.approx(direct, abs=1e-5)
         tail = Collector(session.search("harbour"))  # in flight when the session closes
     assert isinstance(tail.join()[-1], SearchCancelled)
+    with pytest.raises(LocalRerankError, match="closed"):
+        reranker.score("harbour", ["a passage"])
+
+
+@pytest.mark.slow
+def test_the_06b_twin_under_new_queries_instructions_and_close(harbour: FolderIndex, twin_06b_gguf: Path) -> None:
+    """Real timing: each batch of 4 takes seconds inside llama.cpp, so every change lands mid-batch."""
+    reranker = Reranker.load(twin_06b_gguf, max_length=1024)
+    with _session(harbour, reranker) as session:
+        first = Collector(session.search("harbour"))
+        time.sleep(1.0)  # inside the first batch
+        second = Collector(session.search("harbour crane"))
+        time.sleep(0.5)
+        third = Collector(session.search("harbour crane", "Find notes about cranes"))
+        assert isinstance(first.join(BATCH_06B_S)[-1], SearchCancelled)
+        assert isinstance(second.join(BATCH_06B_S)[-1], SearchCancelled)
+        events = third.join(6 * BATCH_06B_S)
+        final = events[-1]
+        assert isinstance(final, SearchFinished) and final.reranked and len(final.hits) == 16
+        tail = Collector(session.search("harbour"))  # 4 scored and cached by the first; 12 to go
+        time.sleep(1.0)
+    assert isinstance(tail.join(BATCH_06B_S)[-1], SearchCancelled), "closing mid-batch cancels, after the batch"
     with pytest.raises(LocalRerankError, match="closed"):
         reranker.score("harbour", ["a passage"])

@@ -20,6 +20,7 @@ from local_rerank.tokenizer import Tokenizer
 from tests.search.fakes import SlowBackend, slow_reranker, word_count_reranker
 from tui.app import NO_MODEL_BANNER, RerankApp, editor_command, make_app
 from tui.help_screen import HelpScreen
+from tui.histogram_screen import HistogramScreen, score_histogram
 from tui.preview import Preview
 from tui.side_by_side import OrderTable, SideBySide
 from tui.results_table import ResultsTable, score_bar
@@ -335,6 +336,16 @@ async def test_side_by_side_shows_both_orders_and_follows_the_cursor(notes: Fold
         assert app.query_one(ResultsTable).display and app.focused is app.query_one(ResultsTable)
 
 
+def test_wide_terminal_snapshot(notes: FolderIndex, tokenizer: Tokenizer, snap_compare: Callable) -> None:
+    app = _app(notes, word_count_reranker(tokenizer, "crane"))
+
+    async def ask(pilot: Pilot) -> None:
+        pilot.app.query_one("#query", Input).cursor_blink = False  # a blinking cursor makes the picture flaky
+        await _ask(pilot, "harbour")
+
+    assert snap_compare(app, terminal_size=(160, 45), run_before=ask)
+
+
 def test_side_by_side_snapshot(notes: FolderIndex, tokenizer: Tokenizer, snap_compare: Callable) -> None:
     app = _app(notes, word_count_reranker(tokenizer, "crane"))
 
@@ -427,6 +438,43 @@ async def test_a_file_written_during_the_session_is_found(notes: FolderIndex) ->
             if not app.hits:
                 break
         assert app.hits == [] and app.status.status.index == "10 files"
+
+
+async def test_f4_opens_the_score_histogram(notes: FolderIndex, tokenizer: Tokenizer) -> None:
+    app = _app(notes, word_count_reranker(tokenizer, "crane"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _ask(pilot, "harbour")
+        await pilot.press("f4")
+        await pilot.pause()
+        assert isinstance(app.screen, HistogramScreen)
+        shown = str(app.screen.query_one("#histogram-bars").render())
+        assert "10 of 10 candidates scored" in shown and "← best" in shown
+        assert app.screen.query_one("#histogram").region.right <= 80
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HistogramScreen)
+
+
+def test_score_histogram_counts_each_step() -> None:
+    assert score_histogram([0.0, 0.05, 0.5, 0.99, 1.0], bins=10) == [2, 0, 0, 0, 0, 1, 0, 0, 0, 2]
+
+
+async def test_f6_rewrites_the_query_and_shows_what_else_was_searched(tmp_path: Path) -> None:
+    folder = tmp_path / "papers"
+    folder.mkdir()
+    (folder / "method.md").write_text("# Method\n\nWe fine-tune with Low-Rank Adaptation (LoRA) on one GPU.\n")
+    (folder / "results.md").write_text("# Results\n\nLow-rank adaptation matches full fine-tuning.\n")
+    app = _app(FolderIndex.open(folder), None)
+    async with app.run_test(size=SIZE) as pilot:
+        await _ask(pilot, "LoRA")
+        assert [hit.path for hit in app.hits] == ["method.md"] and not app.query_one("#variants").display
+        await pilot.press("f6")
+        await _settle(pilot)
+        shown = str(app.query_one("#variants", Static).render())
+        assert app.query_one("#variants").display and "Low-Rank Adaptation" in shown
+        assert {hit.path for hit in app.hits} == {"method.md", "results.md"}
+        await pilot.press("f6")
+        await _settle(pilot)
+        assert not app.query_one("#variants").display and [hit.path for hit in app.hits] == ["method.md"]
 
 
 def test_editor_command_opens_at_the_passage(tmp_path: Path) -> None:

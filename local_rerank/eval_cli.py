@@ -1,0 +1,91 @@
+"""``local-rerank eval``: measure BM25 and BM25 + rerank on a labelled collection, or compare two models."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Callable
+
+import click
+
+from local_rerank.errors import InputError
+from local_rerank.eval.compare import compare_models
+from local_rerank.eval.datasets import EvalSet, load_eval_set
+from local_rerank.eval.report import metrics_table, score_chart
+from local_rerank.eval.runner import EvalProgress, StageResult, evaluate
+from local_rerank.loading import open_reranker, search_model
+from local_rerank.reranker import Reranker
+from local_rerank.search.index import cache_root
+from local_rerank.search.pipeline import CPU_CANDIDATES
+from local_rerank.settings import MAX_CANDIDATES, resolve_settings
+from local_rerank.store import resolve_model, store_dir
+
+
+@click.command("eval")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("--queries", "queries_file", type=click.Path(path_type=Path),
+              help='With a FOLDER as SOURCE: JSONL of {"query", "relevant": path or [paths]}.')
+@click.option("--model", "model_path", help="The model to rerank with (default: the `model` setting or default model).")
+@click.option("--no-rerank", is_flag=True, help="BM25 alone; no model is loaded.")
+@click.option("--compare", "compare", nargs=2, metavar="MODEL_A MODEL_B",
+              help="Compare two models' scores on the BM25 candidates instead (|Δp|, Spearman, Kendall, top-k).")
+@click.option("--candidates", type=click.IntRange(1, MAX_CANDIDATES), default=CPU_CANDIDATES, show_default=True,
+              help="BM25 candidates per query (Recall is measured at this cut).")
+@click.option("--instruction", help="Task instruction (default: web search passage retrieval).")
+@click.option("--rewrite", is_flag=True, help="Also measure query rewriting (rewrite, rewrite+rerank stages).")
+@click.option("--fuse", type=click.Choice(["max", "mean"]), default="max", show_default=True,
+              help="With --rewrite: how a candidate's scores against the query and its variants are fused.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+def eval_command(source: Path, queries_file: Path | None, model_path: str | None, no_rerank: bool,
+                 compare: tuple[str, str] | None, candidates: int, instruction: str | None, rewrite: bool, fuse: str,
+                 as_json: bool) -> None:
+    """Measure search quality on SOURCE: a BEIR folder, a JSONL of {query, positives, candidates},
+    or a folder with --queries. Scores are cached, so an interrupted run resumes."""
+    settings = resolve_settings({"model": model_path})
+    eval_set = load_eval_set(source, queries_file, cache_root())
+    for index in eval_set.indexes:
+        index.update()
+    if compare:
+        first, second = (open_reranker(resolve_model(name, store_dir()), settings) for name in compare)
+        summary = compare_models(eval_set, first, second, candidates, instruction)
+        click.echo(json.dumps(summary, indent=2, ensure_ascii=False) if as_json else _compare_text(summary))
+        return
+    model = None if no_rerank else search_model(settings)
+    if model is None and not no_rerank:
+        raise InputError("no model installed: give --model, or --no-rerank for BM25 alone")
+    reranker = open_reranker(model, settings) if model is not None else None
+    results = evaluate(eval_set, reranker, candidates, instruction, progress=_progress(), rewrite=rewrite, fuse=fuse)
+    if as_json:
+        click.echo(json.dumps(_record(eval_set, results, reranker), indent=2, ensure_ascii=False))
+        return
+    click.echo(f"{eval_set.name}: {len(eval_set.queries)} queries, {candidates} candidates"
+               + (f", reranked by {reranker.backend.model_name}" if reranker else ""))
+    click.echo(metrics_table(results))
+    if "bm25+rerank" in results:
+        click.echo("\np(yes) of the candidates\n" + score_chart(results["bm25+rerank"].relevant,
+                                                                  results["bm25+rerank"].others))
+
+
+def _record(eval_set: EvalSet, results: dict[str, StageResult], reranker: Reranker | None) -> dict[str, object]:
+    return {"collection": eval_set.name, "queries": len(eval_set.queries),
+            "model": reranker.backend.model_name if reranker is not None else None,
+            "stages": {stage: {**result.metrics, "seconds_per_query": result.seconds}
+                       for stage, result in results.items()}}
+
+
+def _compare_text(summary: dict[str, float]) -> str:
+    return "\n".join(f"{name:<16}{int(value) if name == 'queries' else f'{value:.4f}'}" for name, value in summary.items())
+
+
+def _progress() -> Callable[[EvalProgress], None] | None:
+    """Progress with ETA on an interactive stderr, else None."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(update: EvalProgress) -> None:
+        end = "\n" if update.done == update.total else ""
+        click.echo(f"\rquery {update.done}/{update.total}, about {update.eta:.0f} s left ", err=True, nl=False)
+        click.echo(end, err=True, nl=False)
+
+    return show
