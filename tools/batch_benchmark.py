@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,7 @@ from pathlib import Path
 from tools.benchmark import QUERY, make_documents
 from tools.serve_benchmark import twin_gguf
 from tools.tokenizer_fixture import qwen3_tokenizer_dir
+from tools.bench_report import write_report
 
 ROWS = (("local", 1), ("local", 2), ("ray", 1), ("ray", 2))
 DOCS_PER_QUERY = 8
@@ -109,11 +109,8 @@ def main() -> None:
         rows = measure(Path(folder), model, args.small, args.large, args.doc_tokens)
     cores = len(os.sched_getaffinity(0))
     report = {"model": str(model), "small": args.small, "large": args.large, "doc_tokens": args.doc_tokens,
-              "docs_per_query": DOCS_PER_QUERY, "cores": cores,
-              "machine": {"processor": platform.processor(), "python": platform.python_version()},
-              "rows": [asdict(row) for row in rows]}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2))
+              "docs_per_query": DOCS_PER_QUERY, "cores": cores, "rows": [asdict(row) for row in rows]}
+    write_report(args.out, report)
     print(f"{model.name}, pairs of ~{args.doc_tokens}-token documents, {DOCS_PER_QUERY} per query, {cores} cores")
     print(table(rows, args.small, args.large))
     print(f"written to {args.out}")

@@ -34,7 +34,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import resource
 import shutil
 import subprocess
@@ -46,6 +45,7 @@ from typing import Callable
 import numpy as np
 
 from tools.tokenizer_fixture import dev_cache_dir
+from tools.bench_report import write_report
 
 ROWS = ("reference", "gguf-q8_0", "gguf-q8_0-unshared", "gguf-q8_0-rank", "gguf-bf16", "gguf-f16", "onnx-fp32",
         "onnx-int8", "onnx-int8-a8", "onnx-int8-dynamic")
@@ -275,10 +275,9 @@ def main() -> None:
                               if reference and r is not reference else None)
     report = {
         "shape": args.shape, "documents": args.docs, "doc_tokens": args.doc_tokens, "threads": args.threads,
-        "machine": {"cpu_count": os.cpu_count(), "processor": platform.processor(), "python": platform.python_version()},
         "peaks_ops_per_s": peaks, "matmul_flops_per_token": flops_per_token, "results": results,
     }
-    args.out.write_text(json.dumps(report, indent=2))
+    write_report(args.out, report)
     print(f"{args.shape} shape twin, 1 query x {args.docs} documents of ~{args.doc_tokens} tokens, {args.threads} threads")
     print(_peaks_line(peaks, flops_per_token))
     print(_table(results))

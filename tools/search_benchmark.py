@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import argparse
 import ast
-import json
 import os
-import platform
 import re
 import statistics
 import sysconfig
@@ -31,6 +29,7 @@ import numpy as np
 from local_rerank.search import FolderIndex, SearchFinished, SearchRequest
 from local_rerank.search.pipeline import CPU_CANDIDATES, RerankProgress, lexical_stage, rerank_stage
 from tools.tokenizer_fixture import dev_cache_dir
+from tools.bench_report import write_report
 
 LEXICAL_TARGET_MS = 150.0
 
@@ -200,11 +199,8 @@ def main(argv: list[str] | None = None) -> None:
         rerank = (measure_rerank(index, queries[:args.rerank_queries], twin_model(args.shape), args.threads)
                   if args.rerank_queries else None)
     report = {"files": args.files, "shape": args.shape, "threads": args.threads, "indexing": indexing,
-              "lexical": lexical, "rerank": rerank,
-              "machine": {"cpu_count": os.cpu_count(), "processor": platform.processor(),
-                          "python": platform.python_version()}}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2))
+              "lexical": lexical, "rerank": rerank}
+    write_report(args.out, report)
     print(f"{args.files} generated files ({indexing['size_mib']} MiB, {indexing['passages']} passages), "
           f"{args.threads} threads")
     print(table(report))

@@ -16,9 +16,7 @@ has no rerank endpoint, and no llama-server binary can be installed here.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import queue as queues
 import signal
 import statistics
@@ -34,6 +32,7 @@ import httpx
 
 from tools.benchmark import QUERY, make_documents
 from tools.tokenizer_fixture import dev_cache_dir, qwen3_tokenizer_dir
+from tools.bench_report import write_report
 
 ROWS = (("one by one", 1, True), ("8 clients", 8, True), ("32 clients", 32, True), ("32 clients, no packing", 32, False))
 
@@ -172,11 +171,8 @@ def main() -> None:
             process.wait(60)
     report = {"model": str(model), "shape": None if args.model else args.shape, "requests": args.requests,
               "docs": args.docs, "doc_tokens": args.doc_tokens, "threads": args.threads,
-              "machine": {"cpu_count": os.cpu_count(), "processor": platform.processor(),
-                          "python": platform.python_version()},
               "rows": [asdict(row) for row in rows]}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2))
+    write_report(args.out, report)
     print(f"{model.name}: {args.requests} requests of 1 query x {args.docs} documents of ~{args.doc_tokens} tokens, "
           f"{args.threads} threads")
     print(_table(rows))
