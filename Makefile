@@ -60,6 +60,12 @@ bench: setup
 bench-search: setup
 	$(PY) -m tools.benchmark search
 
+# Latency per format on a CUDA GPU: 100 documents x 256 tokens on the 0.6B shape twin (bench-results/gpu.json).
+# Needs llama-cpp-python built with CUDA (CMAKE_ARGS="-DGGML_CUDA=on") and/or onnxruntime-gpu.
+.PHONY: bench-gpu
+bench-gpu: setup
+	$(PY) -m tools.gpu_benchmark
+
 # `local-rerank serve` with 1, 8 and 32 concurrent clients on the 0.6B shape twin (bench-results/serve.json).
 .PHONY: bench-serve
 bench-serve: setup

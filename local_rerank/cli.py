@@ -158,15 +158,27 @@ def _written(out: Path, manifest: dict[str, Any]) -> str:
 @click.argument("models", nargs=-1)
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def doctor(models: Sequence[str], device: str, as_json: bool) -> None:
+@click.option("--bench", is_flag=True, help="Measure MODELS (default: every installed model) here, a few seconds "
+                                           "each, and remember the speeds: the selector then orders formats by them.")
+def doctor(models: Sequence[str], device: str, as_json: bool, bench: bool) -> None:
     """What this machine offers, what would run MODELS (paths or installed names) and why."""
-    from local_rerank.doctor import doctor_report, format_report
+    from local_rerank.calibration import load_speeds, save_speeds
+    from local_rerank.doctor import bench_models, doctor_report, format_report
     from local_rerank.hardware import probe_hardware
-    from local_rerank.store import find
+    from local_rerank.search.index import cache_root
+    from local_rerank.store import find, installed
 
     store = store_dir()
     paths = [Path(m) if Path(m).exists() or find(store, str(m)) is None else resolve_model(str(m), store) for m in models]
-    report = doctor_report(probe_hardware(), paths, Preferences(device=device))
+    probe = probe_hardware()
+    if bench:
+        paths = paths or [model.path for model in installed(store) if model.format != "hf"]
+        if not paths:
+            raise InputError("nothing to measure: name model files, or install one first")
+        measurements = bench_models(probe, paths, Preferences(device=device), lambda line: click.echo(line, err=True))
+        if measurements:
+            click.echo(f"remembered in {printable(str(save_speeds(cache_root(), probe, measurements)))}", err=True)
+    report = doctor_report(probe, paths, Preferences(device=device), load_speeds(cache_root(), probe))
     click.echo(json.dumps(report, indent=2) if as_json else format_report(report))  # ASCII-escaped JSON
 
 

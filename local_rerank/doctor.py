@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
+from local_rerank.calibration import Measurement, measure, speeds_for
 from local_rerank.errors import LocalRerankError
 from local_rerank.hardware import HardwareProbe
 from local_rerank.selector import BF16_FEATURES, ModelCandidate, Preferences, choose
@@ -78,10 +79,33 @@ def improvements(probe: HardwareProbe, models: Sequence[ModelCandidate] = ()) ->
     return hints
 
 
-def doctor_report(probe: HardwareProbe, models: Sequence[Path], preferences: Preferences = Preferences()) -> dict[str, Any]:
-    """The whole report as plain data (printed as text or JSON by the CLI)."""
+def bench_models(probe: HardwareProbe, models: Sequence[Path], preferences: Preferences = Preferences(),
+                 progress: Callable[[str], None] = lambda line: None) -> list[Measurement]:
+    """Measure each runnable model on the selector's first way to run it (:func:`local_rerank.calibration.measure`);
+    a model that cannot run is reported through ``progress`` and left out."""
+    measurements = []
+    for path in models:
+        try:
+            candidate = model_candidate(path)
+            validate_model(candidate)
+            choice = choose(probe, [candidate], preferences)[0]
+            measurement = measure(choice)
+        except LocalRerankError as e:
+            progress(f"{printable(str(path))}: cannot run: {printable(str(e))}")
+            continue
+        progress(f"{printable(str(path))}: {measurement.tokens_per_s:.0f} prompt tokens/s on {measurement.device} "
+                 f"({measurement.seconds:.1f} s)")
+        measurements.append(measurement)
+    return measurements
+
+
+def doctor_report(probe: HardwareProbe, models: Sequence[Path], preferences: Preferences = Preferences(),
+                  measured: Mapping[tuple[str, str], float] | None = None) -> dict[str, Any]:
+    """The whole report as plain data (printed as text or JSON by the CLI); ``measured`` are the speeds
+    ``doctor --bench`` recorded on this machine (:func:`local_rerank.calibration.load_speeds`)."""
     entries = []
     candidates = []
+    measured = measured or {}
     for path in models:
         entry: dict[str, Any] = {"path": str(path)}
         try:
@@ -91,13 +115,20 @@ def doctor_report(probe: HardwareProbe, models: Sequence[Path], preferences: Pre
             entry.update(format=candidate.format, quantization=candidate.quantization,
                          size_mib=round(candidate.size_mib, 1))
             entry["choices"] = [{"backend": c.backend, "device": c.device, "threads": c.threads, "reason": c.reason}
-                                for c in choose(probe, [candidate], preferences)]
+                                for c in choose(probe, [candidate], preferences, speeds_for([candidate], measured))]
         except LocalRerankError as e:
             entry["error"] = str(e)
         entries.append(entry)
     hardware = asdict(probe)
     hardware["cpu_features"] = sorted(probe.cpu_features)
-    return {"hardware": hardware, "models": entries, "improvements": improvements(probe, candidates)}
+    best = None
+    if len(candidates) > 1:
+        try:
+            first = choose(probe, candidates, preferences, speeds_for(candidates, measured))[0]
+            best = {"path": str(first.model.path), "device": first.device, "reason": first.reason}
+        except LocalRerankError:
+            pass
+    return {"hardware": hardware, "models": entries, "best": best, "improvements": improvements(probe, candidates)}
 
 
 def format_report(report: dict[str, Any]) -> str:
@@ -122,6 +153,9 @@ def format_report(report: dict[str, Any]) -> str:
         for rank, choice in enumerate(model["choices"], start=1):
             lines.append(f"  {'chosen' if rank == 1 else 'then'}: {choice['backend']} on {choice['device']} "
                          f"- {choice['reason']}")
+    if report.get("best"):
+        best = report["best"]
+        lines.append(f"\nOf these, the selector runs {printable(best['path'])} on {best['device']}: {best['reason']}")
     if report["improvements"]:
         lines.append("\nTo do better:")
         lines.extend(f"  - {hint}" for hint in report["improvements"])

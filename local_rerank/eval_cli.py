@@ -17,6 +17,7 @@ from local_rerank.eval.runner import EvalProgress, StageResult, evaluate
 from local_rerank.loading import open_reranker, search_model
 from local_rerank.reranker import Reranker
 from local_rerank.search.index import cache_root
+from local_rerank.search.packing import UNITS
 from local_rerank.search.pipeline import CPU_CANDIDATES
 from local_rerank.settings import MAX_CANDIDATES, resolve_settings
 from local_rerank.store import resolve_model, store_dir
@@ -36,10 +37,13 @@ from local_rerank.store import resolve_model, store_dir
 @click.option("--rewrite", is_flag=True, help="Also measure query rewriting (rewrite, rewrite+rerank stages).")
 @click.option("--fuse", type=click.Choice(["max", "mean"]), default="max", show_default=True,
               help="With --rewrite: how a candidate's scores against the query and its variants are fused.")
+@click.option("--unit", type=click.Choice([*UNITS, "both"]), default="passage", show_default=True,
+              help="What the reranker reads of a file: its best passage, its best passages packed (document), "
+                   "or both, side by side (stage bm25+rerank[document]).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 def eval_command(source: Path, queries_file: Path | None, model_path: str | None, no_rerank: bool,
                  compare: tuple[str, str] | None, candidates: int, instruction: str | None, rewrite: bool, fuse: str,
-                 as_json: bool) -> None:
+                 unit: str, as_json: bool) -> None:
     """Measure search quality on SOURCE: a BEIR folder, a JSONL of {query, positives, candidates},
     or a folder with --queries. Scores are cached, so an interrupted run resumes."""
     settings = resolve_settings({"model": model_path})
@@ -55,16 +59,17 @@ def eval_command(source: Path, queries_file: Path | None, model_path: str | None
     if model is None and not no_rerank:
         raise InputError("no model installed: give --model, or --no-rerank for BM25 alone")
     reranker = open_reranker(model, settings) if model is not None else None
-    results = evaluate(eval_set, reranker, candidates, instruction, progress=_progress(), rewrite=rewrite, fuse=fuse)
+    units = UNITS if unit == "both" else (unit,)
+    results = evaluate(eval_set, reranker, candidates, instruction, progress=_progress(), rewrite=rewrite, fuse=fuse,
+                       units=units)
     if as_json:
         click.echo(json.dumps(_record(eval_set, results, reranker), indent=2, ensure_ascii=False))
         return
     click.echo(f"{eval_set.name}: {len(eval_set.queries)} queries, {candidates} candidates"
                + (f", reranked by {reranker.backend.model_name}" if reranker else ""))
     click.echo(metrics_table(results))
-    if "bm25+rerank" in results:
-        click.echo("\np(yes) of the candidates\n" + score_chart(results["bm25+rerank"].relevant,
-                                                                  results["bm25+rerank"].others))
+    for stage in (stage for stage in results if stage.startswith("bm25+rerank")):
+        click.echo(f"\np(yes) of the candidates ({stage})\n" + score_chart(results[stage].relevant, results[stage].others))
 
 
 def _record(eval_set: EvalSet, results: dict[str, StageResult], reranker: Reranker | None) -> dict[str, object]:

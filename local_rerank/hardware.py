@@ -7,6 +7,7 @@ when a library or tool is missing. :func:`probe_hardware` gathers them; the sele
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import os
 import platform
@@ -129,10 +130,13 @@ def _llama_cpp() -> tuple[bool, bool]:
 
 
 def _onnxruntime() -> tuple[bool, bool]:
+    """Installed, and whether the installed build has the CUDA provider, read from the installed
+    distributions: importing onnxruntime into a process where llama.cpp runs on CUDA crashed it
+    (H100 machine, onnxruntime 1.30), so the probe never imports it."""
     if importlib.util.find_spec("onnxruntime") is None:
         return False, False
     try:
-        import onnxruntime
-    except (ImportError, OSError):
-        return False, False
-    return True, "CUDAExecutionProvider" in onnxruntime.get_available_providers()
+        importlib.metadata.distribution("onnxruntime-gpu")
+    except importlib.metadata.PackageNotFoundError:
+        return True, False
+    return True, True

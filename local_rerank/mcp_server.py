@@ -21,6 +21,7 @@ from local_rerank.errors import InputError, LocalRerankError
 from local_rerank.search import FolderIndex, IndexReport, SearchFinished, SearchSession
 from local_rerank.search.export import hit_record
 from local_rerank.search.extract import DOCUMENT_KINDS, NotIndexable
+from local_rerank.search.packing import Unit
 from local_rerank.settings import MAX_TOP_K
 
 if TYPE_CHECKING:
@@ -51,8 +52,10 @@ class FolderTools:
         except LocalRerankError as e:
             self.model_error = str(e)
 
-    def search(self, query: str, top_k: int = 10, instruction: str | None = None, rerank: bool = True) -> dict[str, Any]:
-        """The ``top_k`` best files for ``query``, best first, each with its best passage.
+    def search(self, query: str, top_k: int = 10, instruction: str | None = None, rerank: bool = True,
+               unit: Unit = "passage") -> dict[str, Any]:
+        """The ``top_k`` best files for ``query``, best first, each with its best passage (``unit``
+        "document": each file reranked on its best passages packed together).
 
         Raises:
             InputError: an empty query, one without words, or ``top_k`` out of range.
@@ -61,7 +64,8 @@ class FolderTools:
             raise InputError(f"top_k must be between 1 and {MAX_TOP_K}, got {top_k}")
         with self._one_at_a_time:
             report = self.index.update()
-            final = _finished(self.session.search(query, instruction or self.instruction, top_k=top_k, rerank=rerank))
+            final = _finished(self.session.search(query, instruction or self.instruction, top_k=top_k, rerank=rerank,
+                                                  unit=unit))
         return {"results": [hit_record(hit) for hit in final.hits], "reranked": final.reranked,
                 "indexed_files": report.files}
 
@@ -162,10 +166,13 @@ def create_mcp_server(tools: FolderTools) -> "MCPServer":
                      instruction: Annotated[str | None, Field(description="Task instruction for the reranker "
                                                               "(default: the server's).")] = None,
                      rerank: Annotated[bool, Field(description="False: the BM25 (keyword) order only.")] = True,
+                     unit: Annotated[Unit, Field(description="What the reranker reads of a file: `passage`, its "
+                                                 "best passage; `document`, its best passages packed together "
+                                                 "(slower, better for long files).")] = "passage",
                      ) -> dict[str, Any]:
         """Rank the folder's files for a query, best first, each with its best passage and line range.
         `score` is p(relevant) when reranked, the BM25 score otherwise."""
-        return await run(tools.search, query, top_k, instruction, rerank)
+        return await run(tools.search, query, top_k, instruction, rerank, unit)
 
     @server.tool()
     async def get(path: Annotated[str, Field(description="A file path as `search` returned it.")],

@@ -6,6 +6,7 @@ import os
 import shutil
 import sys
 import warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -19,8 +20,10 @@ from local_rerank.search import (FolderIndex, IndexProgress, IndexReport, Rerank
 from local_rerank.search.export import FORMATS, ResultSet, export_text, hit_record, shown_score
 from local_rerank.search.index import NO_MATCH, fts_query
 from local_rerank.search.passage_list import PassageList
-from local_rerank.search.pipeline import LexicalResults, movement
+from local_rerank.search.packing import CPU_DOCUMENT_TOKENS, GPU_DOCUMENT_TOKENS, UNITS, Unit
+from local_rerank.search.pipeline import PROMPT_ALLOWANCE, LexicalResults, movement
 from local_rerank.search.rewrite import Variant
+from local_rerank.recipe import MAX_MAX_LENGTH
 from local_rerank.settings import MAX_CANDIDATES, MAX_THREADS, MAX_TOP_K, Settings, resolve_settings
 from local_rerank.text import printable, printable_json, printable_text
 
@@ -56,9 +59,15 @@ def model_options(command: Callable[..., None]) -> Callable[..., None]:
 @click.option("--rewrite", is_flag=True,
               help="Also search rewritten forms of the query (abbreviations the folder defines, full-width forms), "
                    "printed on stderr and, with --format json, as \"variants\".")
+@click.option("--unit", type=click.Choice(UNITS), default="passage", show_default=True,
+              help="What the reranker reads of a file: its best passage, or its best passages packed together "
+                   "(document; slower: see --document-tokens).")
+@click.option("--document-tokens", type=click.IntRange(1, MAX_MAX_LENGTH - PROMPT_ALLOWANCE),
+              help=f"With --unit document: how much of a file to read, in estimated tokens (default: "
+                   f"{GPU_DOCUMENT_TOKENS} on a GPU, {CPU_DOCUMENT_TOKENS} on a CPU).")
 def search_command(folder: Path, query: str, model_path: str | None, instruction: str | None,
                    candidates: int | None, no_rerank: bool, device: str | None, threads: int | None, top_k: int,
-                   as_json: bool, fmt: str, rewrite: bool) -> None:
+                   as_json: bool, fmt: str, rewrite: bool, unit: Unit, document_tokens: int | None) -> None:
     """Rank the files of FOLDER against QUERY: BM25 candidates, reranked by the model.
 
     The folder's index lives in the user's cache directory and is brought up to date first.
@@ -66,7 +75,8 @@ def search_command(folder: Path, query: str, model_path: str | None, instruction
     if not query.strip():
         raise InputError("the query is empty")
     fts_query(query)  # refuses a query with no words before any indexing or model loading
-    settings = resolve_settings({"model": model_path, "device": device, "threads": threads})
+    settings = with_room_for(resolve_settings({"model": model_path, "device": device, "threads": threads}),
+                             unit, document_tokens)
     index = FolderIndex.open(folder)
     report = index.update(progress=_index_progress())
     click.echo(describe_index(report), err=True)
@@ -75,7 +85,8 @@ def search_command(folder: Path, query: str, model_path: str | None, instruction
         click.echo(f"note: no model installed, so this is the BM25 (keyword) order; {GET_A_MODEL}", err=True)
     with warnings.catch_warnings(record=True) as caught:  # GPU fallback, a query cut to the budget
         warnings.simplefilter("always")
-        final, model_name, found = _search(index, query, instruction, candidates, top_k, model, settings, rewrite)
+        final, model_name, found = _search(index, query, instruction, candidates, top_k, model, settings, rewrite,
+                                           unit, document_tokens)
     for variant in found:
         click.echo(f"also searched: {printable(variant.text)} ({variant.reason})", err=True)
     for warning in caught:
@@ -84,7 +95,7 @@ def search_command(folder: Path, query: str, model_path: str | None, instruction
         click.echo(printable_json([hit_record(hit) for hit in final.hits]))
     elif fmt != "table":
         text = export_text(ResultSet(query, final.hits, instruction, model_name if final.reranked else None,
-                                     tuple(variant.text for variant in found)), fmt)
+                                     tuple(variant.text for variant in found), unit), fmt)
         click.echo(text if fmt == "csv" else printable_text(text), nl=False)
     else:
         click.echo(_table(final.hits))
@@ -127,14 +138,23 @@ def _passages(docs_file: Path) -> PassageList:
     return passages
 
 
+def with_room_for(settings: Settings, unit: Unit, document_tokens: int | None) -> Settings:
+    """``settings`` with a prompt budget that holds ``document_tokens`` in document mode (never less than set)."""
+    if unit != "document" or document_tokens is None:
+        return settings
+    return replace(settings, max_length=min(MAX_MAX_LENGTH, max(settings.max_length, document_tokens + PROMPT_ALLOWANCE)))
+
+
 def _search(index: FolderIndex, query: str, instruction: str | None, candidates: int | None, top_k: int,
-            model: Path | None, settings: Settings, rewrite: bool) -> tuple[SearchFinished, str | None, list[Variant]]:
+            model: Path | None, settings: Settings, rewrite: bool, unit: Unit,
+            document_tokens: int | None) -> tuple[SearchFinished, str | None, list[Variant]]:
     """Search with ``model`` (None: BM25 order) in a session of its own, the reranker closed at the end;
     the final results, the model's name and the query's variants (with ``rewrite``)."""
     loader = (lambda: open_reranker(model, settings)) if model is not None else None
     with SearchSession(index, loader, candidates=candidates) as session:
         reranker = session.load_model()
-        final, found = _run_showing_progress(session.search(query, instruction, top_k=top_k, rewrite=rewrite))
+        final, found = _run_showing_progress(session.search(query, instruction, top_k=top_k, rewrite=rewrite,
+                                                            unit=unit, document_tokens=document_tokens))
         return final, reranker.backend.model_name if reranker is not None else None, found
 
 

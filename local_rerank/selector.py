@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Mapping
 
 from local_rerank.errors import BackendUnavailableError
-from local_rerank.hardware import HardwareProbe
+from local_rerank.hardware import Gpu, HardwareProbe
 
 # Headroom on top of the weights: KV cache, activations and the runtime's own buffers.
 GPU_HEADROOM_MIB = 1024
@@ -25,12 +26,22 @@ CPU_HEADROOM_MIB = 1536
 # last on the CPU and absent on the GPU.
 CPU_ORDER = (("gguf", "bf16"), ("onnx", "int8-a8"), ("gguf", "q8_0"), ("onnx", "int8"), ("gguf", "f16"),
              ("onnx", "fp32"), ("gguf", "f32"), ("onnx", "int8-dynamic"))
+# Formats at least as faithful as Q8_0 on the parity set: measured speed may reorder these, never
+# put a less faithful one (W8A8 int8-dynamic, 4-bit) ahead of them.
+CPU_FAITHFUL = frozenset(CPU_ORDER) - {("onnx", "int8-dynamic")}
 # Without these, llama.cpp converts bf16 to f32 in software: slower than every other faithful
 # variant, so bf16 then goes behind f32.
 BF16_FEATURES = frozenset({"avx512_bf16", "amx_bf16"})
 _BF16 = ("gguf", "bf16")
-GPU_ORDER = (("gguf", "q8_0"), ("onnx", "fp16"), ("gguf", "f16"), ("onnx", "int8"), ("onnx", "fp32"),
-             ("gguf", "bf16"), ("gguf", "f32"))
+# Measured on an H100 (tools/gpu_benchmark.py, 0.6B twin, 100 documents of 256 tokens): GGUF
+# bf16 404 ms at 2.1e-3 from the reference, f16 543 ms at 1.5e-3, q8_0 523 ms at 1.2e-2 (q8_0
+# only saves memory, which the free-memory check already accounts for). onnxruntime-gpu is not
+# measured yet, so the measured formats come first. bf16 matrix products need compute
+# capability 8.0 (Ampere); before that bf16 goes last.
+GPU_ORDER = (("gguf", "bf16"), ("gguf", "f16"), ("gguf", "q8_0"), ("onnx", "fp16"), ("onnx", "int8"),
+             ("onnx", "fp32"), ("gguf", "f32"))
+GPU_BF16_CAPABILITY = 8.0
+Speeds = Mapping[tuple[Path, str], float]  # (model path, device) -> prompt tokens/s measured here
 
 
 @dataclass(frozen=True)
@@ -63,8 +74,11 @@ class Choice:
     reason: str
 
 
-def choose(probe: HardwareProbe, models: list[ModelCandidate], preferences: Preferences = Preferences()) -> list[Choice]:
-    """Every workable way to run, best first.
+def choose(probe: HardwareProbe, models: list[ModelCandidate], preferences: Preferences = Preferences(),
+           speeds: Speeds | None = None) -> list[Choice]:
+    """Every workable way to run, best first. ``speeds`` (prompt tokens/s by model path and
+    device, measured on this machine by ``doctor --bench``) put the measured faithful formats
+    first, fastest first; the rest keep the order of their kind.
 
     Raises:
         BackendUnavailableError: ``device="cuda"`` without a usable GPU, or nothing can run;
@@ -72,42 +86,60 @@ def choose(probe: HardwareProbe, models: list[ModelCandidate], preferences: Pref
     """
     models = [m for m in models if preferences.backend in (None, m.format)]
     choices: list[Choice] = []
+    speeds = speeds or {}
     if preferences.device != "cpu":
-        choices += _gpu_choices(probe, models, preferences)
+        choices += _gpu_choices(probe, models, preferences, speeds)
     if preferences.device == "cuda" and not choices:
         raise BackendUnavailableError(f"--device cuda: {_why_no_gpu(probe, models)}")
     if preferences.device != "cuda":
-        choices += _cpu_choices(probe, models, preferences)
+        choices += _cpu_choices(probe, models, preferences, speeds)
     if not choices:
         raise BackendUnavailableError(_why_nothing(probe, models))
     return choices
 
 
-def _gpu_choices(probe: HardwareProbe, models: list[ModelCandidate], preferences: Preferences) -> list[Choice]:
+def _gpu_choices(probe: HardwareProbe, models: list[ModelCandidate], preferences: Preferences,
+                 speeds: Speeds) -> list[Choice]:
     if not probe.gpus:
         return []
     gpu = max(probe.gpus, key=lambda g: g.free_mib)
-    usable = [m for m in _ordered(models, GPU_ORDER, keep_unknown=False) if _has_cuda(probe, m.format)
+    order = gpu_order(gpu)
+    usable = [m for m in _ordered(models, order, keep_unknown=False) if _has_cuda(probe, m.format)
               and m.size_mib + GPU_HEADROOM_MIB <= gpu.free_mib]
     threads = preferences.threads or probe.physical_cores
     return [Choice(m, m.format, "cuda", threads,
                    f"{gpu.name} has {gpu.free_mib} MiB free and {m.format} {m.quantization} needs about "
-                   f"{m.size_mib + GPU_HEADROOM_MIB:.0f}; {_runtime(m.format)} has CUDA")
-            for m in usable]
+                   f"{m.size_mib + GPU_HEADROOM_MIB:.0f}; {_runtime(m.format)} has CUDA{_measured(speeds, m, 'cuda')}")
+            for m in _fastest_first(usable, speeds, "cuda", frozenset(order))]
 
 
-def _cpu_choices(probe: HardwareProbe, models: list[ModelCandidate], preferences: Preferences) -> list[Choice]:
+def _cpu_choices(probe: HardwareProbe, models: list[ModelCandidate], preferences: Preferences,
+                 speeds: Speeds) -> list[Choice]:
     threads = preferences.threads or probe.physical_cores
     isa = _isa_note(probe)
     choices = []
-    for m in _ordered(models, cpu_order(probe.cpu_features), keep_unknown=True):
+    ordered = _ordered(models, cpu_order(probe.cpu_features), keep_unknown=True)
+    for m in _fastest_first(ordered, speeds, "cpu", CPU_FAITHFUL):
         if not _installed(probe, m.format):
             continue
         memory = ("" if m.size_mib + CPU_HEADROOM_MIB <= probe.free_ram_mib
                   else f"; warning: needs about {m.size_mib + CPU_HEADROOM_MIB:.0f} MiB, {probe.free_ram_mib} free")
-        choices.append(Choice(m, m.format, "cpu", threads,
-                              f"CPU, {threads} threads (physical cores); {isa}{_bf16_note(probe, m)}{memory}"))
+        choices.append(Choice(m, m.format, "cpu", threads, f"CPU, {threads} threads (physical cores); {isa}"
+                              f"{_bf16_note(probe, m)}{_measured(speeds, m, 'cpu')}{memory}"))
     return choices
+
+
+def _fastest_first(models: list[ModelCandidate], speeds: Speeds, device: str,
+                   faithful: frozenset[tuple[str, str]]) -> list[ModelCandidate]:
+    """The faithful models measured on ``device`` first, fastest first; the others after them, as they were."""
+    measured = sorted((m for m in models if (m.path, device) in speeds and (m.format, m.quantization) in faithful),
+                      key=lambda m: -speeds[m.path, device])
+    return measured + [m for m in models if m not in measured]
+
+
+def _measured(speeds: Speeds, model: ModelCandidate, device: str) -> str:
+    rate = speeds.get((model.path, device))
+    return "" if rate is None else f"; measured here: {rate:.0f} prompt tokens/s (doctor --bench)"
 
 
 def cpu_order(features: frozenset[str]) -> tuple[tuple[str, str], ...]:
@@ -125,6 +157,17 @@ def _bf16_note(probe: HardwareProbe, model: ModelCandidate) -> str:
     if probe.cpu_features & BF16_FEATURES:
         return "; bf16 products run natively (AVX512-BF16/AMX)"
     return "; no AVX512-BF16 or AMX: bf16 is converted in software (slow)"
+
+
+def gpu_order(gpu: Gpu) -> tuple[tuple[str, str], ...]:
+    """GPU_ORDER for this GPU: bf16 first only from compute capability 8.0."""
+    try:
+        native_bf16 = float(gpu.compute_capability) >= GPU_BF16_CAPABILITY
+    except ValueError:  # nvidia-smi too old to report it
+        native_bf16 = False
+    if native_bf16:
+        return GPU_ORDER
+    return tuple(variant for variant in GPU_ORDER if variant != _BF16) + (_BF16,)
 
 
 def _ordered(models: list[ModelCandidate], order: tuple[tuple[str, str], ...], keep_unknown: bool) -> list[ModelCandidate]:

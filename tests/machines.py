@@ -12,6 +12,7 @@ OLD_CPU = replace(VNNI_LAPTOP, cpu_features=frozenset(), physical_cores=2)
 SMALL_GPU = replace(VNNI_LAPTOP, gpus=(Gpu("GeForce GTX 1650", 4096, 3500, "7.5"),), llama_cpp_cuda=True,
                     onnxruntime_cuda=True)
 LARGE_GPU = replace(SMALL_GPU, gpus=(Gpu("RTX 4090", 24564, 23000, "8.9"), Gpu("GT 710", 2048, 1900, "3.5")))
+H100 = replace(SMALL_GPU, gpus=(Gpu("NVIDIA H100 80GB HBM3", 81559, 81076, "9.0"),))
 GPU_WITHOUT_CUDA_BUILDS = replace(SMALL_GPU, llama_cpp_cuda=False, onnxruntime_cuda=False)
 # CPU generations, for the order of formats on the CPU (no GPU):
 AVX2_ONLY = replace(VNNI_LAPTOP, cpu_features=frozenset({"avx2", "fma", "f16c"}))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+import importlib.util
 import subprocess
 import sys
 
@@ -19,3 +21,23 @@ def test_import_loads_no_heavy_dependency(module: str) -> None:
     code = f"import sys, {module}; print(sorted({{m.split('.')[0] for m in sys.modules}} & set({FORBIDDEN!r})))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_probing_the_hardware_never_imports_onnxruntime() -> None:
+    """onnxruntime imported beside llama.cpp's CUDA backend crashed a process on an H100 machine;
+    the probe reads the installed distributions instead."""
+    code = ("import sys; from local_rerank.hardware import probe_hardware; probe = probe_hardware(); "
+            "print('onnxruntime' in sys.modules, probe.onnxruntime_installed, probe.onnxruntime_cuda)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    imported, installed, cuda = result.stdout.split()
+    assert imported == "False"
+    assert installed == str(importlib.util.find_spec("onnxruntime") is not None)
+    assert cuda == str(_distribution_installed("onnxruntime-gpu"))
+
+
+def _distribution_installed(name: str) -> bool:
+    try:
+        importlib.metadata.distribution(name)
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True

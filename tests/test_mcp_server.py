@@ -56,6 +56,12 @@ def test_search_without_reranking_gives_the_bm25_order(tools: FolderTools) -> No
     assert found["results"][0]["bm25_rank"] == 1 and found["results"][0]["score"] > 0
 
 
+def test_search_can_read_whole_files(tools: FolderTools, folder: Path) -> None:
+    (folder / "manual.md").write_text("# Intro\n\n" + "harbour " * 12 + "\n\n# Lifting\n\n" + "crane " * 9 + "\n")
+    assert tools.search("harbour", top_k=1)["results"][0]["path"] == "sub/boats.txt"  # manual.md's best passage: no crane
+    assert tools.search("harbour", top_k=1, unit="document")["results"][0]["path"] == "manual.md"
+
+
 @pytest.mark.parametrize("query, top_k", [("", 10), ("   ", 10), ("?!", 10), ("harbour", 0)])
 def test_search_refuses_bad_arguments(tools: FolderTools, query: str, top_k: int) -> None:
     with pytest.raises(InputError):

@@ -162,3 +162,17 @@ def test_tui_docs_are_read_before_the_terminal_is_needed(tmp_path: Path) -> None
     listed.write_text("one\ntwo\n")
     no_terminal = run("tui", "--docs", str(listed))
     assert no_terminal.returncode == 1 and "needs a terminal" in no_terminal.stderr
+
+
+def test_document_mode_scores_each_file_as_one_text(folder: Path, gguf_files: dict, llama_cpp) -> None:
+    model = gguf_files["tied", "q8_0"]
+    args = ("search", str(folder), "lease tomatoes estuary folder", "--model", str(model), "--candidates", "4")
+    passages = json.loads(run(*args, "--format", "json").stdout)
+    documents = json.loads(run(*args, "--format", "json", "--unit", "document", "--document-tokens", "4000").stdout)
+    assert passages["unit"] == "passage" and documents["unit"] == "document"
+    assert {hit["path"] for hit in documents["results"]} == {hit["path"] for hit in passages["results"]}
+    by_path = {hit["path"]: hit["score"] for hit in passages["results"]}
+    # Files longer than their best passage read differently as a whole, so they score differently.
+    assert any(abs(hit["score"] - by_path[hit["path"]]) > 1e-6 for hit in documents["results"])
+    markdown = run(*args, "--format", "md", "--unit", "document").stdout
+    assert "Reranked: each file's best passages packed together" in markdown

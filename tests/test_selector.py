@@ -10,7 +10,7 @@ import pytest
 from local_rerank.errors import BackendUnavailableError
 from local_rerank.selector import CPU_ORDER, ModelCandidate, Preferences, choose, cpu_order
 from tests.machines import (AMX, AVX2_DESKTOP, AVX2_ONLY, AVX512_BF16, AVX512_VNNI, AVX_VNNI, GPU_WITHOUT_CUDA_BUILDS,
-                            LARGE_GPU, OLD_CPU, SMALL_GPU, VNNI_LAPTOP)
+                            H100, LARGE_GPU, OLD_CPU, SMALL_GPU, VNNI_LAPTOP)
 
 Q8_06B = ModelCandidate(Path("0.6b-q8_0.gguf"), "gguf", "q8_0", 610)
 Q8_8B = ModelCandidate(Path("8b-q8_0.gguf"), "gguf", "q8_0", 8700)
@@ -42,6 +42,9 @@ EVERY_CPU_FORMAT = [Q4, ONNX_DYNAMIC, F32_06B, ONNX_FP32, F16_06B, ONNX_INT8, Q8
         (LARGE_GPU, [ONNX_DYNAMIC, ONNX_FP16], Preferences(), (ONNX_FP16, "cuda", 8), "onnxruntime-gpu has CUDA"),
         (LARGE_GPU, ALL_06B, Preferences(device="cpu"), (Q8_06B, "cpu", 8), "CPU"),
         (GPU_WITHOUT_CUDA_BUILDS, ALL_06B, Preferences(), (Q8_06B, "cpu", 8), "CPU"),
+        (H100, [Q8_06B, F16_06B, BF16_06B], Preferences(), (BF16_06B, "cuda", 8), "H100"),
+        (SMALL_GPU, [Q8_06B, BF16_06B, F16_06B], Preferences(), (F16_06B, "cuda", 8), "GTX 1650"),
+        (SMALL_GPU, [Q8_06B, BF16_06B], Preferences(), (Q8_06B, "cuda", 8), "GTX 1650"),
     ],
 )
 def test_choice_for_each_machine(probe, models, preferences, expected, reason: str) -> None:
@@ -132,3 +135,22 @@ def test_the_cpu_order_only_moves_bf16() -> None:
     without_bf16 = cpu_order(frozenset({"avx2"}))
     assert sorted(without_bf16) == sorted(CPU_ORDER) and without_bf16 != CPU_ORDER
     assert [v for v in without_bf16 if v != ("gguf", "bf16")] == [v for v in CPU_ORDER if v != ("gguf", "bf16")]
+
+
+def test_measured_speeds_order_the_faithful_formats_fastest_first() -> None:
+    models = [Q8_06B, ONNX_A8, ONNX_INT8, ONNX_DYNAMIC, F32_06B]
+    static = [c.model for c in choose(VNNI_LAPTOP, models)]
+    assert static[:2] == [ONNX_A8, Q8_06B]
+    speeds = {(ONNX_INT8.path, "cpu"): 300.0, (Q8_06B.path, "cpu"): 200.0, (ONNX_DYNAMIC.path, "cpu"): 900.0}
+    measured = choose(VNNI_LAPTOP, models, speeds=speeds)
+    # Measured and faithful first, fastest first; the W8A8 file, however fast, never jumps the faithful ones.
+    assert [c.model for c in measured] == [ONNX_INT8, Q8_06B, ONNX_A8, F32_06B, ONNX_DYNAMIC]
+    assert "measured here: 300 prompt tokens/s" in measured[0].reason
+    assert "measured here" not in measured[2].reason
+
+
+def test_measured_speeds_are_per_device() -> None:
+    speeds = {(F16_06B.path, "cpu"): 500.0, (Q8_06B.path, "cuda"): 5000.0, (F16_06B.path, "cuda"): 4000.0}
+    choices = choose(SMALL_GPU, [F16_06B, Q8_06B], speeds=speeds)
+    assert [(c.model, c.device) for c in choices] == [(Q8_06B, "cuda"), (F16_06B, "cuda"), (F16_06B, "cpu"),
+                                                      (Q8_06B, "cpu")]

@@ -34,6 +34,7 @@ from local_rerank.search import (FolderIndex, IndexProgress, LexicalResults, Rer
 from local_rerank.search.export import ResultSet
 from local_rerank.search.extract import DOCUMENT_KINDS, NotIndexable, file_kind
 from local_rerank.search.index import NO_MATCH
+from local_rerank.search.packing import Unit
 from local_rerank.search.passage_list import PassageList
 from local_rerank.search.watch import folder_changes
 from local_rerank.settings import Settings
@@ -60,14 +61,15 @@ class RerankApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "local-rerank"
     BINDINGS = [
-        Binding("escape", "cancel", "Cancel"),
+        Binding("escape", "cancel", "Stop"),
         Binding("f1", "help", "Help"),
-        Binding("f2", "pick_instruction", "Instruct"),
+        Binding("f2", "pick_instruction", "Task"),
         Binding("f3", "toggle_side_by_side", "Compare", priority=True),
         Binding("f4", "histogram", "Scores", priority=True),
         Binding("ctrl+s", "export", "Save", priority=True),
         Binding("f5", "passages", "List", priority=True),
-        Binding("f6", "toggle_rewrite", "Rewrite", priority=True),
+        Binding("f6", "toggle_rewrite", "Expand", priority=True),
+        Binding("f7", "toggle_unit", "Whole", priority=True),
         Binding("slash", "focus_query", "Query", show=False),
     ]
 
@@ -88,6 +90,7 @@ class RerankApp(App[None]):
         self.query_text = ""
         self.lexical_seconds = 0.0
         self.rewrite = False
+        self.unit: Unit = "passage"
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -226,7 +229,7 @@ class RerankApp(App[None]):
         """Start a search for ``query`` (the session cancels the one in flight)."""
         instruction = self.query_one("#instruction-bar", InstructionBar).instruction
         try:
-            search = self.session.search(query, instruction, rewrite=self.rewrite)
+            search = self.session.search(query, instruction, rewrite=self.rewrite, unit=self.unit)
         except LocalRerankError as e:
             self.status.change(work=str(e))
             return
@@ -360,7 +363,8 @@ class RerankApp(App[None]):
             return
         reranked = self.reranker is not None and any(hit.score is not None for hit in self.hits)
         results = ResultSet(self.query_text, self.hits, self.query_one("#instruction-bar", InstructionBar).instruction,
-                            self.reranker.backend.model_name if reranked and self.reranker else None)
+                            self.reranker.backend.model_name if reranked and self.reranker else None,
+                            unit=self.unit)
 
         def saved(path: Path | None) -> None:
             if path is not None:
@@ -380,6 +384,14 @@ class RerankApp(App[None]):
             self.start_search(self.query_text)
         else:
             self.query_one("#variants", Static).display = False
+
+    def action_toggle_unit(self) -> None:
+        """Rerank each file's best passages packed together (document mode), or its best passage."""
+        self.unit = "document" if self.unit == "passage" else "passage"
+        self.notify("Whole files: each file's best passages reranked together (slower)" if self.unit == "document"
+                    else "Passages: each file's best passage reranked")
+        if self.query_text:
+            self.start_search(self.query_text)
 
     def show_variants(self, lexical: LexicalResults) -> None:
         """Under the query, what else was searched (only while rewriting is on)."""

@@ -25,6 +25,7 @@ KEYS = """\
 | Ctrl+S | save the results as Markdown, CSV or JSON (the file name's suffix chooses) |
 | F5 | rank a list of passages instead: a file (.txt, .jsonl) or pasted text |
 | F6 | query rewriting on or off: also search abbreviations spelled out, a follow-up completed from the last query |
+| F7 | whole files on or off: rerank each file's best passages packed together (slower) instead of its best passage |
 | / | back to the query |
 | F1 | this help (Esc or F1 closes it) |
 | Ctrl+Q | quit |

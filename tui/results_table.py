@@ -3,7 +3,10 @@ file and its passage's first line."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from rich.cells import cell_len
+from rich.style import Style, StyleType
 from rich.text import Text
 from textual.widgets import DataTable
 
@@ -13,6 +16,10 @@ from local_rerank.text import printable
 
 BAR_WIDTH = 10
 FIXED_COLUMNS = {"rank": 3, "score": BAR_WIDTH + 7, "move": 4}
+MARKS = ("up", "down", "muted")
+"""How a move is marked; a table's ``results--up`` etc. component classes colour them (see app.tcss)."""
+PLAIN_MARKS: Mapping[str, StyleType] = {"up": "green", "down": "red", "muted": "dim"}
+"""The marks' styles outside a themed table."""
 MIN_FILE_WIDTH = 12
 PASSAGE_WIDTH = 200  # the most of a first line worth keeping
 
@@ -24,12 +31,17 @@ def score_bar(fraction: float) -> str:
     return ("█" * full + ("▏▎▍▌▋▊▉"[part - 1] if part else "")).ljust(BAR_WIDTH, "·")
 
 
-def move_label(position: int, hit: SearchHit) -> Text:
-    """:func:`movement` coloured ("↑" green, "↓" red), or "·" while the hit is not reranked yet."""
+def move_label(position: int, hit: SearchHit, marks: Mapping[str, StyleType] = PLAIN_MARKS) -> Text:
+    """:func:`movement` coloured ("↑" up, "↓" down, else muted), or "·" while the hit is not reranked yet."""
     if hit.score is None:
-        return Text("·", style="dim")
+        return Text("·", style=marks["muted"])
     label = movement(position, hit)
-    return Text(label, style={"↑": "green", "↓": "red"}.get(label[0], "dim"))
+    return Text(label, style=marks[{"↑": "up", "↓": "down"}.get(label[0], "muted")])
+
+
+def mark_styles(table: DataTable) -> dict[str, Style]:
+    """The colours of the marks from ``table``'s ``results--*`` component classes, for the current theme."""
+    return {name: Style.from_color(table.get_component_rich_style(f"results--{name}").color) for name in MARKS}
 
 
 def passage_line(hit: SearchHit) -> str:
@@ -63,12 +75,19 @@ def column_widths(table_width: int, paths: list[str], padding: int = 1) -> tuple
 class ResultsTable(DataTable):
     """The ranked files; the highlighted row drives the preview."""
 
+    COMPONENT_CLASSES = {f"results--{name}" for name in MARKS}
+
     def __init__(self, **kwargs: object) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
         self.hits: list[SearchHit] = []
 
     def on_mount(self) -> None:
         self._add_columns()
+        self.watch(self.app, "theme", self._recolour, init=False)
+
+    def _recolour(self) -> None:
+        """Redraw the rows in the new theme's colours once its styles are in place."""
+        self.app.call_next(lambda: self.show(self.hits))
 
     def on_resize(self) -> None:
         self.show(self.hits)
@@ -91,13 +110,15 @@ class ResultsTable(DataTable):
         self.clear(columns=True)
         file_width = self._add_columns()
         best_bm25 = max((hit.bm25_score for hit in hits), default=1.0) or 1.0
+        marks = mark_styles(self)
         for position, hit in enumerate(hits, start=1):
             if hit.score is not None:
                 score = f"{score_bar(hit.score)} {hit.score:.3f}"
             else:
-                score = Text(f"{score_bar(hit.bm25_score / best_bm25)} bm25", style="dim")
-            self.add_row(str(position), score, move_label(position, hit), Text(file_label(hit.path, file_width)),
-                         Text(printable(passage_line(hit))[:PASSAGE_WIDTH]), key=hit.path)
+                score = Text(f"{score_bar(hit.bm25_score / best_bm25)} bm25", style=marks["muted"])
+            self.add_row(str(position), score, move_label(position, hit, marks),
+                         Text(file_label(hit.path, file_width)), Text(printable(passage_line(hit))[:PASSAGE_WIDTH]),
+                         key=hit.path)
         if self.has_focus and current is not None and current.path in {hit.path for hit in hits}:
             self.move_cursor(row=[hit.path for hit in hits].index(current.path), animate=False)
 

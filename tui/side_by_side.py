@@ -7,6 +7,9 @@ across the two columns.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from rich.style import StyleType
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -14,13 +17,15 @@ from textual.containers import Horizontal
 from textual.widgets import DataTable
 
 from local_rerank.search import SearchHit
-from tui.results_table import MIN_FILE_WIDTH, file_label, move_label
+from tui.results_table import MARKS, MIN_FILE_WIDTH, PLAIN_MARKS, file_label, mark_styles, move_label
 
 MARK_WIDTH = 4
 
 
 class OrderTable(DataTable):
     """One order of the hits: position, file, and a mark for where the file is in the other order."""
+
+    COMPONENT_CLASSES = {f"results--{name}" for name in MARKS}
 
     def __init__(self, title: str, **kwargs: object) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
@@ -57,6 +62,13 @@ class SideBySide(Horizontal):
         yield OrderTable("BM25 order", id="first-stage")
         yield OrderTable("reranked", id="reranked")
 
+    def on_mount(self) -> None:
+        self.watch(self.app, "theme", self._recolour, init=False)
+
+    def _recolour(self) -> None:
+        """Redraw both orders in the new theme's colours once its styles are in place."""
+        self.app.call_next(lambda: self.show(self.query_one("#reranked", OrderTable).hits))
+
     def show(self, hits: list[SearchHit]) -> None:
         """Show ``hits`` (the reranked order, best first) in both orders; while the user is moving through
         them, the file under the cursor stays under it, else the best file is highlighted."""
@@ -64,9 +76,10 @@ class SideBySide(Horizontal):
         current = self.highlighted if moving else None
         first_stage = sorted(hits, key=lambda hit: hit.bm25_rank)
         position = {hit.path: number for number, hit in enumerate(hits, start=1)}
-        self.query_one("#first-stage", OrderTable).fill(first_stage, [_destination(hit, position) for hit in
+        marks = mark_styles(self.query_one("#reranked", OrderTable))
+        self.query_one("#first-stage", OrderTable).fill(first_stage, [_destination(hit, position, marks) for hit in
                                                                        first_stage])
-        self.query_one("#reranked", OrderTable).fill(hits, [move_label(number, hit) for number, hit in
+        self.query_one("#reranked", OrderTable).fill(hits, [move_label(number, hit, marks) for number, hit in
                                                             enumerate(hits, start=1)])
         if current is not None or hits:
             self._point_both_at(current.path if current is not None else hits[0].path)
@@ -93,10 +106,10 @@ class SideBySide(Horizontal):
             table.point_at(path)
 
 
-def _destination(hit: SearchHit, position: dict[str, int]) -> Text:
+def _destination(hit: SearchHit, position: dict[str, int], marks: Mapping[str, StyleType] = PLAIN_MARKS) -> Text:
     """Where reranking put a file, from the BM25 side: "→3", coloured by direction; "·" before reranking."""
     if hit.score is None:
-        return Text("·", style="dim")
+        return Text("·", style=marks["muted"])
     now = position[hit.path]
-    style = "green" if now < hit.bm25_rank else "red" if now > hit.bm25_rank else "dim"
-    return Text(f"→{now}", style=style)
+    mark = "up" if now < hit.bm25_rank else "down" if now > hit.bm25_rank else "muted"
+    return Text(f"→{now}", style=marks[mark])

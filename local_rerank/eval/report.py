@@ -12,9 +12,10 @@ _BARS = " ▏▎▍▌▋▊▉█"
 def metrics_table(results: Mapping[str, StageResult]) -> str:
     """One row per stage: its metrics and mean milliseconds per query."""
     names = list(next(iter(results.values())).metrics)
-    lines = [f"{'stage':<18}" + "".join(f"{name:>11}" for name in names) + f"{'ms/query':>11}"]
+    width = max(18, *(len(stage) + 1 for stage in results))
+    lines = [f"{'stage':<{width}}" + "".join(f"{name:>11}" for name in names) + f"{'ms/query':>11}"]
     for stage, result in results.items():
-        lines.append(f"{stage:<18}" + "".join(f"{result.metrics[name]:>11.3f}" for name in names)
+        lines.append(f"{stage:<{width}}" + "".join(f"{result.metrics[name]:>11.3f}" for name in names)
                      + f"{result.seconds * 1000:>11.1f}")
     return "\n".join(lines)
 

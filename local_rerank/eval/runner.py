@@ -1,6 +1,8 @@
 """Run a collection through the first stage, the reranker and query rewriting, query by query, and measure.
 
-Stages: ``bm25``; ``bm25+rerank`` (with a model); ``rewrite``, ``rewrite+feedback`` and
+Stages: ``bm25``; ``bm25+rerank`` (with a model), and ``bm25+rerank[document]`` when document
+mode is measured (each file's best passages packed and reranked as one text, see
+:mod:`local_rerank.search.packing`); ``rewrite``, ``rewrite+feedback`` and
 ``rewrite+rerank`` (with rewriting: the fused candidates of the query's variants, with or
 without pseudo-relevance feedback, then reranked against all of them, see
 :mod:`local_rerank.search.rewritten`). Scores come from (and go to) the corpus's score cache,
@@ -11,13 +13,14 @@ after each query with an ETA.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from local_rerank.eval.datasets import EvalQuery, EvalSet
 from local_rerank.eval.metrics import mean_metrics, query_metrics
 from local_rerank.reranker import Reranker
 from local_rerank.search.index import SearchHit
+from local_rerank.search.packing import Unit
 from local_rerank.search.pipeline import SearchRequest, lexical_stage
 from local_rerank.search.rewritten import rerank_all, rerank_with_variants, rewritten_candidates
 
@@ -47,13 +50,14 @@ class StageResult:
 
 def evaluate(eval_set: EvalSet, reranker: Reranker | None, candidates: int, instruction: str | None = None,
              progress: Callable[[EvalProgress], None] | None = None, rewrite: bool = False, fuse: str = "max",
-             clock: Clock = time.perf_counter) -> dict[str, StageResult]:
+             units: tuple[Unit, ...] = ("passage",), clock: Clock = time.perf_counter) -> dict[str, StageResult]:
     """The mean metrics and seconds of each stage over every query (see the module docstring)."""
     rows: dict[str, list[dict[str, float]]] = {}
     results: dict[str, StageResult] = {}
     started = clock()
     for done, query in enumerate(eval_set.queries, start=1):
-        for stage, (hits, seconds) in _rankings(query, reranker, candidates, instruction, rewrite, fuse, clock).items():
+        for stage, (hits, seconds) in _rankings(query, reranker, candidates, instruction, rewrite, fuse, units,
+                                                clock).items():
             rows.setdefault(stage, []).append(query_metrics([hit.path for hit in hits], query.relevance, candidates))
             result = results.setdefault(stage, StageResult({}, 0.0))
             result.seconds += seconds / len(eval_set.queries)
@@ -69,19 +73,19 @@ def evaluate(eval_set: EvalSet, reranker: Reranker | None, candidates: int, inst
 
 def hit_scores(stage: str) -> bool:
     """Whether a stage's hits carry reranker scores."""
-    return stage.endswith("+rerank")
+    return "+rerank" in stage
 
 
 def _rankings(query: EvalQuery, reranker: Reranker | None, candidates: int, instruction: str | None,
-              rewrite: bool, fuse: str, clock: Clock) -> Rankings:
+              rewrite: bool, fuse: str, units: tuple[Unit, ...], clock: Clock) -> Rankings:
     """{stage: (hits best first, seconds)} for one query."""
     request = SearchRequest(query.text, instruction, candidates, None)
     lexical = lexical_stage(query.corpus, request, clock)
     found: Rankings = {"bm25": (lexical.hits, lexical.seconds)}
-    if reranker is not None:
+    for unit in units if reranker is not None else ():
         begun = clock()
-        reranked = rerank_all(query.corpus, lexical.hits, request, reranker) if lexical.hits else []
-        found["bm25+rerank"] = (reranked, lexical.seconds + clock() - begun)
+        reranked = rerank_all(query.corpus, lexical.hits, replace(request, unit=unit), reranker) if lexical.hits else []
+        found["bm25+rerank" if unit == "passage" else f"bm25+rerank[{unit}]"] = (reranked, lexical.seconds + clock() - begun)
     if rewrite:
         variants, fused = rewritten_candidates(query.corpus, request, clock=clock)
         found["rewrite"] = (fused.hits, fused.seconds)

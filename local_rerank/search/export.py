@@ -33,6 +33,7 @@ class ResultSet:
     instruction: str | None = None
     model: str | None = None
     variants: tuple[str, ...] = ()  # the rewritten forms of the query also searched (``search --rewrite``)
+    unit: str = "passage"  # what the reranker read of each file: its best passage, or its packed "document"
 
 
 def shown_score(hit: SearchHit) -> float:
@@ -95,7 +96,7 @@ def format_for(path: str) -> str:
 
 def _json(results: ResultSet) -> str:
     payload = {"query": results.query, "instruction": results.instruction or DEFAULT_INSTRUCTION,
-               "model": results.model, "reranked": _reranked(results),
+               "model": results.model, "reranked": _reranked(results), "unit": results.unit,
                "results": [hit_record(hit) for hit in results.hits]}
     if results.variants:
         payload["variants"] = list(results.variants)
@@ -119,7 +120,9 @@ def _markdown(results: ResultSet) -> str:
     scored = "p(yes)" if _reranked(results) else "BM25"
     lines = [f"# {_cell(results.query)}", "",
              f"Instruction: {_cell(results.instruction or DEFAULT_INSTRUCTION)}  ",
-             f"Model: {_cell(results.model or 'none (BM25 order)')}", "",
+             f"Model: {_cell(results.model or 'none (BM25 order)')}  ",
+             f"Reranked: each file's {'best passages packed together' if results.unit == 'document' else 'best passage'}",
+             "",
              f"| rank | {scored} | BM25 rank | file | lines | passage |", "|---|---|---|---|---|---|"]
     for rank, hit in enumerate(results.hits, start=1):
         where = f"{hit.passage.start_line}-{hit.passage.end_line}"

@@ -34,6 +34,7 @@ from local_rerank.search.abbreviations import definitions_in
 from local_rerank.search.chunking import PASSAGE_TOKENS, Passage, passages
 from local_rerank.search.cjk import ANALYSIS, analyze, is_gram, query_terms
 from local_rerank.search.extract import DOCUMENT_KINDS, NotIndexable, decode_text, extract, file_kind
+from local_rerank.search.packing import choose_passages, pack_document
 from local_rerank.search.walk import FoundFile, Skipped, read_file, walk
 
 SCHEMA = f"local-rerank index 4; passages {PASSAGE_TOKENS}; {ANALYSIS}"
@@ -304,6 +305,23 @@ class FolderIndex:
     def reranker_text(self, hit: SearchHit) -> str:
         """What the reranker reads for ``hit``: :func:`document_text`."""
         return document_text(hit.path, hit.passage)
+
+    @_recovering
+    def document_text(self, hit: SearchHit, query: str, budget: int) -> str:
+        """What the reranker reads for ``hit``'s file in document mode: the file's best passages for
+        ``query`` packed up to ``budget`` estimated tokens (:mod:`local_rerank.search.packing`)."""
+        with self.connect() as connection:
+            rows = connection.execute("SELECT id, text, start_line, end_line, heading, page FROM passages "
+                                      "WHERE path = ? ORDER BY id", (hit.path,)).fetchall()
+            matched = connection.execute(
+                "SELECT rowid, -rank FROM passages_fts WHERE passages_fts MATCH ? "
+                "AND rowid IN (SELECT id FROM passages WHERE path = ?)", (fts_query(query), hit.path)).fetchall()
+        if not rows:  # the file went away since the first stage
+            return self.reranker_text(hit)
+        position = {row[0]: i for i, row in enumerate(rows)}
+        passages = [Passage(text, first, last, heading, page) for _, text, first, last, heading, page in rows]
+        relevance = {position[pid]: score for pid, score in matched if pid in position}
+        return pack_document(hit.path, passages, choose_passages(passages, relevance, budget))
 
     @_recovering
     def definitions(self) -> dict[str, str]:

@@ -66,6 +66,10 @@ class PassageList:
         """What the reranker reads for a passage: the passage alone, as ``local-rerank rank`` would."""
         return hit.passage.text
 
+    def document_text(self, hit: SearchHit, query: str, budget: int) -> str:
+        """A passage of a list is its own document: the passage alone, whatever the unit."""
+        return self.reranker_text(hit)
+
     def read_lines(self, relpath: str) -> list[str]:
         """The lines of passage ``relpath`` ("#3")."""
         return next(hit.passage.text.splitlines() for hit in self.hits if hit.path == relpath)

@@ -18,13 +18,18 @@ from typing import Callable, Iterator, Mapping, Protocol, Sequence
 from local_rerank.errors import InputError
 from local_rerank.recipe import DEFAULT_INSTRUCTION
 from local_rerank.reranker import Reranker
+from local_rerank.search.chunking import estimate_tokens
 from local_rerank.search.index import SearchHit
+from local_rerank.search.packing import UNITS, Unit, default_document_tokens
 from local_rerank.search.rewrite import Variant
 
 # On the stdlib known-item set, recall is 0.958 at 10 candidates and 0.979 at 16 and at 24 (1.0 at
 # 100); 16 passages take about 17 s with the 0.6B Q8_0 model on two cores (tools/search_benchmark.py).
 CPU_CANDIDATES = 16
 GPU_CANDIDATES = 100
+# The recipe's template and instruction around a document, in estimated tokens (generous: the
+# default instruction and the template are about 100 real tokens).
+PROMPT_ALLOWANCE = 256
 Clock = Callable[[], float]
 
 
@@ -36,6 +41,9 @@ class Corpus(Protocol):
 
     def reranker_text(self, hit: SearchHit) -> str:
         """What the reranker reads for ``hit``."""
+
+    def document_text(self, hit: SearchHit, query: str, budget: int) -> str:
+        """What the reranker reads for ``hit``'s whole file in document mode (``budget`` estimated tokens)."""
 
     def cached_scores(self, keys: list[str]) -> dict[str, float]:
         """The scores already known among ``keys``."""
@@ -49,7 +57,9 @@ class SearchRequest:
     """One query and how to answer it; ``candidates`` files go to the reranker (None: the
     device's default, :func:`default_candidates`), ``top_k`` come back. With ``rewrite``, the
     query's variants are searched too (:mod:`local_rerank.search.rewritten`), a follow-up
-    completed from ``previous``, the query before it."""
+    completed from ``previous``, the query before it. ``unit`` is what the reranker reads of a
+    file: its best passage, or its best passages packed up to ``document_tokens`` estimated
+    tokens (None: the device's default, :func:`~local_rerank.search.packing.default_document_tokens`)."""
 
     query: str
     instruction: str | None = None
@@ -58,6 +68,8 @@ class SearchRequest:
     rerank: bool = True
     rewrite: bool = False
     previous: str | None = None
+    unit: Unit = "passage"
+    document_tokens: int | None = None
 
     def __post_init__(self) -> None:
         if not self.query.strip():
@@ -66,6 +78,10 @@ class SearchRequest:
             raise InputError(f"candidates must be at least 1, got {self.candidates}")
         if self.top_k is not None and self.top_k < 1:
             raise InputError(f"top-k must be at least 1, got {self.top_k}")
+        if self.unit not in UNITS:
+            raise InputError(f"unit must be one of {', '.join(UNITS)}, got {self.unit!r}")
+        if self.document_tokens is not None and self.document_tokens < 1:
+            raise InputError(f"document tokens must be at least 1, got {self.document_tokens}")
 
 
 @dataclass(frozen=True)
@@ -125,7 +141,10 @@ def rerank_stage(index: Corpus, hits: Sequence[SearchHit], request: SearchReques
     """Score ``hits`` in batches (cached scores first), yielding progress, then the final order."""
     started = clock()
     identity = reranker.identity
-    keys = [score_key(identity, request, hit) for hit in hits]
+    texts = _reranker_texts(index, hits, request, reranker)
+    digests = ([hit.passage_hash for hit in hits] if request.unit == "passage"
+               else [hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:32] for text in texts])
+    keys = [score_key(identity, request, digest) for digest in digests]
     cached = index.cached_scores(keys)
     scored = [replace(hit, score=cached.get(key)) for hit, key in zip(hits, keys)]
     pending = [i for i, hit in enumerate(scored) if hit.score is None]
@@ -135,7 +154,7 @@ def rerank_stage(index: Corpus, hits: Sequence[SearchHit], request: SearchReques
             yield SearchCancelled(_order(scored))
             return
         batch = pending[start:start + batch_size]
-        scores = reranker.score(request.query, [index.reranker_text(scored[i]) for i in batch],
+        scores = reranker.score(request.query, [texts[i] for i in batch],
                                 instruction=request.instruction)
         index.save_scores({keys[i]: score for i, score in zip(batch, scores)})
         for i, score in zip(batch, scores):
@@ -144,11 +163,23 @@ def rerank_stage(index: Corpus, hits: Sequence[SearchHit], request: SearchReques
     yield SearchFinished(_order(scored)[:request.top_k], True, {"rerank": clock() - started}, len(cached))
 
 
-def score_key(model_identity: str, request: SearchRequest, hit: SearchHit) -> str:
-    """The score cache key of one passage for this query, instruction and model (:attr:`Reranker.identity`)."""
+def score_key(model_identity: str, request: SearchRequest, text_digest: str) -> str:
+    """The score cache key of one text the reranker reads (its digest: a passage's hash, or a packed
+    document's) for this query, instruction and model (:attr:`Reranker.identity`)."""
     instruction = request.instruction or DEFAULT_INSTRUCTION
-    material = "\0".join([model_identity, instruction, request.query, hit.passage_hash])
+    material = "\0".join([model_identity, instruction, request.query, text_digest])
     return hashlib.sha256(material.encode()).hexdigest()
+
+
+def _reranker_texts(index: Corpus, hits: Sequence[SearchHit], request: SearchRequest, reranker: Reranker) -> list[str]:
+    """What the reranker reads for each hit: the passage, or (document mode) the packed file, its
+    budget capped so that the prompt is not cut (only the document would be, from its end)."""
+    if request.unit == "passage":
+        return [index.reranker_text(hit) for hit in hits]
+    budget = request.document_tokens or default_document_tokens(reranker.backend.device)
+    room = reranker.encoder.max_length - PROMPT_ALLOWANCE - estimate_tokens(request.query + (request.instruction or ""))
+    budget = max(1, min(budget, room))  # the best passage is read whatever the budget
+    return [index.document_text(hit, request.query, budget) for hit in hits]
 
 
 def movement(position: int, hit: SearchHit) -> str:

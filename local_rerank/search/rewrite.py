@@ -47,7 +47,7 @@ def expanded(query: str, definitions: Mapping[str, str]) -> str | None:
     followed by "(ABBR)"; None when nothing in it is defined. ``definitions``: {abbr: long form}."""
     text = query
     for short, long_form in definitions.items():
-        pattern = re.compile(rf"(?<!\w){re.escape(short)}(?!\w)")
+        pattern = re.compile(rf"(?<![A-Za-z0-9_]){re.escape(short)}(?![A-Za-z0-9_])")  # "LLM是什么" too
         if pattern.search(text) and long_form.lower() not in text.lower():
             text = pattern.sub(f"{long_form} ({short})", text, count=1)
         elif long_form.lower() in text.lower() and not pattern.search(text):

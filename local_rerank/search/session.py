@@ -30,6 +30,7 @@ from local_rerank.reranker import Reranker
 from local_rerank.search.pipeline import (Clock, Corpus, LexicalResults, SearchCancelled, SearchEvent,
                                           SearchFinished, SearchRequest, default_candidates, lexical_stage,
                                           rerank_stage)
+from local_rerank.search.packing import Unit
 from local_rerank.search.rewritten import rerank_variants_stage, rewritten_candidates
 
 RerankerLoader = Callable[[], Reranker]
@@ -110,17 +111,20 @@ class SearchSession:
         return None if closed else reranker
 
     def search(self, query: str, instruction: str | None = None, *, top_k: int | None = None,
-               rerank: bool = True, rewrite: bool = False) -> Search:
+               rerank: bool = True, rewrite: bool = False, unit: Unit = "passage",
+               document_tokens: int | None = None) -> Search:
         """Start a search now, cancelling the one in flight; iterate the result for its events.
         With ``rewrite``, the query's variants are searched too (a follow-up completed from the
-        session's previous query; :mod:`local_rerank.search.rewritten`).
+        session's previous query; :mod:`local_rerank.search.rewritten`). ``unit`` "document"
+        reranks each file's best passages packed together (:mod:`local_rerank.search.packing`).
 
         Raises:
             InputError: the query is empty, or ``top_k`` is out of range.
             LocalRerankError: the session is closed.
         """
         with self._state:
-            request = SearchRequest(query, instruction, self.candidates, top_k, rerank, rewrite, self._previous)
+            request = SearchRequest(query, instruction, self.candidates, top_k, rerank, rewrite, self._previous,
+                                    unit, document_tokens)
             self._previous = query
             if self._closed:
                 raise LocalRerankError("the search session is closed")

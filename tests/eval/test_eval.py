@@ -131,3 +131,18 @@ def test_progress_counts_queries_and_estimates_the_time_left(tmp_path: Path) -> 
     evaluate(eval_set, None, candidates=4, progress=updates.append, clock=lambda: float(next(ticks)))
     assert [(update.done, update.total) for update in updates] == [(1, 4), (2, 4), (3, 4), (4, 4)]
     assert updates[0].eta == 9.0 and updates[-1].eta == 0.0  # 3 ticks per query: 3 s so far, 3 queries left
+
+
+def test_both_units_are_measured_side_by_side_on_a_folder(tmp_path: Path, tokenizer: Tokenizer) -> None:
+    folder = tmp_path / "manuals"
+    folder.mkdir()
+    # The relevant file's best passage for "harbour" has no crane; the rest of the file does.
+    (folder / "a.md").write_text("# Intro\n\n" + "harbour " * 12 + "\n\n# Lifting\n\n" + "crane " * 5 + "\n")
+    (folder / "b.md").write_text("# Only\n\nharbour crane\n")
+    queries = _write_jsonl(tmp_path / "q.jsonl", [{"query": "harbour", "relevant": "a.md"}])
+    eval_set = load_eval_set(folder, queries, tmp_path / "cache")
+    eval_set.indexes[0].update()
+    results = evaluate(eval_set, word_count_reranker(tokenizer, "crane"), candidates=2, units=("passage", "document"))
+    assert list(results) == ["bm25", "bm25+rerank", "bm25+rerank[document]"]
+    assert results["bm25+rerank"].metrics["hit@1"] == 0.0 and results["bm25+rerank[document]"].metrics["hit@1"] == 1.0
+    assert len(results["bm25+rerank[document]"].relevant) == 1  # its scores feed the chart too

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from local_rerank.errors import InputError
 from local_rerank.reranker import Reranker
 from local_rerank.search import (FolderIndex, LexicalResults, RerankProgress, SearchCancelled, SearchEvent,
                                  SearchFinished, SearchRequest, SearchSession)
@@ -126,3 +127,49 @@ def test_tiny_synthetic_model_reranks_like_the_reranker_itself(harbour: FolderIn
         again = list(search(harbour, SearchRequest("harbour crane", candidates=8), reranker))[-1]
         assert again.cached == 8 and again.hits == final.hits
 
+
+
+@pytest.fixture
+def manuals(tmp_path: Path) -> FolderIndex:
+    """a.md: a harbour section, then a crane section that BM25 for "harbour" does not match;
+    b.md: one short section with both words."""
+    folder = tmp_path / "manuals"
+    folder.mkdir()
+    (folder / "a.md").write_text("# Intro\n\n" + "harbour " * 12 + "\n\n# Lifting\n\n" + "crane " * 5 + "\n")
+    (folder / "b.md").write_text("# Only\n\nharbour crane\n")
+    index = FolderIndex.open(folder)
+    index.update()
+    return index
+
+
+def test_document_mode_reads_the_rest_of_the_file(manuals: FolderIndex, tokenizer: Tokenizer) -> None:
+    reranker = word_count_reranker(tokenizer, "crane")
+    session = SearchSession(manuals, lambda: reranker)
+    session.load_model()
+    passage = list(session.search("harbour"))[-1]
+    document = list(session.search("harbour", unit="document"))[-1]
+    again = list(session.search("harbour"))[-1]
+    assert isinstance(passage, SearchFinished) and isinstance(document, SearchFinished)
+    assert [hit.path for hit in passage.hits] == ["b.md", "a.md"]  # a.md's best passage has no crane
+    assert [hit.path for hit in document.hits] == ["a.md", "b.md"]  # its whole text has five
+    assert "crane" not in document.hits[0].passage.text  # the preview still shows the best passage
+    assert again.cached == 2 and [hit.score for hit in again.hits] == [hit.score for hit in passage.hits]
+    assert document.cached == 1  # b.md reads the same either way, so its score is reused; a.md is new
+
+
+def test_document_mode_keeps_to_its_budget(manuals: FolderIndex, tokenizer: Tokenizer) -> None:
+    reranker = word_count_reranker(tokenizer, "crane")
+    hit = manuals.lexical("harbour", 2)[0]
+    assert hit.path == "a.md"
+    assert "crane" in manuals.document_text(hit, "harbour", 10_000)
+    assert "crane" not in manuals.document_text(hit, "harbour", 1)  # the best passage alone
+    request = SearchRequest("harbour", unit="document", document_tokens=1)
+    final = list(rerank_stage(manuals, manuals.lexical("harbour", 2), request, reranker))[-1]
+    assert [hit.path for hit in final.hits] == ["b.md", "a.md"]
+
+
+def test_a_request_refuses_an_unknown_unit() -> None:
+    with pytest.raises(InputError, match="unit must be one of passage, document"):
+        SearchRequest("harbour", unit="chapter")
+    with pytest.raises(InputError, match="document tokens"):
+        SearchRequest("harbour", unit="document", document_tokens=0)

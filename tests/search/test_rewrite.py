@@ -31,6 +31,20 @@ def test_definitions_are_found_long_form_first_or_abbreviation_first() -> None:
                                     ("QLoRA", "Quantized Low-Rank Adaptation")]
 
 
+def test_chinese_and_japanese_definitions_are_found() -> None:
+    text = ("我们使用大语言模型（LLM）进行检索。基于检索增强生成（RAG）的系统。本稿では大規模言語モデル（LLM）を用いる。"
+            "ファインチューニング（FT）も。用户界面（UI）设计。GPU（图形处理器）。不是这些：很（OK），（见上文）。")
+    assert definitions_in(text) == [("LLM", "大语言模型"), ("RAG", "检索增强生成"), ("LLM", "大規模言語モデル"),
+                                    ("FT", "ファインチューニング"), ("UI", "用户界面"), ("GPU", "图形处理器")]
+
+
+def test_an_abbreviation_inside_chinese_text_expands() -> None:
+    defined = {"LLM": "大语言模型"}
+    assert expanded("LLM是什么", defined) == "大语言模型 (LLM)是什么"
+    assert expanded("大语言模型怎么用", defined) == "大语言模型 (LLM)怎么用"
+    assert expanded("XLLM是什么", defined) is None
+
+
 def test_abbreviations_expand_both_ways() -> None:
     defined = {"LoRA": "Low-Rank Adaptation"}
     assert expanded("LoRA rank choice", defined) == "Low-Rank Adaptation (LoRA) rank choice"

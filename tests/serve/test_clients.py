@@ -38,7 +38,7 @@ INSTRUCTION = "Given a shell question, retrieve the commands that answer it"
 KEY = "client-test-key"
 CLIENTS = 32
 ROUNDS = 2
-ATOL_PACKED = 2e-3
+ATOL_PACKED = 4e-3  # half of Q8_0's own error against float32; 2.5e-3 was seen once (see below)
 
 
 @pytest.fixture(scope="module")
@@ -118,8 +118,8 @@ def test_32_clients_at_once(url: str) -> None:
     for number in range(CLIENTS):
         assert len(answers[number]) == ROUNDS
         # Packed with other requests, a prompt is decoded in a larger llama.cpp batch (attention over more
-        # KV cells, other kernel tiles): up to 3.5e-4 apart on this model when packs span several batches,
-        # against the 8e-3 that Q8_0 itself is from the float32 reference.
+        # KV cells, other kernel tiles): usually under 3.5e-4 apart on this model, 2.5e-3 once when the
+        # packs fell differently under load, against the 8e-3 that Q8_0 itself is from the float32 reference.
         np.testing.assert_allclose(answers[number], [alone[number]] * ROUNDS, rtol=0, atol=ATOL_PACKED)
 
 

@@ -477,6 +477,23 @@ async def test_f6_rewrites_the_query_and_shows_what_else_was_searched(tmp_path: 
         assert not app.query_one("#variants").display and [hit.path for hit in app.hits] == ["method.md"]
 
 
+async def test_f7_reranks_whole_files(tmp_path: Path, tokenizer: Tokenizer) -> None:
+    folder = tmp_path / "manuals"
+    folder.mkdir()
+    (folder / "a.md").write_text("# Intro\n\n" + "harbour " * 12 + "\n\n# Lifting\n\n" + "crane " * 5 + "\n")
+    (folder / "b.md").write_text("# Only\n\nharbour crane\n")
+    app = _app(FolderIndex.open(folder), word_count_reranker(tokenizer, "crane"))
+    async with app.run_test(size=SIZE) as pilot:
+        await _ask(pilot, "harbour")
+        assert [hit.path for hit in app.hits] == ["b.md", "a.md"]  # a.md's best passage has no crane
+        await pilot.press("f7")
+        await _settle(pilot)
+        assert app.unit == "document" and [hit.path for hit in app.hits] == ["a.md", "b.md"]
+        await pilot.press("f7")
+        await _settle(pilot)
+        assert app.unit == "passage" and [hit.path for hit in app.hits] == ["b.md", "a.md"]
+
+
 def test_editor_command_opens_at_the_passage(tmp_path: Path) -> None:
     path = tmp_path / "a.md"
     assert editor_command({"EDITOR": "nvim -p"}, path, 12) == ["nvim", "-p", "+12", str(path)]
