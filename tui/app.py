@@ -260,11 +260,11 @@ class RerankApp(App[None]):
         elif isinstance(event, RerankProgress):
             self.show_hits(event.hits)
             self.query_one("#progress", ProgressBar).update(total=event.total, progress=event.done)
-            self.status.change(work=f"reranked {event.done}/{event.total}")
+            self.status.change(work=f"reranked {event.done}/{event.total}{self._unit_note}")
         elif isinstance(event, SearchFinished):
             self.show_hits(event.hits)
             timings = {"lexical": self.lexical_seconds, **event.timings}
-            work = ("reranked" if event.reranked else "BM25 order") if event.hits else NO_MATCH
+            work = (f"reranked{self._unit_note}" if event.reranked else "BM25 order") if event.hits else NO_MATCH
             self.status.change(work=work, timings=format_timings(timings, event.cached))
         elif isinstance(event, SearchCancelled):
             self.show_hits(event.hits)
@@ -384,6 +384,11 @@ class RerankApp(App[None]):
             self.start_search(self.query_text)
         else:
             self.query_one("#variants", Static).display = False
+
+    @property
+    def _unit_note(self) -> str:
+        """Beside "reranked" in the status line: which unit the scores are for, when not the default."""
+        return " whole files" if self.unit == "document" else ""
 
     def action_toggle_unit(self) -> None:
         """Rerank each file's best passages packed together (document mode), or its best passage."""

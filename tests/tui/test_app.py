@@ -489,6 +489,7 @@ async def test_f7_reranks_whole_files(tmp_path: Path, tokenizer: Tokenizer) -> N
         await pilot.press("f7")
         await _settle(pilot)
         assert app.unit == "document" and [hit.path for hit in app.hits] == ["a.md", "b.md"]
+        assert app.status.status.work == "reranked whole files"
         await pilot.press("f7")
         await _settle(pilot)
         assert app.unit == "passage" and [hit.path for hit in app.hits] == ["b.md", "a.md"]
