@@ -122,13 +122,17 @@ def doctor_report(probe: HardwareProbe, models: Sequence[Path], preferences: Pre
     hardware = asdict(probe)
     hardware["cpu_features"] = sorted(probe.cpu_features)
     best = None
+    hints = improvements(probe, candidates)
+    if len(candidates) > 1 and not speeds_for(candidates, measured):
+        hints.append("`local-rerank doctor --bench` measures these models here, and the selector then orders "
+                     "them by what it measured")
     if len(candidates) > 1:
         try:
             first = choose(probe, candidates, preferences, speeds_for(candidates, measured))[0]
             best = {"path": str(first.model.path), "device": first.device, "reason": first.reason}
         except LocalRerankError:
             pass
-    return {"hardware": hardware, "models": entries, "best": best, "improvements": improvements(probe, candidates)}
+    return {"hardware": hardware, "models": entries, "best": best, "improvements": hints}
 
 
 def format_report(report: dict[str, Any]) -> str:

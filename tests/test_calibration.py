@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from local_rerank.calibration import (CALIBRATION_FILE, Measurement, load_speeds, machine_key, measure, save_speeds,
-                                      speeds_for)
-from local_rerank.doctor import model_candidate
+from local_rerank.calibration import (CALIBRATION_FILE, Measurement, load_speeds, machine_key, measure, model_key,
+                                      save_speeds, speeds_for)
+from local_rerank.doctor import doctor_report, model_candidate
 from local_rerank.errors import CacheError
 from local_rerank.selector import ModelCandidate, choose
 from tests.machines import SMALL_GPU, VNNI_LAPTOP
@@ -58,6 +58,15 @@ def test_an_unwritable_cache_is_a_cache_error(tmp_path: Path) -> None:
         save_speeds(blocker / "cache", VNNI_LAPTOP, [Measurement(_model(tmp_path, "a.gguf"), "cpu", 1.0, 1.0)])
 
 
+def test_doctor_suggests_measuring_when_nothing_was(gguf_files) -> None:
+    models = [gguf_files["tied", "q8_0"], gguf_files["tied", "f16"]]
+    report = doctor_report(replace(VNNI_LAPTOP, llama_cpp_installed=True), models)
+    assert any("doctor --bench" in hint for hint in report["improvements"])
+    measured = {(model_key(model_candidate(models[0])), "cpu"): 100.0}
+    report = doctor_report(replace(VNNI_LAPTOP, llama_cpp_installed=True), models, measured=measured)
+    assert not any("doctor --bench" in hint for hint in report["improvements"])
+
+
 def test_measuring_a_real_model_gives_its_rate(gguf_files, llama_cpp) -> None:
     candidate = model_candidate(gguf_files["tied", "q8_0"])
     measurement = measure(choose(replace(VNNI_LAPTOP, llama_cpp_installed=True), [candidate])[0])
@@ -75,6 +84,7 @@ def test_doctor_bench_measures_remembers_and_explains(gguf_files, llama_cpp, tmp
     assert "Of these, the selector runs" in result.stdout
     record = json.loads((tmp_path / "cache" / CALIBRATION_FILE).read_text())
     assert len(next(iter(record["machines"].values()))) == 2
+    assert "doctor --bench` measures these models" not in result.stdout  # measured now
     again = subprocess.run([sys.executable, "-m", "local_rerank", "doctor", "--json", *models],
                            capture_output=True, text=True, timeout=300, env=environment)
     report = json.loads(again.stdout)

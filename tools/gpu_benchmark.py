@@ -14,7 +14,7 @@ max |p - p_ref| and how many of the N x (N - 1) / 2 pairs are ordered differentl
 Prints a table and writes JSON.
 
     python -m tools.gpu_benchmark [--shape 0.6b] [--docs 100] [--doc-tokens 256]
-        [--batch-tokens 512,4096,16384] [--reference-scores FILE] [--out FILE]
+        [--batch-tokens 512,2048,8192] [--reference-scores FILE] [--out FILE]
 """
 
 from __future__ import annotations
@@ -124,13 +124,11 @@ def rows(checkpoint: Path, batch_tokens: list[int], wanted: set[str]):
     """(name, decode tokens, factory or the reason it is skipped) for each row."""
     from local_rerank import BackendOptions
     from local_rerank.errors import LocalRerankError
+    from local_rerank.hardware import probe_hardware
 
-    try:
-        import llama_cpp
-
-        gguf_reason = None if llama_cpp.llama_supports_gpu_offload() else "llama-cpp-python built without CUDA"
-    except ImportError:
-        gguf_reason = "llama-cpp-python is not installed"
+    probe = probe_hardware()  # never imports onnxruntime: beside llama.cpp's CUDA backend that crashed a process
+    gguf_reason = (None if probe.llama_cpp_cuda else "llama-cpp-python built without CUDA" if probe.llama_cpp_installed
+                   else "llama-cpp-python is not installed")
     for quant in GGUF_TYPES:
         if f"gguf-{quant}" not in wanted:
             continue
@@ -144,13 +142,8 @@ def rows(checkpoint: Path, batch_tokens: list[int], wanted: set[str]):
 
                 return GgufBackend(path, BackendOptions(device="cuda", max_batch_tokens=tokens))
             yield f"gguf-{quant}", tokens, factory
-    try:
-        import onnxruntime
-
-        onnx_reason = (None if "CUDAExecutionProvider" in onnxruntime.get_available_providers()
-                       else "onnxruntime has no CUDA provider (onnxruntime-gpu is not installed)")
-    except ImportError:
-        onnx_reason = "onnxruntime is not installed"
+    onnx_reason = (None if probe.onnxruntime_cuda else "onnxruntime has no CUDA provider (onnxruntime-gpu is not "
+                   "installed)" if probe.onnxruntime_installed else "onnxruntime is not installed")
     for quant in ONNX_TYPES:
         if f"onnx-{quant}" not in wanted:
             continue
@@ -192,7 +185,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--docs", type=int, default=100)
     parser.add_argument("--doc-tokens", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--batch-tokens", default="512,4096,16384",
+    parser.add_argument("--batch-tokens", default="512,2048,8192",
                         help="comma-separated decode sizes for the GGUF rows (tokens per llama_decode)")
     parser.add_argument("--rows", default=",".join([f"gguf-{q}" for q in GGUF_TYPES] + [f"onnx-{q}" for q in ONNX_TYPES]))
     parser.add_argument("--reference-scores", type=Path,
@@ -203,22 +196,24 @@ def main(argv: list[str] | None = None) -> None:
     checkpoint = twin_checkpoint(args.shape)
     documents = make_documents(checkpoint / "tokenizer.json", args.docs, args.doc_tokens)
     digest = _sha256(checkpoint / "model.safetensors")
+    planned = list(rows(checkpoint, [int(t) for t in args.batch_tokens.split(",")], set(args.rows.split(","))))
+    runnable = any(not isinstance(factory, str) for _, _, factory in planned)
     reference = None
-    if args.reference_scores:
+    if args.reference_scores and runnable:
         earlier = json.loads(args.reference_scores.read_text())
         if earlier.get("documents_text") == documents and earlier.get("checkpoint_sha256") == digest:
             reference = earlier["reference_scores"]
         else:
             print("the reference file was made for another twin or other documents: computing the reference",
                   file=sys.stderr)
-    if reference is None:
+    if reference is None and runnable:  # nothing to compare when every row is skipped
         print("computing the reference (transformers, float32, CPU) ...", file=sys.stderr)
         reference = reference_scores(checkpoint, documents)
     report = {"shape": args.shape, "documents": args.docs, "doc_tokens": args.doc_tokens, "repeats": args.repeats,
               "gpu": _gpu_name(), "checkpoint_sha256": digest, "reference_scores": reference,
               "documents_text": documents, "results": []}
     results = report["results"]
-    for name, tokens, factory in rows(checkpoint, [int(t) for t in args.batch_tokens.split(",")], set(args.rows.split(","))):
+    for name, tokens, factory in planned:
         if isinstance(factory, str):
             results.append({"row": name, "skipped": factory})
             continue

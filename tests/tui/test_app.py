@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import threading
 from pathlib import Path
@@ -13,69 +12,23 @@ from textual.pilot import Pilot
 from textual.widgets import Input, Select, Static
 
 from local_rerank.recipe import INSTRUCTION_PRESETS
-from local_rerank.reranker import Reranker
 from local_rerank.search import FolderIndex
 from local_rerank.search.passage_list import PassageList
 from local_rerank.tokenizer import Tokenizer
 from tests.search.fakes import SlowBackend, slow_reranker, word_count_reranker
-from tui.app import NO_MODEL_BANNER, RerankApp, editor_command, make_app
+from tests.tui.driving import SIZE, ask, settle, tui_app
+from tui.app import editor_command
 from tui.help_screen import HelpScreen
 from tui.histogram_screen import HistogramScreen, score_histogram
 from tui.preview import Preview
 from tui.side_by_side import OrderTable, SideBySide
 from tui.results_table import ResultsTable, score_bar
 
-SIZE = (120, 34)
-
-
-@pytest.fixture
-def notes(tmp_path: Path) -> FolderIndex:
-    """Ten notes that all mention the harbour; crane counts (i % 4) disagree with BM25's order."""
-    folder = tmp_path / "notes"
-    folder.mkdir()
-    for i in range(10):
-        body = "\n".join(["# Harbour note", "", "The harbour " * (10 - i), "", "crane " * (i % 4), f"item {i}"])
-        (folder / f"note{i}.md").write_text(body + "\n")
-    return FolderIndex.open(folder)
-
-
-def _clock() -> Callable[[], float]:
-    ticks = itertools.count()
-    lock = threading.Lock()
-
-    def clock() -> float:
-        with lock:
-            return next(ticks) * 0.004
-
-    return clock
-
-
-def _app(index: FolderIndex, reranker: Reranker | None) -> RerankApp:
-    loader = (lambda: reranker) if reranker is not None else None
-    return make_app(index, loader, None if reranker else NO_MODEL_BANNER, folder_label="notes", clock=_clock())
-
-
-async def _settle(pilot: Pilot) -> None:
-    """Wait for indexing, loading and searching (not for the folder watch, which runs until the app ends)."""
-    for _ in range(3):
-        busy = [worker for worker in pilot.app.workers if worker.group != "watch"]
-        if busy:  # an empty list would mean "all workers"
-            await pilot.app.workers.wait_for_complete(busy)
-        await pilot.pause()
-
-
-async def _ask(pilot: Pilot, query: str) -> None:
-    await _settle(pilot)
-    pilot.app.query_one("#query", Input).value = query
-    await pilot.press("enter")
-    await _settle(pilot)
-
-
 async def test_a_query_shows_reranked_results_and_status(notes: FolderIndex, tokenizer: Tokenizer) -> None:
     reranker = word_count_reranker(tokenizer, "crane")
-    app = _app(notes, reranker)
+    app = tui_app(notes, reranker)
     async with app.run_test(size=SIZE) as pilot:
-        await _ask(pilot, "harbour")
+        await ask(pilot, "harbour")
         table = app.query_one(ResultsTable)
         assert table.row_count == 10
         assert [hit.path for hit in app.hits][:2] in (["note3.md", "note7.md"], ["note7.md", "note3.md"])
@@ -88,9 +41,9 @@ async def test_a_query_shows_reranked_results_and_status(notes: FolderIndex, tok
 
 
 async def test_moving_through_results_moves_the_preview(notes: FolderIndex, tokenizer: Tokenizer) -> None:
-    app = _app(notes, word_count_reranker(tokenizer, "crane"))
+    app = tui_app(notes, word_count_reranker(tokenizer, "crane"))
     async with app.run_test(size=SIZE) as pilot:
-        await _ask(pilot, "harbour")
+        await ask(pilot, "harbour")
         await pilot.press("tab", "tab", "tab")
         assert app.focused is app.query_one(ResultsTable)
         await pilot.press("down")
@@ -104,9 +57,9 @@ async def test_moving_through_results_moves_the_preview(notes: FolderIndex, toke
 async def test_escape_cancels_reranking_and_keeps_the_lexical_order(notes: FolderIndex, tokenizer: Tokenizer) -> None:
     gate = threading.Event()
     reranker = word_count_reranker(tokenizer, "crane", gate)
-    app = _app(notes, reranker)
+    app = tui_app(notes, reranker)
     async with app.run_test(size=SIZE) as pilot:
-        await _settle(pilot)
+        await settle(pilot)
         app.query_one("#query", Input).value = "harbour"
         await pilot.press("enter")
         for _ in range(50):
@@ -116,22 +69,22 @@ async def test_escape_cancels_reranking_and_keeps_the_lexical_order(notes: Folde
         assert [hit.bm25_rank for hit in app.hits] == list(range(1, 11))  # BM25 order is on screen already
         await pilot.press("escape")
         gate.set()
-        await _settle(pilot)
+        await settle(pilot)
         assert app.status.status.work == "cancelled"
         assert len(reranker.backend.batches) <= 1, "no batch starts after the cancel"
 
 
 async def test_a_new_query_replaces_the_one_in_flight(notes: FolderIndex, tokenizer: Tokenizer) -> None:
     gate = threading.Event()
-    app = _app(notes, word_count_reranker(tokenizer, "crane", gate))
+    app = tui_app(notes, word_count_reranker(tokenizer, "crane", gate))
     async with app.run_test(size=SIZE) as pilot:
-        await _settle(pilot)
+        await settle(pilot)
         app.query_one("#query", Input).value = "harbour"
         await pilot.press("enter")
         app.query_one("#query", Input).value = "item 3"
         await pilot.press("enter")
         gate.set()
-        await _settle(pilot)
+        await settle(pilot)
         assert app.query_text == "item 3" and app.hits[0].path == "note3.md"
         assert app.query_one("#query").history == ["harbour", "item 3"]
         await pilot.press("up")
@@ -142,21 +95,21 @@ async def test_a_new_query_replaces_the_one_in_flight(notes: FolderIndex, tokeni
 
 async def test_changing_the_instruction_reranks_with_it(notes: FolderIndex, tokenizer: Tokenizer) -> None:
     reranker = word_count_reranker(tokenizer, "crane")
-    app = _app(notes, reranker)
+    app = tui_app(notes, reranker)
     async with app.run_test(size=SIZE) as pilot:
-        await _ask(pilot, "harbour")
+        await ask(pilot, "harbour")
         batches = len(reranker.backend.batches)
         app.query_one("#preset", Select).value = "code"
-        await _settle(pilot)
+        await settle(pilot)
         assert app.query_one("#instruction", Input).value == INSTRUCTION_PRESETS["code"]
         assert len(reranker.backend.batches) > batches, "a new instruction is not answered from the cache"
         assert app.status.status.work == "reranked"
 
 
 async def test_without_a_model_a_banner_and_the_bm25_order(notes: FolderIndex) -> None:
-    app = _app(notes, None)
+    app = tui_app(notes, None)
     async with app.run_test(size=SIZE) as pilot:
-        await _ask(pilot, "crane")
+        await ask(pilot, "crane")
         assert "models pull" in str(app.query_one("#banner", Static).render())
         assert app.status.status.work == "BM25 order"
         assert [hit.bm25_rank for hit in app.hits] == list(range(1, len(app.hits) + 1))
@@ -164,14 +117,14 @@ async def test_without_a_model_a_banner_and_the_bm25_order(notes: FolderIndex) -
 
 
 async def test_a_query_without_words_says_so(notes: FolderIndex) -> None:
-    app = _app(notes, None)
+    app = tui_app(notes, None)
     async with app.run_test(size=SIZE) as pilot:
-        await _ask(pilot, "?!")
+        await ask(pilot, "?!")
         assert app.status.status.work == "the query has no words to search for"
 
 
 async def test_f1_shows_the_keys_and_escape_closes_them(notes: FolderIndex) -> None:
-    app = _app(notes, None)
+    app = tui_app(notes, None)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("f1")
         assert isinstance(app.screen, HelpScreen)
@@ -195,13 +148,13 @@ async def _mid_batch(pilot: Pilot, query: str) -> SlowBackend:
 
 
 async def test_a_new_query_mid_batch_replaces_the_old_one(notes: FolderIndex, tokenizer: Tokenizer) -> None:
-    app = _app(notes, slow_reranker(tokenizer, "crane", BATCH_S))
+    app = tui_app(notes, slow_reranker(tokenizer, "crane", BATCH_S))
     async with app.run_test(size=SIZE) as pilot:
-        await _settle(pilot)
+        await settle(pilot)
         backend = await _mid_batch(pilot, "harbour")
         app.query_one("#query", Input).value = ""
         await pilot.press(*"item 3", "enter")
-        await _settle(pilot)
+        await settle(pilot)
         assert app.query_text == "item 3" and app.hits[0].path == "note3.md"
         assert app.status.status.work == "reranked" and all(hit.score is not None for hit in app.hits)
         assert backend.overlaps == 0
@@ -209,24 +162,24 @@ async def test_a_new_query_mid_batch_replaces_the_old_one(notes: FolderIndex, to
 
 
 async def test_an_instruction_change_mid_batch_reranks_with_it(notes: FolderIndex, tokenizer: Tokenizer) -> None:
-    app = _app(notes, slow_reranker(tokenizer, "crane", BATCH_S))
+    app = tui_app(notes, slow_reranker(tokenizer, "crane", BATCH_S))
     async with app.run_test(size=SIZE) as pilot:
-        await _settle(pilot)
+        await settle(pilot)
         backend = await _mid_batch(pilot, "harbour")
         app.query_one("#preset", Select).value = "legal"
-        await _settle(pilot)
+        await settle(pilot)
         assert app.query_one("#instruction", Input).value == INSTRUCTION_PRESETS["legal"]
         assert app.status.status.work == "reranked" and len(app.hits) == 10
         assert backend.overlaps == 0
 
 
 async def test_escape_mid_batch_then_again_after_the_search(notes: FolderIndex, tokenizer: Tokenizer) -> None:
-    app = _app(notes, slow_reranker(tokenizer, "crane", 4 * BATCH_S))  # Esc must land before the last batch
+    app = tui_app(notes, slow_reranker(tokenizer, "crane", 4 * BATCH_S))  # Esc must land before the last batch
     async with app.run_test(size=SIZE) as pilot:
-        await _settle(pilot)
+        await settle(pilot)
         backend = await _mid_batch(pilot, "harbour")
         await pilot.press("escape")
-        await _settle(pilot)
+        await settle(pilot)
         assert app.status.status.work == "cancelled"
         batches = len(backend.entries)
         assert batches < 10 / 4 and sum(hit.score is not None for hit in app.hits) == 4 * batches
@@ -237,9 +190,9 @@ async def test_escape_mid_batch_then_again_after_the_search(notes: FolderIndex, 
 
 async def test_quitting_mid_batch_waits_for_the_batch_then_frees_the_model(notes: FolderIndex,
                                                                             tokenizer: Tokenizer) -> None:
-    app = _app(notes, slow_reranker(tokenizer, "crane", BATCH_S))
+    app = tui_app(notes, slow_reranker(tokenizer, "crane", BATCH_S))
     async with app.run_test(size=SIZE) as pilot:
-        await _settle(pilot)
+        await settle(pilot)
         backend = await _mid_batch(pilot, "harbour")
         await pilot.press("ctrl+q")
     assert backend.released and backend.after_release == 0 and backend.overlaps == 0
@@ -247,15 +200,15 @@ async def test_quitting_mid_batch_waits_for_the_batch_then_frees_the_model(notes
 
 
 async def test_many_rapid_queries_show_the_last_ones_results(notes: FolderIndex, tokenizer: Tokenizer) -> None:
-    app = _app(notes, slow_reranker(tokenizer, "crane", BATCH_S))
+    app = tui_app(notes, slow_reranker(tokenizer, "crane", BATCH_S))
     async with app.run_test(size=SIZE) as pilot:
-        await _settle(pilot)
+        await settle(pilot)
         backend = await _mid_batch(pilot, "harbour")
         for i in range(10):
             app.query_one("#query", Input).value = f"item {i}"
             await pilot.press("enter")
             await pilot.pause(0.02)
-        await _settle(pilot)
+        await settle(pilot)
         assert app.query_text == "item 9" and app.status.status.work == "reranked"
         by_bm25 = {hit.bm25_rank: hit.path for hit in app.hits}
         assert by_bm25[1] == "note9.md" and all(hit.score is not None for hit in app.hits)
@@ -263,7 +216,7 @@ async def test_many_rapid_queries_show_the_last_ones_results(notes: FolderIndex,
 
 
 async def test_the_help_fits_a_small_terminal(notes: FolderIndex) -> None:
-    app = _app(notes, None)
+    app = tui_app(notes, None)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("f1")
         await pilot.pause()
@@ -288,9 +241,9 @@ def awkward(tmp_path: Path) -> FolderIndex:
 
 
 async def test_long_and_hostile_file_names_keep_the_table_readable(awkward: FolderIndex) -> None:
-    app = _app(awkward, None)
+    app = tui_app(awkward, None)
     async with app.run_test(size=SIZE) as pilot:
-        await _ask(pilot, "harbour")
+        await ask(pilot, "harbour")
         table = app.query_one(ResultsTable)
         file_column, passage_column = table.columns["file"], table.columns["passage"]
         assert file_column.width <= passage_column.width, "a long path takes at most half the room"
@@ -301,9 +254,9 @@ async def test_long_and_hostile_file_names_keep_the_table_readable(awkward: Fold
 
 
 async def test_the_preview_scrolls_to_a_passage_below_wrapped_lines(awkward: FolderIndex) -> None:
-    app = _app(awkward, None)
+    app = tui_app(awkward, None)
     async with app.run_test(size=(100, 30)) as pilot:
-        await _ask(pilot, "zeppelin")
+        await ask(pilot, "zeppelin")
         await pilot.pause(0.1)
         preview = app.query_one(Preview)
         passage = app.query_one("#preview-text", Static)
@@ -316,9 +269,9 @@ async def test_the_preview_scrolls_to_a_passage_below_wrapped_lines(awkward: Fol
 
 async def test_side_by_side_shows_both_orders_and_follows_the_cursor(notes: FolderIndex,
                                                                      tokenizer: Tokenizer) -> None:
-    app = _app(notes, word_count_reranker(tokenizer, "crane"))
+    app = tui_app(notes, word_count_reranker(tokenizer, "crane"))
     async with app.run_test(size=(80, 24)) as pilot:
-        await _ask(pilot, "harbour")
+        await ask(pilot, "harbour")
         await pilot.press("f3")
         first_stage, reranked = app.query_one("#first-stage", OrderTable), app.query_one("#reranked", OrderTable)
         assert app.query_one(SideBySide).display and not app.query_one(ResultsTable).display
@@ -337,32 +290,32 @@ async def test_side_by_side_shows_both_orders_and_follows_the_cursor(notes: Fold
 
 
 def test_wide_terminal_snapshot(notes: FolderIndex, tokenizer: Tokenizer, snap_compare: Callable) -> None:
-    app = _app(notes, word_count_reranker(tokenizer, "crane"))
+    app = tui_app(notes, word_count_reranker(tokenizer, "crane"))
 
-    async def ask(pilot: Pilot) -> None:
+    async def before(pilot: Pilot) -> None:
         pilot.app.query_one("#query", Input).cursor_blink = False  # a blinking cursor makes the picture flaky
-        await _ask(pilot, "harbour")
+        await ask(pilot, "harbour")
 
-    assert snap_compare(app, terminal_size=(160, 45), run_before=ask)
+    assert snap_compare(app, terminal_size=(160, 45), run_before=before)
 
 
 def test_side_by_side_snapshot(notes: FolderIndex, tokenizer: Tokenizer, snap_compare: Callable) -> None:
-    app = _app(notes, word_count_reranker(tokenizer, "crane"))
+    app = tui_app(notes, word_count_reranker(tokenizer, "crane"))
 
-    async def ask(pilot: Pilot) -> None:
+    async def before(pilot: Pilot) -> None:
         pilot.app.query_one("#query", Input).cursor_blink = False  # a blinking cursor makes the picture flaky
-        await _ask(pilot, "harbour")
+        await ask(pilot, "harbour")
         await pilot.press("f3")
 
-    assert snap_compare(app, terminal_size=(80, 24), run_before=ask)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=before)
 
 
 async def test_ctrl_s_saves_the_results_and_never_overwrites(notes: FolderIndex, tokenizer: Tokenizer,
                                                               tmp_path: Path) -> None:
-    app = _app(notes, word_count_reranker(tokenizer, "crane"))
+    app = tui_app(notes, word_count_reranker(tokenizer, "crane"))
     target = tmp_path / "out.json"
     async with app.run_test(size=SIZE) as pilot:
-        await _ask(pilot, "harbour")
+        await ask(pilot, "harbour")
         await pilot.press("ctrl+s")
         await pilot.pause()
         app.screen.query_one("#export-path", Input).value = str(target)
@@ -384,9 +337,9 @@ async def test_ctrl_s_saves_the_results_and_never_overwrites(notes: FolderIndex,
 async def test_a_list_of_passages_is_ranked_whole_and_streamed(tokenizer: Tokenizer) -> None:
     texts = [f"passage {i}: " + "crane " * (i % 4) + "harbour" for i in range(60)]
     reranker = slow_reranker(tokenizer, "crane", 0.01)
-    app = _app(PassageList(texts, "candidates.jsonl"), reranker)  # type: ignore[arg-type]
+    app = tui_app(PassageList(texts, "candidates.jsonl"), reranker)  # type: ignore[arg-type]
     async with app.run_test(size=SIZE) as pilot:
-        await _ask(pilot, "which passage mentions cranes")
+        await ask(pilot, "which passage mentions cranes")
         assert len(app.hits) == 60 and app.status.status.work == "reranked"
         assert app.status.status.index == "60 passages"
         direct = reranker.score("which passage mentions cranes", texts)
@@ -397,15 +350,15 @@ async def test_a_list_of_passages_is_ranked_whole_and_streamed(tokenizer: Tokeni
 
 async def test_f5_ranks_pasted_passages_or_a_file_instead_of_the_folder(notes: FolderIndex, tokenizer: Tokenizer,
                                                                         tmp_path: Path) -> None:
-    app = _app(notes, word_count_reranker(tokenizer, "crane"))
+    app = tui_app(notes, word_count_reranker(tokenizer, "crane"))
     async with app.run_test(size=SIZE) as pilot:
-        await _ask(pilot, "harbour")
+        await ask(pilot, "harbour")
         assert app.hits[0].path.endswith(".md")
         await pilot.press("f5")
         await pilot.pause()
         app.screen.query_one("#passages-text").text = "no cranes here\ncrane crane crane\none crane\n"
         await pilot.press("ctrl+r")
-        await _settle(pilot)
+        await settle(pilot)
         assert [hit.path for hit in app.hits] == ["#2", "#3", "#1"] and app.sub_title == "pasted passages"
         listed = tmp_path / "list.jsonl"
         listed.write_text('{"text": "crane"}\n{"text": "crane crane"}\n')
@@ -417,14 +370,14 @@ async def test_f5_ranks_pasted_passages_or_a_file_instead_of_the_folder(notes: F
         assert "cannot read" in str(app.screen.query_one("#passages-error").render())
         app.screen.query_one("#passages-file", Input).value = str(listed)
         await pilot.press("enter")
-        await _settle(pilot)
+        await settle(pilot)
         assert [hit.path for hit in app.hits] == ["#2", "#1"] and app.status.status.index == "2 passages"
 
 
 async def test_a_file_written_during_the_session_is_found(notes: FolderIndex) -> None:
-    app = _app(notes, None)
+    app = tui_app(notes, None)
     async with app.run_test(size=SIZE) as pilot:
-        await _ask(pilot, "zeppelin")
+        await ask(pilot, "zeppelin")
         assert app.hits == []
         (notes.folder / "airships.md").write_text("# Airships\n\nThe zeppelin landed at the harbour.\n")
         for _ in range(100):
@@ -441,9 +394,9 @@ async def test_a_file_written_during_the_session_is_found(notes: FolderIndex) ->
 
 
 async def test_f4_opens_the_score_histogram(notes: FolderIndex, tokenizer: Tokenizer) -> None:
-    app = _app(notes, word_count_reranker(tokenizer, "crane"))
+    app = tui_app(notes, word_count_reranker(tokenizer, "crane"))
     async with app.run_test(size=(80, 24)) as pilot:
-        await _ask(pilot, "harbour")
+        await ask(pilot, "harbour")
         await pilot.press("f4")
         await pilot.pause()
         assert isinstance(app.screen, HistogramScreen)
@@ -463,17 +416,17 @@ async def test_f6_rewrites_the_query_and_shows_what_else_was_searched(tmp_path: 
     folder.mkdir()
     (folder / "method.md").write_text("# Method\n\nWe fine-tune with Low-Rank Adaptation (LoRA) on one GPU.\n")
     (folder / "results.md").write_text("# Results\n\nLow-rank adaptation matches full fine-tuning.\n")
-    app = _app(FolderIndex.open(folder), None)
+    app = tui_app(FolderIndex.open(folder), None)
     async with app.run_test(size=SIZE) as pilot:
-        await _ask(pilot, "LoRA")
+        await ask(pilot, "LoRA")
         assert [hit.path for hit in app.hits] == ["method.md"] and not app.query_one("#variants").display
         await pilot.press("f6")
-        await _settle(pilot)
+        await settle(pilot)
         shown = str(app.query_one("#variants", Static).render())
         assert app.query_one("#variants").display and "Low-Rank Adaptation" in shown
         assert {hit.path for hit in app.hits} == {"method.md", "results.md"}
         await pilot.press("f6")
-        await _settle(pilot)
+        await settle(pilot)
         assert not app.query_one("#variants").display and [hit.path for hit in app.hits] == ["method.md"]
 
 
@@ -482,16 +435,16 @@ async def test_f7_reranks_whole_files(tmp_path: Path, tokenizer: Tokenizer) -> N
     folder.mkdir()
     (folder / "a.md").write_text("# Intro\n\n" + "harbour " * 12 + "\n\n# Lifting\n\n" + "crane " * 5 + "\n")
     (folder / "b.md").write_text("# Only\n\nharbour crane\n")
-    app = _app(FolderIndex.open(folder), word_count_reranker(tokenizer, "crane"))
+    app = tui_app(FolderIndex.open(folder), word_count_reranker(tokenizer, "crane"))
     async with app.run_test(size=SIZE) as pilot:
-        await _ask(pilot, "harbour")
+        await ask(pilot, "harbour")
         assert [hit.path for hit in app.hits] == ["b.md", "a.md"]  # a.md's best passage has no crane
         await pilot.press("f7")
-        await _settle(pilot)
+        await settle(pilot)
         assert app.unit == "document" and [hit.path for hit in app.hits] == ["a.md", "b.md"]
         assert app.status.status.work == "reranked whole files"
         await pilot.press("f7")
-        await _settle(pilot)
+        await settle(pilot)
         assert app.unit == "passage" and [hit.path for hit in app.hits] == ["b.md", "a.md"]
 
 
@@ -508,11 +461,11 @@ def test_score_bar_fills_in_eighths() -> None:
 
 
 def test_main_screen_snapshot(notes: FolderIndex, tokenizer: Tokenizer, snap_compare: Callable) -> None:
-    app = _app(notes, word_count_reranker(tokenizer, "crane"))
+    app = tui_app(notes, word_count_reranker(tokenizer, "crane"))
 
-    async def ask(pilot: Pilot) -> None:
+    async def before(pilot: Pilot) -> None:
         pilot.app.query_one("#query", Input).cursor_blink = False  # a blinking cursor makes the picture flaky
-        await _ask(pilot, "harbour")
+        await ask(pilot, "harbour")
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=ask)
+    assert snap_compare(app, terminal_size=SIZE, run_before=before)
 

@@ -42,7 +42,7 @@ from textual.widgets import Input
 from local_rerank.search import FolderIndex
 from local_rerank.tokenizer import Tokenizer
 from tests.search.fakes import word_count_reranker
-from tests.tui.test_app import SIZE, _app, _ask, _settle, notes  # noqa: F401  (notes: a fixture)
+from tests.tui.driving import SIZE, ask, settle, tui_app
 
 THEMES = ["textual-dark", "textual-light"]
 TEXT = 4.5
@@ -146,33 +146,33 @@ def test_the_contrast_ratio_matches_wcag() -> None:
 
 
 async def _start(pilot: Pilot) -> None:
-    await _settle(pilot)
+    await settle(pilot)
 
 
 async def _lexical(pilot: Pilot) -> None:
-    await _ask(pilot, "harbour")
+    await ask(pilot, "harbour")
 
 
 async def _help(pilot: Pilot) -> None:
-    await _ask(pilot, "harbour")
+    await ask(pilot, "harbour")
     await pilot.press("f1")
     await pilot.pause()
 
 
 async def _side_by_side(pilot: Pilot) -> None:
-    await _ask(pilot, "harbour")
+    await ask(pilot, "harbour")
     await pilot.press("f3")
     await pilot.pause()
 
 
 async def _histogram(pilot: Pilot) -> None:
-    await _ask(pilot, "harbour")
+    await ask(pilot, "harbour")
     await pilot.press("f4")
     await pilot.pause()
 
 
 async def _results_focused(pilot: Pilot) -> None:
-    await _ask(pilot, "harbour")
+    await ask(pilot, "harbour")
     await pilot.press("tab", "tab", "tab", "down")
     await pilot.pause()
 
@@ -181,9 +181,9 @@ async def _theme_switched(pilot: Pilot) -> None:
     """Results shown in the other theme, then this one chosen (as from the command palette)."""
     theme = pilot.app.theme
     pilot.app.theme = next(other for other in THEMES if other != theme)
-    await _ask(pilot, "harbour")
+    await ask(pilot, "harbour")
     pilot.app.theme = theme
-    await _settle(pilot)
+    await settle(pilot)
 
 
 STATES: dict[str, tuple[bool, Callable]] = {  # name: (with a model?, how to get there)
@@ -203,7 +203,7 @@ STATES: dict[str, tuple[bool, Callable]] = {  # name: (with a model?, how to get
 @pytest.mark.parametrize("state", list(STATES))
 async def test_text_is_legible(state: str, theme: str, notes: FolderIndex, tokenizer: Tokenizer) -> None:
     with_model, arrive = STATES[state]
-    app = _app(notes, word_count_reranker(tokenizer, "crane") if with_model else None)
+    app = tui_app(notes, word_count_reranker(tokenizer, "crane") if with_model else None)
     async with app.run_test(size=SIZE) as pilot:
         app.theme = theme
         app.query_one("#query", Input).cursor_blink = False

@@ -9,7 +9,7 @@ import pytest
 from local_rerank.search import FolderIndex
 from local_rerank.search.chunking import Passage
 from local_rerank.search.index import NO_MATCH, SearchHit
-from tests.tui.test_app import SIZE, _app, _ask
+from tests.tui.driving import SIZE, ask, tui_app
 from tui.preview import render_passage
 
 
@@ -21,9 +21,9 @@ def harbour(tmp_path: Path) -> FolderIndex:
 
 
 async def test_a_query_without_matches_says_so(harbour: FolderIndex) -> None:
-    app = _app(harbour, None)
+    app = tui_app(harbour, None)
     async with app.run_test(size=SIZE) as pilot:
-        await _ask(pilot, "租赁合同")
+        await ask(pilot, "租赁合同")
         assert app.hits == [] and app.status.status.work == NO_MATCH
 
 
