@@ -158,8 +158,9 @@ def _written(out: Path, manifest: dict[str, Any]) -> str:
 @click.argument("models", nargs=-1)
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-@click.option("--bench", is_flag=True, help="Measure MODELS (default: every installed model) here, a few seconds "
-                                           "each, and remember the speeds: the selector then orders formats by them.")
+@click.option("--bench", is_flag=True, help="Measure MODELS (default: every installed model) here (about 10 s "
+                                           "each for the 0.6B on two cores) and remember the speeds: the selector "
+                                           "then orders formats by them.")
 def doctor(models: Sequence[str], device: str, as_json: bool, bench: bool) -> None:
     """What this machine offers, what would run MODELS (paths or installed names) and why."""
     from local_rerank.calibration import load_speeds, save_speeds
