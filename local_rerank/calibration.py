@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from local_rerank.errors import CacheError
+from local_rerank.errors import CacheError, LocalRerankError
 from local_rerank.hardware import HardwareProbe
 from local_rerank.selector import Choice, ModelCandidate
 
@@ -72,6 +75,21 @@ def measure(choice: Choice) -> Measurement:
         reranker.score(BENCH_QUERY, documents)
         elapsed = time.perf_counter() - begun
     return Measurement(choice.model, choice.device, tokens / elapsed, time.perf_counter() - started)
+
+
+def measure_apart(choice: Choice) -> Measurement:
+    """:func:`measure` in a process of its own, so that the runtimes one model loads (llama.cpp on
+    CUDA, onnxruntime) never share a process with another's: on a GPU machine that crashed one.
+
+    Raises:
+        LocalRerankError: the model does not load or run, or the measurement crashed its process.
+    """
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        try:
+            return pool.submit(measure, choice).result()
+        except BrokenProcessPool as e:
+            raise LocalRerankError(f"the measurement crashed its process ({choice.model.path.name} on "
+                                   f"{choice.device})") from e
 
 
 def load_speeds(cache: Path, probe: HardwareProbe) -> dict[tuple[str, str], float]:

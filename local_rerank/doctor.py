@@ -7,7 +7,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from local_rerank.calibration import Measurement, measure, speeds_for
+from local_rerank.calibration import Measurement, measure_apart, speeds_for
 from local_rerank.errors import LocalRerankError
 from local_rerank.hardware import HardwareProbe
 from local_rerank.selector import BF16_FEATURES, ModelCandidate, Preferences, choose
@@ -81,7 +81,8 @@ def improvements(probe: HardwareProbe, models: Sequence[ModelCandidate] = ()) ->
 
 def bench_models(probe: HardwareProbe, models: Sequence[Path], preferences: Preferences = Preferences(),
                  progress: Callable[[str], None] = lambda line: None) -> list[Measurement]:
-    """Measure each runnable model on the selector's first way to run it (:func:`local_rerank.calibration.measure`);
+    """Measure each runnable model on the selector's first way to run it, each in a process of its own
+    (:func:`local_rerank.calibration.measure_apart`);
     a model that cannot run is reported through ``progress`` and left out."""
     measurements = []
     for path in models:
@@ -89,7 +90,7 @@ def bench_models(probe: HardwareProbe, models: Sequence[Path], preferences: Pref
             candidate = model_candidate(path)
             validate_model(candidate)
             choice = choose(probe, [candidate], preferences)[0]
-            measurement = measure(choice)
+            measurement = measure_apart(choice)
         except LocalRerankError as e:
             progress(f"{printable(str(path))}: cannot run: {printable(str(e))}")
             continue

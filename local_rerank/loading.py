@@ -77,6 +77,7 @@ def _fastest_measured_variant(store: Path, settings: Settings) -> Path | None:
     if not speeds:
         return None
     try:
-        return choose(probe, candidates, Preferences(device=settings.device, threads=settings.threads), speeds)[0].model.path
+        preferences = Preferences(backend=settings.backend, device=settings.device, threads=settings.threads)
+        return choose(probe, candidates, preferences, speeds)[0].model.path
     except LocalRerankError:
         return None

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from local_rerank.calibration import (CALIBRATION_FILE, Measurement, load_speeds, machine_key, measure, model_key,
-                                      save_speeds, speeds_for)
+from local_rerank.calibration import (CALIBRATION_FILE, Measurement, load_speeds, machine_key, measure, measure_apart,
+                                      model_key, save_speeds, speeds_for)
 from local_rerank.doctor import doctor_report, model_candidate
-from local_rerank.errors import CacheError
+from local_rerank.errors import CacheError, LocalRerankError
 from local_rerank.selector import ModelCandidate, choose
 from tests.machines import SMALL_GPU, VNNI_LAPTOP
 
@@ -91,3 +91,10 @@ def test_doctor_bench_measures_remembers_and_explains(gguf_files, llama_cpp, tmp
     assert all("measured here" in model["choices"][0]["reason"] for model in report["models"])
     fastest = max(report["models"], key=lambda m: float(m["choices"][0]["reason"].split("measured here: ")[1].split()[0]))
     assert report["best"]["path"] == fastest["path"]
+
+
+def test_a_measurement_runs_apart_and_brings_back_its_error(tmp_path: Path) -> None:
+    model = _model(tmp_path, "broken.gguf")  # not a GGUF at all
+    choice = choose(replace(VNNI_LAPTOP, llama_cpp_installed=True), [model])[0]
+    with pytest.raises(LocalRerankError, match="not a GGUF"):
+        measure_apart(choice)

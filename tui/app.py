@@ -387,8 +387,9 @@ class RerankApp(App[None]):
 
     @property
     def _unit_note(self) -> str:
-        """Beside "reranked" in the status line: which unit the scores are for, when not the default."""
-        return " whole files" if self.unit == "document" else ""
+        """Beside "reranked" in the status line: which unit the scores are for, when not the default
+        (a list of passages has no files to read whole)."""
+        return " whole files" if self.unit == "document" and isinstance(self.session.index, FolderIndex) else ""
 
     def action_toggle_unit(self) -> None:
         """Rerank each file's best passages packed together (document mode), or its best passage."""

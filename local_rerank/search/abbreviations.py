@@ -9,15 +9,15 @@ _ABBREVIATION = re.compile(rf"[(（]\s*{_SHORT}\s*[)）]")
 _NOT_A_TERM = re.compile(r"[^\w\s'-]")
 # Chinese and Japanese run an abbreviation into the text around it ("什么是LLM（大语言模型）"), so
 # only a Latin letter or digit before it makes it part of a longer word.
-_SHORT_FIRST = re.compile(rf"(?<![A-Za-z0-9_-]){_SHORT}\s*[(（]([^()（）]{{2,80}})[)）]")
-_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
+_SHORT_FIRST = re.compile(rf"(?<![A-Za-z0-9_\u00c0-\u024f-]){_SHORT}\s*[(（]([^()（）]{{2,80}})[)）]")
+# Chinese and Japanese (Korean spaces its words, so the Latin rules above serve it).
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _CJK_TERM = re.compile(f"[{_CJK}]{{2,12}}")
 _CJK_RUN_AT_END = re.compile(f"[{_CJK}]+$")
-_KANA_PARTICLES = re.compile("[\u3040-\u309f]")  # hiragana: Japanese particles and endings, not terms
+_KANA_PARTICLES = re.compile("[のはがをにでともへや]")  # where a Japanese term ends ("本稿では大規模言語モデル")
 # Words that end the text before a Chinese term ("我们使用大语言模型（LLM）"): without a segmenter,
-# the term is what follows the last of them.
-_CHINESE_LEAD_INS = ("使用", "采用", "基于", "通过", "利用", "称为", "叫做", "简称", "即", "的", "是", "和", "与", "及",
-                     "或", "在", "了", "把", "被", "将")
+# the term is what follows the last of them. Only words that rarely sit inside a term.
+_CHINESE_LEAD_INS = ("使用", "采用", "基于", "通过", "利用", "称为", "叫做", "简称", "即为", "的", "是")
 
 
 def definitions_in(text: str) -> list[tuple[str, str]]:

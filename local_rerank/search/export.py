@@ -116,13 +116,15 @@ def _csv(results: ResultSet) -> str:
     return out.getvalue()
 
 
+_READ = {"passage": "best passage", "document": "best passages packed together"}
+
+
 def _markdown(results: ResultSet) -> str:
     scored = "p(yes)" if _reranked(results) else "BM25"
     lines = [f"# {_cell(results.query)}", "",
              f"Instruction: {_cell(results.instruction or DEFAULT_INSTRUCTION)}  ",
-             f"Model: {_cell(results.model or 'none (BM25 order)')}  ",
-             f"Reranked: each file's {'best passages packed together' if results.unit == 'document' else 'best passage'}",
-             "",
+             f"Model: {_cell(results.model or 'none (BM25 order)')}" + ("  " if _reranked(results) else ""),
+             *([f"Reranked: each file's {_READ[results.unit]}"] if _reranked(results) else []), "",
              f"| rank | {scored} | BM25 rank | file | lines | passage |", "|---|---|---|---|---|---|"]
     for rank, hit in enumerate(results.hits, start=1):
         where = f"{hit.passage.start_line}-{hit.passage.end_line}"

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import math
 import os
 import re
 import sqlite3
@@ -321,6 +322,9 @@ class FolderIndex:
         position = {row[0]: i for i, row in enumerate(rows)}
         passages = [Passage(text, first, last, heading, page) for _, text, first, last, heading, page in rows]
         relevance = {position[pid]: score for pid, score in matched if pid in position}
+        for i, passage in enumerate(passages):  # the hit's own passage first, also when a rewrite found it
+            if passage == hit.passage:
+                relevance[i] = math.inf
         return pack_document(hit.path, passages, choose_passages(passages, relevance, budget))
 
     @_recovering

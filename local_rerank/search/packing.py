@@ -9,6 +9,7 @@ it reads. A file that fits the budget is read whole.
 
 from __future__ import annotations
 
+import bisect
 from typing import Literal, Mapping, Sequence
 
 from local_rerank.search.chunking import Passage, estimate_tokens
@@ -31,24 +32,39 @@ def choose_passages(passages: Sequence[Passage], relevance: Mapping[int, float],
     """Indexes into ``passages`` (reading order) to pack, in reading order.
 
     ``relevance`` maps an index to its BM25 score (higher is better) for the passages that
-    matched. Matched passages are taken best first, then the others nearest a matched one
-    first, while the estimated tokens stay within ``budget``; the best passage is always taken.
+    matched. Matched passages are taken best first while they fit ``budget`` (estimated tokens),
+    then the others nearest a taken one first, each only next to one already taken, so that the
+    text grows around what matched instead of gathering far-off fragments; the best passage is
+    always taken.
     """
     if not passages:
         return []
     matched = sorted(relevance, key=lambda i: (-relevance[i], i))
-    anchors = matched or [0]
-    rest = sorted((i for i in range(len(passages)) if i not in relevance),
-                  key=lambda i: (min(abs(i - a) for a in anchors), i))
     chosen: list[int] = []
     used = 0
-    for i in [*matched, *rest]:
+    for i in matched:  # a relevant passage too large for what is left is skipped, a smaller one may fit
         cost = estimate_tokens(passages[i].text) + 1
-        if chosen and used + cost > budget:
+        if not chosen or used + cost <= budget:
+            chosen.append(i)
+            used += cost
+    anchors = sorted(chosen)
+    rest = sorted((i for i in range(len(passages)) if i not in relevance), key=lambda i: (_distance(i, anchors), i))
+    taken = set(chosen)
+    for i in rest:  # context, nearest first, each next to what is taken (no scattered fragments)
+        cost = estimate_tokens(passages[i].text) + 1
+        if taken and (used + cost > budget or not {i - 1, i + 1} & taken):
             continue
-        chosen.append(i)
+        taken.add(i)
         used += cost
-    return sorted(chosen)
+    return sorted(taken)
+
+
+def _distance(i: int, anchors: list[int]) -> int:
+    """How far passage ``i`` is from the nearest of the sorted ``anchors`` (from the start without any)."""
+    if not anchors:
+        return i
+    at = bisect.bisect_left(anchors, i)
+    return min(abs(i - anchors[k]) for k in (at - 1, at) if 0 <= k < len(anchors))
 
 
 def pack_document(path: str, passages: Sequence[Passage], chosen: Sequence[int]) -> str:

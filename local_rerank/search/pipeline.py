@@ -141,7 +141,14 @@ def rerank_stage(index: Corpus, hits: Sequence[SearchHit], request: SearchReques
     """Score ``hits`` in batches (cached scores first), yielding progress, then the final order."""
     started = clock()
     identity = reranker.identity
-    texts = _reranker_texts(index, hits, request, reranker)
+    budget = _document_budget(request, reranker)
+    texts = []
+    for hit in hits:  # packing a long file in document mode takes a moment: honour a cancel here too
+        if cancel is not None and cancel.is_set():
+            yield SearchCancelled(list(hits))
+            return
+        texts.append(index.reranker_text(hit) if request.unit == "passage"
+                     else index.document_text(hit, request.query, budget))
     digests = ([hit.passage_hash for hit in hits] if request.unit == "passage"
                else [hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:32] for text in texts])
     keys = [score_key(identity, request, digest) for digest in digests]
@@ -171,15 +178,12 @@ def score_key(model_identity: str, request: SearchRequest, text_digest: str) -> 
     return hashlib.sha256(material.encode()).hexdigest()
 
 
-def _reranker_texts(index: Corpus, hits: Sequence[SearchHit], request: SearchRequest, reranker: Reranker) -> list[str]:
-    """What the reranker reads for each hit: the passage, or (document mode) the packed file, its
-    budget capped so that the prompt is not cut (only the document would be, from its end)."""
-    if request.unit == "passage":
-        return [index.reranker_text(hit) for hit in hits]
+def _document_budget(request: SearchRequest, reranker: Reranker) -> int:
+    """Estimated tokens of a packed file in document mode: the request's or the device's, capped so
+    that the prompt is not cut (only the document would be, from its end)."""
     budget = request.document_tokens or default_document_tokens(reranker.backend.device)
     room = reranker.encoder.max_length - PROMPT_ALLOWANCE - estimate_tokens(request.query + (request.instruction or ""))
-    budget = max(1, min(budget, room))  # the best passage is read whatever the budget
-    return [index.document_text(hit, request.query, budget) for hit in hits]
+    return max(1, min(budget, room))  # the best passage is read whatever the budget
 
 
 def movement(position: int, hit: SearchHit) -> str:

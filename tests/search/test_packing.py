@@ -54,3 +54,16 @@ def test_the_packed_text_marks_gaps_and_names_sections_once() -> None:
 
 def test_a_gpu_packs_more_than_a_cpu() -> None:
     assert default_document_tokens("cuda") > default_document_tokens("cpu") == default_document_tokens(None)
+
+
+def test_context_stops_at_the_first_passage_that_does_not_fit() -> None:
+    # Headings far away are small enough to fit the leftover budget, but read alone they are noise.
+    passages = [Passage("the clause that matched " * 5, 1, 1), Passage("long context " * 300, 2, 2),
+                Passage("# Section 2", 3, 3), Passage("# Section 3", 4, 4)]
+    assert choose_passages(passages, {0: 1.0}, budget=200) == [0]
+    assert choose_passages(passages, {0: 1.0, 3: 0.5}, budget=200) == [0, 2, 3]  # 2 is next to a match
+
+
+def test_a_large_match_is_skipped_for_a_smaller_one_that_fits() -> None:
+    passages = [Passage("small match", 1, 1), Passage("big match " * 400, 2, 2), Passage("another match", 3, 3)]
+    assert choose_passages(passages, {0: 3.0, 1: 2.0, 2: 1.0}, budget=60) == [0, 2]

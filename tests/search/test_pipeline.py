@@ -173,3 +173,28 @@ def test_a_request_refuses_an_unknown_unit() -> None:
         SearchRequest("harbour", unit="chapter")
     with pytest.raises(InputError, match="document tokens"):
         SearchRequest("harbour", unit="document", document_tokens=0)
+
+
+def test_a_cancel_is_honoured_while_files_are_packed(manuals: FolderIndex, tokenizer: Tokenizer) -> None:
+    cancel = threading.Event()
+
+    class CancelledWhilePacking(FolderIndex):
+        packed = 0
+
+        def document_text(self, hit, query, budget):
+            self.packed += 1
+            cancel.set()  # the user types a new query while the first file is packed
+            return super().document_text(hit, query, budget)
+
+    index = CancelledWhilePacking(manuals.folder, manuals.database)
+    reranker = word_count_reranker(tokenizer, "crane")
+    request = SearchRequest("harbour", unit="document")
+    events = list(rerank_stage(index, index.lexical("harbour", 2), request, reranker, cancel=cancel))
+    assert [type(event) for event in events] == [SearchCancelled] and index.packed == 1
+    assert reranker.backend.batches == []
+
+
+def test_a_packed_file_always_holds_the_passage_that_was_found(manuals: FolderIndex) -> None:
+    # As when a rewritten query found the file: its passage need not match the query it is packed for.
+    hit = next(hit for hit in manuals.lexical("crane", 2) if hit.path == "a.md")
+    assert "crane" in manuals.document_text(hit, "harbour", 1)

@@ -36,6 +36,10 @@ def test_chinese_and_japanese_definitions_are_found() -> None:
             "ファインチューニング（FT）も。用户界面（UI）设计。GPU（图形处理器）。不是这些：很（OK），（见上文）。")
     assert definitions_in(text) == [("LLM", "大语言模型"), ("RAG", "检索增强生成"), ("LLM", "大規模言語モデル"),
                                     ("FT", "ファインチューニング"), ("UI", "用户界面"), ("GPU", "图形处理器")]
+    # Characters that are lead-ins elsewhere (在, 即, 和, 被) or kana inside a term (済み) stay in it.
+    inside = "在线分析处理（OLAP）。即时编译（JIT）。被动光网络（PON）。事前学習済みモデル（PTM）。"
+    assert [long for _, long in definitions_in(inside)] == ["在线分析处理", "即时编译", "被动光网络", "事前学習済みモデル"]
+    assert definitions_in("대형 언어 모델(LLM). ÉCOLE (エコール).") == []  # Korean spaces its words; ÉCOLE is a word
 
 
 def test_an_abbreviation_inside_chinese_text_expands() -> None:
