@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from tools.benchmark import QUERY, make_documents
-from tools.serve_benchmark import twin_gguf
+from tools.twins import twin_gguf
 from tools.tokenizer_fixture import qwen3_tokenizer_dir
 from tools.bench_report import write_report
 

@@ -35,7 +35,6 @@ import json
 import math
 import os
 import resource
-import shutil
 import subprocess
 import sys
 import time
@@ -44,8 +43,8 @@ from typing import Callable
 
 import numpy as np
 
-from tools.tokenizer_fixture import dev_cache_dir
 from tools.bench_report import write_report
+from tools.twins import twin_checkpoint, twin_gguf, twin_onnx
 
 ROWS = ("reference", "gguf-q8_0", "gguf-q8_0-unshared", "gguf-q8_0-rank", "gguf-bf16", "gguf-f16", "onnx-fp32",
         "onnx-int8", "onnx-int8-a8", "onnx-int8-dynamic")
@@ -87,26 +86,14 @@ def make_documents(tokenizer_json: Path, count: int, tokens: int, seed: int = 0)
 
 
 def prepare_models(shape: str) -> tuple[Path, dict[str, Path]]:
-    """The shape twin's checkpoint and each row's model, built once and cached."""
-    from local_rerank.convert.gguf_export import export_gguf
-    from local_rerank.convert.onnx_export import export_onnx
-    from tools.synthetic_model import build_synthetic_model
-
-    folder = dev_cache_dir() / "twins" / shape
-    checkpoint = folder / "checkpoint"
-    if not (checkpoint / "model.safetensors").is_file():
-        build_synthetic_model(checkpoint, shape, dtype="bf16")
+    """The shape twin's checkpoint and each row's model, built once and cached (:mod:`tools.twins`)."""
+    checkpoint = twin_checkpoint(shape)
     files = {"reference": checkpoint}
     for quant in GGUF_TYPES:
-        files[f"gguf-{quant}"] = folder / f"{shape}-{quant}.gguf"
-        if not files[f"gguf-{quant}"].is_file():
-            export_gguf(checkpoint, files[f"gguf-{quant}"], quant)
+        files[f"gguf-{quant}"] = twin_gguf(shape, quant)
     files["gguf-q8_0-rank"] = files["gguf-q8_0-unshared"] = files["gguf-q8_0"]
     for quant in ONNX_VARIANTS:
-        files[f"onnx-{quant}"] = folder / f"{shape}-onnx-{quant}"
-        if not (files[f"onnx-{quant}"] / "model.onnx").is_file():
-            shutil.rmtree(files[f"onnx-{quant}"], ignore_errors=True)
-            export_onnx(checkpoint, files[f"onnx-{quant}"], quant)
+        files[f"onnx-{quant}"] = twin_onnx(shape, quant)
     return checkpoint, files
 
 

@@ -20,52 +20,28 @@ Prints a table and writes JSON.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import shutil
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+from local_rerank.files import sha256_file
 from tools.bench_report import write_report
 from tools.benchmark import QUERY, make_documents
-from tools.tokenizer_fixture import dev_cache_dir
+from tools.twins import twin_checkpoint, twin_gguf, twin_onnx
 
 GGUF_TYPES = ("q8_0", "f16", "bf16")
 ONNX_TYPES = ("fp16", "int8")
 
 
-def twin_checkpoint(shape: str) -> Path:
-    """The shape twin's checkpoint (the one tools.benchmark uses), built once and cached."""
-    from tools.synthetic_model import build_synthetic_model
+def _gpu_name() -> str | None:
+    from local_rerank.hardware import probe_hardware
 
-    checkpoint = dev_cache_dir() / "twins" / shape / "checkpoint"
-    if not (checkpoint / "model.safetensors").is_file():
-        build_synthetic_model(checkpoint, shape, dtype="bf16")
-    return checkpoint
-
-
-def gguf_model(checkpoint: Path, quant: str) -> Path:
-    from local_rerank.convert.gguf_export import export_gguf
-
-    path = checkpoint.parent / f"{checkpoint.parent.name}-{quant}.gguf"
-    if not path.is_file():
-        export_gguf(checkpoint, path, quant)
-    return path
-
-
-def onnx_model(checkpoint: Path, quant: str) -> Path:
-    from local_rerank.convert.onnx_export import export_onnx
-
-    path = checkpoint.parent / f"{checkpoint.parent.name}-onnx-{quant}"
-    if not (path / "model.onnx").is_file():
-        shutil.rmtree(path, ignore_errors=True)
-        export_onnx(checkpoint, path, quant)
-    return path
+    gpus = probe_hardware().gpus
+    return gpus[0].name if gpus else None
 
 
 def reference_scores(checkpoint: Path, documents: list[str]) -> list[float]:
@@ -76,13 +52,11 @@ def reference_scores(checkpoint: Path, documents: list[str]) -> list[float]:
 
 
 def gpu_memory_used_mib() -> int | None:
-    """Memory in use on the first GPU, as nvidia-smi reports it (None without one)."""
-    smi = shutil.which("nvidia-smi")
-    if not smi:
-        return None
-    result = subprocess.run([smi, "--query-gpu=memory.used", "--format=csv,noheader,nounits"],
-                            capture_output=True, text=True, check=False)
-    return int(result.stdout.split()[0]) if result.returncode == 0 and result.stdout.strip() else None
+    """Memory in use on the first GPU, from the hardware probe's nvidia-smi reading (None without one)."""
+    from local_rerank.hardware import probe_hardware
+
+    gpus = probe_hardware().gpus
+    return gpus[0].total_mib - gpus[0].free_mib if gpus else None
 
 
 def time_row(backend_factory, documents: list[str], repeats: int) -> dict:
@@ -120,7 +94,7 @@ def swapped_pairs(scores: list[float], reference: list[float]) -> int:
     return int(np.sum(da * db < 0))
 
 
-def rows(checkpoint: Path, batch_tokens: list[int], wanted: set[str]):
+def rows(shape: str, batch_tokens: list[int], wanted: set[str]):
     """(name, decode tokens, factory or the reason it is skipped) for each row."""
     from local_rerank import BackendOptions
     from local_rerank.errors import LocalRerankError
@@ -135,7 +109,7 @@ def rows(checkpoint: Path, batch_tokens: list[int], wanted: set[str]):
         if gguf_reason:
             yield f"gguf-{quant}", None, gguf_reason
             continue
-        path = gguf_model(checkpoint, quant)
+        path = twin_gguf(shape, quant)
         for tokens in batch_tokens:
             def factory(path=path, tokens=tokens):
                 from local_rerank.backends.gguf import GgufBackend
@@ -149,7 +123,7 @@ def rows(checkpoint: Path, batch_tokens: list[int], wanted: set[str]):
             continue
         if not onnx_reason:
             try:
-                path = onnx_model(checkpoint, quant)
+                path = twin_onnx(shape, quant)
             except LocalRerankError as e:
                 onnx_reason = f"no ONNX export: {e}"
         if onnx_reason:
@@ -195,8 +169,8 @@ def main(argv: list[str] | None = None) -> None:
 
     checkpoint = twin_checkpoint(args.shape)
     documents = make_documents(checkpoint / "tokenizer.json", args.docs, args.doc_tokens)
-    digest = _sha256(checkpoint / "model.safetensors")
-    planned = list(rows(checkpoint, [int(t) for t in args.batch_tokens.split(",")], set(args.rows.split(","))))
+    digest = sha256_file(checkpoint / "model.safetensors")
+    planned = list(rows(args.shape, [int(t) for t in args.batch_tokens.split(",")], set(args.rows.split(","))))
     runnable = any(not isinstance(factory, str) for _, _, factory in planned)
     reference = None
     if args.reference_scores and runnable:
@@ -233,22 +207,6 @@ def main(argv: list[str] | None = None) -> None:
           f"~{args.doc_tokens} tokens, median of {args.repeats} passes")
     print(_table(results))
     print(f"written to {args.out}")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 24):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _gpu_name() -> str | None:
-    smi = shutil.which("nvidia-smi")
-    if not smi:
-        return None
-    result = subprocess.run([smi, "--query-gpu=name", "--format=csv,noheader"], capture_output=True, text=True, check=False)
-    return result.stdout.strip().splitlines()[0] if result.returncode == 0 and result.stdout.strip() else None
 
 
 if __name__ == "__main__":

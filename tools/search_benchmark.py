@@ -28,8 +28,8 @@ import numpy as np
 
 from local_rerank.search import FolderIndex, SearchFinished, SearchRequest
 from local_rerank.search.pipeline import CPU_CANDIDATES, RerankProgress, lexical_stage, rerank_stage
-from tools.tokenizer_fixture import dev_cache_dir
 from tools.bench_report import write_report
+from tools.twins import twin_gguf
 
 LEXICAL_TARGET_MS = 150.0
 
@@ -145,21 +145,6 @@ def measure_rerank(index: FolderIndex, queries: list[str], model: Path, threads:
             "cached_ms": statistics.median(cached) * 1000}
 
 
-def twin_model(shape: str) -> Path:
-    """The shape twin's Q8_0 GGUF, built once and cached (shared with the scoring benchmark)."""
-    from local_rerank.convert.gguf_export import export_gguf
-    from tools.synthetic_model import build_synthetic_model
-
-    folder = dev_cache_dir() / "twins" / shape
-    model = folder / f"{shape}-q8_0.gguf"
-    if not model.is_file():
-        checkpoint = folder / "checkpoint"
-        if not (checkpoint / "model.safetensors").is_file():
-            build_synthetic_model(checkpoint, shape, dtype="bf16")
-        export_gguf(checkpoint, model, "q8_0")
-    return model
-
-
 def table(report: dict) -> str:
     i, lx, rr = report["indexing"], report["lexical"], report.get("rerank")
     rows = [
@@ -196,7 +181,7 @@ def main(argv: list[str] | None = None) -> None:
         index, indexing = measure_indexing(folder, cache)
         queries = sample_queries(folder, args.queries)
         lexical = [measure_lexical(index, queries, n) for n in (CPU_CANDIDATES, 100)]
-        rerank = (measure_rerank(index, queries[:args.rerank_queries], twin_model(args.shape), args.threads)
+        rerank = (measure_rerank(index, queries[:args.rerank_queries], twin_gguf(args.shape), args.threads)
                   if args.rerank_queries else None)
     report = {"files": args.files, "shape": args.shape, "threads": args.threads, "indexing": indexing,
               "lexical": lexical, "rerank": rerank}

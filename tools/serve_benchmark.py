@@ -31,8 +31,9 @@ from typing import Any
 import httpx
 
 from tools.benchmark import QUERY, make_documents
-from tools.tokenizer_fixture import dev_cache_dir, qwen3_tokenizer_dir
 from tools.bench_report import write_report
+from tools.tokenizer_fixture import qwen3_tokenizer_dir
+from tools.twins import twin_gguf
 
 ROWS = (("one by one", 1, True), ("8 clients", 8, True), ("32 clients", 32, True), ("32 clients, no packing", 32, False))
 
@@ -50,20 +51,6 @@ class Row:
     documents_per_s: float
     p50_ms: float
     p95_ms: float
-
-
-def twin_gguf(shape: str) -> Path:
-    """The shape twin's Q8_0 GGUF, built once and cached where tools.benchmark caches it."""
-    from local_rerank.convert.gguf_export import export_gguf
-    from tools.synthetic_model import build_synthetic_model
-
-    folder = dev_cache_dir() / "twins" / shape
-    checkpoint, path = folder / "checkpoint", folder / f"{shape}-q8_0.gguf"
-    if not (checkpoint / "model.safetensors").is_file():
-        build_synthetic_model(checkpoint, shape, dtype="bf16")
-    if not path.is_file():
-        export_gguf(checkpoint, path, "q8_0")
-    return path
 
 
 def serve_worker(model: Path, packing: bool, threads: int) -> None:
