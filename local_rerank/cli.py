@@ -124,11 +124,12 @@ def _table(results: list[RankResult]) -> str:
 
 @cli.command()
 @click.argument("checkpoint", type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["gguf", "onnx"]), default="gguf", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["gguf", "onnx", "openvino"]), default="gguf", show_default=True)
 @click.option("--quant", help="GGUF: q8_0 (INT8, default), f32, f16, bf16, or a llama.cpp type such as q4_k_m, "
                               "q6_k. ONNX: int8 (8-bit weights, default), int8-a8 (and 8-bit activations), fp32, fp16, "
-                              "int8-dynamic, int4.")
-@click.option("--out", required=True, type=click.Path(path_type=Path), help="The file (GGUF) or folder (ONNX) to write.")
+                              "int8-dynamic, int4. OpenVINO: int8 (8-bit weights in groups of 32, 8-bit activations on VNNI CPUs; "
+                              "default), fp32.")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="The file (GGUF) or folder (ONNX, OpenVINO) to write.")
 @click.option("--force", is_flag=True, help="Replace --out if it exists.")
 @click.option("--no-parity", is_flag=True, help="Skip the parity check against the float32 reference.")
 def convert(checkpoint: Path, fmt: str, quant: str | None, out: Path, force: bool, no_parity: bool) -> None:
@@ -208,9 +209,9 @@ def models_list() -> None:
 @click.argument("name")
 @click.option("--offline", is_flag=True, help="Refuse any network access (as HF_HUB_OFFLINE=1 does).")
 @click.option("--force", is_flag=True, help="Download again over an installed copy.")
-@click.option("--convert", "convert_to", type=click.Choice(["gguf", "onnx"]),
+@click.option("--convert", "convert_to", type=click.Choice(["gguf", "onnx", "openvino"]),
               help="Convert a downloaded checkpoint and install the result too.")
-@click.option("--quant", help="With --convert: the weight type (default q8_0 for GGUF, int8 for ONNX).")
+@click.option("--quant", help="With --convert: the weight type (default q8_0 for GGUF, int8 for ONNX and OpenVINO).")
 def pull(name: str, offline: bool, force: bool, convert_to: str | None, quant: str | None) -> None:
     """Download catalog model NAME from the Hugging Face hub."""
     from local_rerank.store import convert_into_store

@@ -10,7 +10,7 @@ from typing import Any, Callable, Mapping, Sequence
 from local_rerank.calibration import Measurement, measure_apart, speeds_for
 from local_rerank.errors import LocalRerankError
 from local_rerank.hardware import HardwareProbe
-from local_rerank.selector import BF16_FEATURES, ModelCandidate, Preferences, choose
+from local_rerank.selector import BF16_FEATURES, VNNI_FEATURES, ModelCandidate, Preferences, choose
 from local_rerank.text import printable
 
 
@@ -61,7 +61,12 @@ def validate_model(candidate: ModelCandidate) -> None:
 def improvements(probe: HardwareProbe, models: Sequence[ModelCandidate] = ()) -> list[str]:
     """What to install, convert or change to run faster on this machine, given the models at hand."""
     hints = []
-    if probe.cpu_features & BF16_FEATURES and not any((m.format, m.quantization) == ("gguf", "bf16") for m in models):
+    have = {(m.format, m.quantization) for m in models}
+    if probe.cpu_features & VNNI_FEATURES and ("openvino", "int8") not in have:
+        hints.append("this CPU has VNNI 8-bit dot products: an OpenVINO int8 export is the fastest faithful format on "
+                     "such CPUs (pip install 'local-rerank[convert-openvino]'; local-rerank convert CHECKPOINT "
+                     "--format openvino)")
+    if probe.cpu_features & BF16_FEATURES and ("gguf", "bf16") not in have:
         hints.append("this CPU multiplies bf16 natively: a bf16 GGUF, the released weights' own precision, is the "
                      "fastest faithful format here (local-rerank convert CHECKPOINT --quant bf16)")
     if probe.gpus and probe.llama_cpp_installed and not probe.llama_cpp_cuda:
@@ -74,6 +79,8 @@ def improvements(probe: HardwareProbe, models: Sequence[ModelCandidate] = ()) ->
         hints.append("GGUF models need llama-cpp-python: pip install 'local-rerank[gguf]'")
     if not probe.onnxruntime_installed:
         hints.append("ONNX models need onnxruntime: pip install 'local-rerank[onnx]'")
+    if ("openvino", "int8") in have and not probe.openvino_installed:
+        hints.append("OpenVINO models need openvino: pip install 'local-rerank[openvino]'")
     if "avx2" not in probe.cpu_features:
         hints.append("this CPU lacks AVX2, so INT8 scoring is slow; a GPU helps most")
     return hints
@@ -147,7 +154,8 @@ def format_report(report: dict[str, Any]) -> str:
         f"RAM: {hw['free_ram_mib']} MiB free",
         f"GPUs: {gpus}",
         f"llama-cpp-python: {_runtime(hw['llama_cpp_installed'], hw['llama_cpp_cuda'])}; "
-        f"onnxruntime: {_runtime(hw['onnxruntime_installed'], hw['onnxruntime_cuda'])}",
+        f"onnxruntime: {_runtime(hw['onnxruntime_installed'], hw['onnxruntime_cuda'])}; "
+        f"openvino: {_runtime(hw['openvino_installed'], False)}",
     ]
     for model in report["models"]:
         lines.append(f"\n{printable(model['path'])}")

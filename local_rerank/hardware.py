@@ -44,6 +44,7 @@ class HardwareProbe:
     llama_cpp_cuda: bool = False  # llama-cpp-python built with GPU offload
     onnxruntime_installed: bool = False
     onnxruntime_cuda: bool = False  # onnxruntime-gpu with its CUDA provider
+    openvino_installed: bool = False  # CPU only here: OpenVINO's GPU plugin is for Intel GPUs
 
 
 def probe_hardware() -> HardwareProbe:
@@ -62,6 +63,7 @@ def probe_hardware() -> HardwareProbe:
         llama_cpp_cuda=llama_cuda,
         onnxruntime_installed=onnx_installed,
         onnxruntime_cuda=onnx_cuda,
+        openvino_installed=importlib.util.find_spec("openvino") is not None,  # never imported by the probe
     )
 
 

@@ -19,13 +19,15 @@ GPU_HEADROOM_MIB = 1024
 CPU_HEADROOM_MIB = 1536
 # Preference among model variants, best first: fidelity first, then speed. On the CPU, every
 # variant up to f32 meets the fidelity bar (at most Q8_0's error against float32 on the parity
-# set; README "Accuracy"), in order of speed on the 0.6B shape twin (tools/benchmark.py; issue
-# 11's quiet AVX512-BF16 machine: bf16 4.2x the reference, int8-a8 3.2x, q8_0 2.2x, int8 2.6x
-# but 1.1-1.5x in README "Speed", f16 1.6x). bf16 also has a quarter of the int8 formats' error.
-# int8-dynamic is fast but 3x less faithful, and its operators have no CUDA kernels, so it is
-# last on the CPU and absent on the GPU.
-CPU_ORDER = (("gguf", "bf16"), ("onnx", "int8-a8"), ("gguf", "q8_0"), ("onnx", "int8"), ("gguf", "f16"),
-             ("onnx", "fp32"), ("gguf", "f32"), ("onnx", "int8-dynamic"))
+# set; README "Accuracy"), in order of speed on the 0.6B shape twin (tools/benchmark.py, README
+# "Speed": OpenVINO int8 3.4x the reference, bf16 3.1x where the CPU has AVX512-BF16, int8-a8
+# and q8_0 ~2.2x, f16 2x), except that bf16, with a third of the 8-bit formats' error, goes
+# before OpenVINO int8 where both run natively: fidelity first when speeds are that close
+# (`doctor --bench` measures them, and measured speeds then decide). int8-dynamic is fast but
+# 3x less faithful, and its operators have no CUDA kernels, so it is last on the CPU and absent
+# on the GPU. OpenVINO runs on the CPU only.
+CPU_ORDER = (("gguf", "bf16"), ("openvino", "int8"), ("onnx", "int8-a8"), ("gguf", "q8_0"), ("onnx", "int8"),
+             ("gguf", "f16"), ("onnx", "fp32"), ("openvino", "fp32"), ("gguf", "f32"), ("onnx", "int8-dynamic"))
 # Formats at least as faithful as Q8_0 on the parity set: measured speed may reorder these, never
 # put a less faithful one (W8A8 int8-dynamic, 4-bit) ahead of them.
 CPU_FAITHFUL = frozenset(CPU_ORDER) - {("onnx", "int8-dynamic")}
@@ -33,6 +35,10 @@ CPU_FAITHFUL = frozenset(CPU_ORDER) - {("onnx", "int8-dynamic")}
 # variant, so bf16 then goes behind f32.
 BF16_FEATURES = frozenset({"avx512_bf16", "amx_bf16"})
 _BF16 = ("gguf", "bf16")
+# OpenVINO's int8 export multiplies 8-bit activations by 8-bit weights only with VNNI (or AMX);
+# without, its products run in float32 on weights widened at run time, slower than GGUF Q8_0.
+VNNI_FEATURES = frozenset({"avx512_vnni", "avx_vnni", "amx_int8"})
+_OPENVINO_INT8 = ("openvino", "int8")
 # Measured on an H100 (tools/gpu_benchmark.py, 0.6B twin, 100 documents of 256 tokens): GGUF
 # bf16 404 ms at 2.1e-3 from the reference, f16 543 ms at 1.5e-3, q8_0 523 ms at 1.2e-2 (q8_0
 # only saves memory, which the free-memory check already accounts for). onnxruntime-gpu is not
@@ -49,7 +55,7 @@ class ModelCandidate:
     """A model file that could be run: where it is, its format and weight type, its size."""
 
     path: Path
-    format: str  # "gguf" or "onnx"
+    format: str  # "gguf", "onnx" or "openvino"
     quantization: str
     size_mib: float
 
@@ -125,7 +131,7 @@ def _cpu_choices(probe: HardwareProbe, models: list[ModelCandidate], preferences
         memory = ("" if m.size_mib + CPU_HEADROOM_MIB <= probe.free_ram_mib
                   else f"; warning: needs about {m.size_mib + CPU_HEADROOM_MIB:.0f} MiB, {probe.free_ram_mib} free")
         choices.append(Choice(m, m.format, "cpu", threads, f"CPU, {threads} threads (physical cores); {isa}"
-                              f"{_bf16_note(probe, m)}{_measured(speeds, m, 'cpu')}{memory}"))
+                              f"{_format_note(probe, m)}{_measured(speeds, m, 'cpu')}{memory}"))
     return choices
 
 
@@ -143,15 +149,28 @@ def _measured(speeds: Speeds, model: ModelCandidate, device: str) -> str:
 
 
 def cpu_order(features: frozenset[str]) -> tuple[tuple[str, str], ...]:
-    """CPU_ORDER for a CPU with these features: bf16 first only where it runs natively."""
-    if features & BF16_FEATURES:
-        return CPU_ORDER
-    rest = tuple(variant for variant in CPU_ORDER if variant != _BF16)
-    after_f32 = rest.index(("gguf", "f32")) + 1
-    return rest[:after_f32] + (_BF16,) + rest[after_f32:]
+    """CPU_ORDER for a CPU with these features: bf16 early only where it runs natively (else
+    behind f32), OpenVINO int8 first only with VNNI (else behind GGUF Q8_0)."""
+    order = CPU_ORDER
+    if not features & BF16_FEATURES:
+        order = _moved_after(order, _BF16, ("gguf", "f32"))
+    if not features & VNNI_FEATURES:
+        order = _moved_after(order, _OPENVINO_INT8, ("gguf", "q8_0"))
+    return order
 
 
-def _bf16_note(probe: HardwareProbe, model: ModelCandidate) -> str:
+def _moved_after(order: tuple[tuple[str, str], ...], variant: tuple[str, str],
+                 anchor: tuple[str, str]) -> tuple[tuple[str, str], ...]:
+    rest = tuple(v for v in order if v != variant)
+    after = rest.index(anchor) + 1
+    return rest[:after] + (variant,) + rest[after:]
+
+
+def _format_note(probe: HardwareProbe, model: ModelCandidate) -> str:
+    """How this CPU runs the model's arithmetic, for the formats whose speed depends on it."""
+    if (model.format, model.quantization) == _OPENVINO_INT8:
+        return ("; OpenVINO multiplies 8-bit activations by 8-bit weights (VNNI)" if probe.cpu_features & VNNI_FEATURES
+                else "; no VNNI: OpenVINO widens the 8-bit weights to float32 (slower than GGUF Q8_0)")
     if (model.format, model.quantization) != _BF16:
         return ""
     if probe.cpu_features & BF16_FEATURES:
@@ -179,15 +198,16 @@ def _ordered(models: list[ModelCandidate], order: tuple[tuple[str, str], ...], k
 
 
 def _installed(probe: HardwareProbe, fmt: str) -> bool:
-    return probe.llama_cpp_installed if fmt == "gguf" else probe.onnxruntime_installed
+    return {"gguf": probe.llama_cpp_installed, "onnx": probe.onnxruntime_installed,
+            "openvino": probe.openvino_installed}.get(fmt, False)
 
 
 def _has_cuda(probe: HardwareProbe, fmt: str) -> bool:
-    return probe.llama_cpp_cuda if fmt == "gguf" else probe.onnxruntime_cuda
+    return {"gguf": probe.llama_cpp_cuda, "onnx": probe.onnxruntime_cuda}.get(fmt, False)  # OpenVINO: CPU only
 
 
 def _runtime(fmt: str) -> str:
-    return "llama-cpp-python" if fmt == "gguf" else "onnxruntime-gpu"
+    return {"gguf": "llama-cpp-python", "onnx": "onnxruntime-gpu"}[fmt]
 
 
 def _isa_note(probe: HardwareProbe) -> str:
@@ -208,7 +228,8 @@ def _why_no_gpu(probe: HardwareProbe, models: list[ModelCandidate]) -> str:
     formats = {m.format for m in models}
     if not any(_has_cuda(probe, f) for f in formats):
         hints = {"gguf": "llama-cpp-python was built without CUDA (reinstall with CMAKE_ARGS=\"-DGGML_CUDA=on\")",
-                 "onnx": "onnxruntime has no CUDA provider (install onnxruntime-gpu instead of onnxruntime)"}
+                 "onnx": "onnxruntime has no CUDA provider (install onnxruntime-gpu instead of onnxruntime)",
+                 "openvino": "OpenVINO models run on the CPU only"}
         return f"{gpu.name} found, but " + "; ".join(hints[f] for f in sorted(formats))
     smallest = min((m for m in models if _has_cuda(probe, m.format)), key=lambda m: m.size_mib)
     return (f"{gpu.name} has {gpu.free_mib} MiB free; the smallest model that runs there needs about "
@@ -219,6 +240,6 @@ def _why_nothing(probe: HardwareProbe, models: list[ModelCandidate]) -> str:
     if not models:
         return "no model to run: convert one with `local-rerank convert`"
     formats = sorted({m.format for m in models})
-    extras = {"gguf": "'local-rerank[gguf]'", "onnx": "'local-rerank[onnx]'"}
+    extras = {"gguf": "'local-rerank[gguf]'", "onnx": "'local-rerank[onnx]'", "openvino": "'local-rerank[openvino]'"}
     return "no runtime for " + ", ".join(formats) + " models is installed: pip install " + \
         " ".join(extras[f] for f in formats if not _installed(probe, f))

@@ -22,7 +22,7 @@ from local_rerank.errors import InputError, SettingsError
 from local_rerank.recipe import DEFAULT_MAX_LENGTH, check_max_length
 
 ENV_PREFIX = "LOCAL_RERANK_"
-BACKENDS = ("gguf", "onnx")
+BACKENDS = ("gguf", "onnx", "openvino")
 DEVICES = ("auto", "cpu", "cuda")
 # Bounds of the numbers a user gives, checked before any native code sees them.
 MAX_THREADS = 512  # llama.cpp's GGML_MAX_N_THREADS: more aborts the process
@@ -36,7 +36,7 @@ class Settings:
 
     Attributes:
         model: the model file or export folder used when ``--model`` is not given.
-        backend: "gguf" or "onnx" to override the format read from the model; None reads it.
+        backend: "gguf", "onnx" or "openvino" to override the format read from the model; None reads it.
         device: "auto" (GPU when usable), "cpu" or "cuda" (an error without a usable GPU).
         threads: CPU threads; None uses the physical cores.
         max_length: token budget of one prompt (128 to 32768).

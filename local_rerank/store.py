@@ -36,7 +36,7 @@ NETWORK_TIMEOUT_S = 2.0  # to tell "offline" from "online" before huggingface_hu
 
 @dataclass(frozen=True)
 class StoredModel:
-    """A model in the store: its name, format ("gguf", "onnx" or "hf") and payload path."""
+    """A model in the store: its name, format ("gguf", "onnx", "openvino" or "hf") and payload path."""
 
     name: str
     format: str
@@ -220,7 +220,7 @@ def convert_into_store(stored: StoredModel, store: Path, fmt: str = "gguf", quan
     if stored.format != "hf":
         raise InputError(f"{stored.name} is already a {stored.format} model; only checkpoints are converted")
     quant = quant or DEFAULT_QUANT[fmt]
-    name = f"{stored.name}-{quant}" if fmt == "gguf" else f"{stored.name}-onnx-{quant}"
+    name = f"{stored.name}-{quant}" if fmt == "gguf" else f"{stored.name}-{fmt}-{quant}"
     with tempfile.TemporaryDirectory(dir=store) as tmp:
         out = Path(tmp) / (f"{name}.gguf" if fmt == "gguf" else name)
         convert_checkpoint(stored.path, out, fmt=fmt, quant=quant)
@@ -301,7 +301,7 @@ def _is_record(record: Any) -> bool:
 def _validate(source: Path) -> str:
     from local_rerank.backends import detect_format
 
-    if source.is_dir() and (source / "config.json").is_file() and not (source / "model.onnx").is_file():
+    if source.is_dir() and (source / "config.json").is_file() and not any((source / name).is_file() for name in ("model.onnx", "model.xml")):
         from local_rerank.convert.checkpoint import read_qwen3_config
         from local_rerank.errors import ConversionError
 

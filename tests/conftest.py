@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from local_rerank.tokenizer import Tokenizer
-from tests.tolerances import ONNX_TOLERANCE, TOLERANCE
+from tests.tolerances import ONNX_TOLERANCE, OPENVINO_TOLERANCE, TOLERANCE
 from tools.tokenizer_fixture import qwen3_tokenizer_dir
 
 
@@ -129,6 +129,26 @@ def onnx_exports(tmp_path_factory: pytest.TempPathFactory, checkpoints, onnxrunt
         for quant in ONNX_TOLERANCE:
             exports[head, quant] = folder / f"tiny-{head}-{quant}"
             convert_checkpoint(checkpoint, exports[head, quant], fmt="onnx", quant=quant, check_parity=False)
+    return exports
+
+
+@pytest.fixture(scope="session")
+def openvino():
+    return pytest.importorskip("openvino")
+
+
+@pytest.fixture(scope="session")
+def openvino_exports(tmp_path_factory: pytest.TempPathFactory, checkpoints, openvino) -> dict[tuple[str, str], Path]:
+    """(head, variant) -> OpenVINO export folder (with manifest), for tied/untied heads."""
+    pytest.importorskip("optimum.exporters.onnx")
+    from local_rerank.convert.pipeline import convert_checkpoint
+
+    folder = tmp_path_factory.mktemp("openvino")
+    exports = {}
+    for head, checkpoint in checkpoints.items():
+        for quant in OPENVINO_TOLERANCE:
+            exports[head, quant] = folder / f"tiny-{head}-{quant}"
+            convert_checkpoint(checkpoint, exports[head, quant], fmt="openvino", quant=quant, check_parity=False)
     return exports
 
 

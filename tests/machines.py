@@ -6,7 +6,7 @@ from local_rerank.hardware import Gpu, HardwareProbe
 
 VNNI_LAPTOP = HardwareProbe(cpu_model="laptop", physical_cores=8, logical_cores=16, free_ram_mib=16000,
                             cpu_features=frozenset({"avx2", "fma", "avx_vnni"}), llama_cpp_installed=True,
-                            onnxruntime_installed=True)
+                            onnxruntime_installed=True, openvino_installed=True)
 AVX2_DESKTOP = replace(VNNI_LAPTOP, cpu_features=frozenset({"avx2", "fma"}), physical_cores=4)
 OLD_CPU = replace(VNNI_LAPTOP, cpu_features=frozenset(), physical_cores=2)
 SMALL_GPU = replace(VNNI_LAPTOP, gpus=(Gpu("GeForce GTX 1650", 4096, 3500, "7.5"),), llama_cpp_cuda=True,

@@ -24,7 +24,9 @@ F32_06B = ModelCandidate(Path("0.6b-f32.gguf"), "gguf", "f32", 2272)
 ONNX_A8 = ModelCandidate(Path("0.6b-onnx-int8-a8"), "onnx", "int8-a8", 1067)
 ONNX_FP32 = ModelCandidate(Path("0.6b-onnx-fp32"), "onnx", "fp32", 2274)
 Q4 = ModelCandidate(Path("0.6b-q4_k_m.gguf"), "gguf", "q4_k_m", 380)
-EVERY_CPU_FORMAT = [Q4, ONNX_DYNAMIC, F32_06B, ONNX_FP32, F16_06B, ONNX_INT8, Q8_06B, ONNX_A8, BF16_06B]
+OV_INT8 = ModelCandidate(Path("0.6b-openvino-int8"), "openvino", "int8", 689)
+OV_FP32 = ModelCandidate(Path("0.6b-openvino-fp32"), "openvino", "fp32", 2274)
+EVERY_CPU_FORMAT = [Q4, ONNX_DYNAMIC, F32_06B, OV_FP32, ONNX_FP32, F16_06B, ONNX_INT8, Q8_06B, OV_INT8, ONNX_A8, BF16_06B]
 
 
 @pytest.mark.parametrize(
@@ -110,14 +112,18 @@ def test_unknown_variants_run_on_the_cpu_only_and_last() -> None:
 @pytest.mark.parametrize(
     ("probe", "order", "reason"),
     [
-        # bf16 is first only where the CPU multiplies bf16 natively; elsewhere it goes behind f32.
-        (AVX2_ONLY, [ONNX_A8, Q8_06B, ONNX_INT8, F16_06B, ONNX_FP32, F32_06B, BF16_06B, ONNX_DYNAMIC, Q4],
-         "AVX2 without VNNI"),
-        (AVX_VNNI, [ONNX_A8, Q8_06B, ONNX_INT8, F16_06B, ONNX_FP32, F32_06B, BF16_06B, ONNX_DYNAMIC, Q4], "VNNI"),
-        (AVX512_VNNI, [ONNX_A8, Q8_06B, ONNX_INT8, F16_06B, ONNX_FP32, F32_06B, BF16_06B, ONNX_DYNAMIC, Q4], "VNNI"),
-        (AVX512_BF16, [BF16_06B, ONNX_A8, Q8_06B, ONNX_INT8, F16_06B, ONNX_FP32, F32_06B, ONNX_DYNAMIC, Q4],
-         "bf16 products run natively"),
-        (AMX, [BF16_06B, ONNX_A8, Q8_06B, ONNX_INT8, F16_06B, ONNX_FP32, F32_06B, ONNX_DYNAMIC, Q4], "AMX"),
+        # bf16 is early only where the CPU multiplies bf16 natively; elsewhere it goes behind f32.
+        # OpenVINO int8 is first only with VNNI (8-bit products); elsewhere it goes behind Q8_0.
+        (AVX2_ONLY, [ONNX_A8, Q8_06B, OV_INT8, ONNX_INT8, F16_06B, ONNX_FP32, OV_FP32, F32_06B, BF16_06B,
+                     ONNX_DYNAMIC, Q4], "AVX2 without VNNI"),
+        (AVX_VNNI, [OV_INT8, ONNX_A8, Q8_06B, ONNX_INT8, F16_06B, ONNX_FP32, OV_FP32, F32_06B, BF16_06B,
+                    ONNX_DYNAMIC, Q4], "OpenVINO multiplies 8-bit activations by 8-bit weights"),
+        (AVX512_VNNI, [OV_INT8, ONNX_A8, Q8_06B, ONNX_INT8, F16_06B, ONNX_FP32, OV_FP32, F32_06B, BF16_06B,
+                       ONNX_DYNAMIC, Q4], "VNNI INT8 dot products"),
+        (AVX512_BF16, [BF16_06B, OV_INT8, ONNX_A8, Q8_06B, ONNX_INT8, F16_06B, ONNX_FP32, OV_FP32, F32_06B,
+                       ONNX_DYNAMIC, Q4], "bf16 products run natively"),
+        (AMX, [BF16_06B, OV_INT8, ONNX_A8, Q8_06B, ONNX_INT8, F16_06B, ONNX_FP32, OV_FP32, F32_06B, ONNX_DYNAMIC, Q4],
+         "AMX"),
     ],
 )
 def test_cpu_formats_are_ordered_by_fidelity_then_speed_on_each_cpu(probe, order, reason: str) -> None:
@@ -131,10 +137,19 @@ def test_a_bf16_model_on_a_cpu_without_bf16_says_it_is_slow() -> None:
     assert "bf16 is converted in software" in choice.reason
 
 
-def test_the_cpu_order_only_moves_bf16() -> None:
-    without_bf16 = cpu_order(frozenset({"avx2"}))
-    assert sorted(without_bf16) == sorted(CPU_ORDER) and without_bf16 != CPU_ORDER
-    assert [v for v in without_bf16 if v != ("gguf", "bf16")] == [v for v in CPU_ORDER if v != ("gguf", "bf16")]
+def test_the_cpu_order_only_moves_bf16_and_openvino_int8() -> None:
+    moved = {("gguf", "bf16"), ("openvino", "int8")}
+    avx2 = cpu_order(frozenset({"avx2"}))
+    assert sorted(avx2) == sorted(CPU_ORDER) and avx2 != CPU_ORDER
+    assert [v for v in avx2 if v not in moved] == [v for v in CPU_ORDER if v not in moved]
+    assert cpu_order(frozenset({"avx512_vnni", "avx512_bf16"})) == CPU_ORDER
+
+
+def test_openvino_models_never_run_on_a_gpu() -> None:
+    choices = choose(H100, [OV_INT8, Q8_06B])
+    assert [(c.model, c.device) for c in choices] == [(Q8_06B, "cuda"), (OV_INT8, "cpu"), (Q8_06B, "cpu")]
+    with pytest.raises(BackendUnavailableError, match="OpenVINO models run on the CPU only"):
+        choose(H100, [OV_INT8], Preferences(device="cuda"))
 
 
 def test_measured_speeds_order_the_faithful_formats_fastest_first() -> None:

@@ -15,6 +15,8 @@ costs). Each row runs in its own process so that its peak memory is its own:
   onnx-int8           the same, 8-bit weight-only MatMulNBits (the ONNX default; fp32 compute)
   onnx-int8-a8        the same weights with 8-bit activations (accuracy_level=4: int8 compute)
   onnx-int8-dynamic   the same, dynamic W8A8 INT8 (CPU-only operators)
+  openvino-int8       our OpenVINO backend: 8-bit weights in groups of 32, 8-bit activations per
+                      group of 32 at run time (VNNI), float32 head
 
 It also measures this machine's own matrix-multiply peak with the same threads (fp32 with
 numpy, bf16 and int8 with torch's CPU kernels; best of several 2048-cube products) and
@@ -44,16 +46,16 @@ from typing import Callable
 import numpy as np
 
 from tools.bench_report import write_report
-from tools.twins import twin_checkpoint, twin_gguf, twin_onnx
+from tools.twins import twin_checkpoint, twin_gguf, twin_onnx, twin_openvino
 
 ROWS = ("reference", "gguf-q8_0", "gguf-q8_0-unshared", "gguf-q8_0-rank", "gguf-bf16", "gguf-f16", "onnx-fp32",
-        "onnx-int8", "onnx-int8-a8", "onnx-int8-dynamic")
+        "onnx-int8", "onnx-int8-a8", "onnx-int8-dynamic", "openvino-int8")
 ONNX_VARIANTS = ("fp32", "int8", "int8-a8", "int8-dynamic")
 GGUF_TYPES = ("q8_0", "bf16", "f16")
 # The arithmetic each row's matrix products run on (for its share of the machine's peak).
 KERNELS = {"reference": "fp32", "gguf-q8_0": "int8", "gguf-q8_0-unshared": "int8", "gguf-q8_0-rank": "int8",
            "gguf-bf16": "bf16", "gguf-f16": "fp32", "onnx-fp32": "fp32", "onnx-int8": "fp32",
-           "onnx-int8-a8": "int8", "onnx-int8-dynamic": "int8"}
+           "onnx-int8-a8": "int8", "onnx-int8-dynamic": "int8", "openvino-int8": "int8"}
 PEAK_SIZE = 2048
 QUERY = "how do I copy a folder with all its files to another disk?"
 SENTENCES = (
@@ -94,6 +96,7 @@ def prepare_models(shape: str) -> tuple[Path, dict[str, Path]]:
     files["gguf-q8_0-rank"] = files["gguf-q8_0-unshared"] = files["gguf-q8_0"]
     for quant in ONNX_VARIANTS:
         files[f"onnx-{quant}"] = twin_onnx(shape, quant)
+    files["openvino-int8"] = twin_openvino(shape, "int8")
     return checkpoint, files
 
 
@@ -114,10 +117,13 @@ def run_worker(row: str, model: Path, documents: list[str], threads: int) -> dic
         from local_rerank import BackendOptions, Reranker
         from local_rerank.backends.gguf import GgufBackend
         from local_rerank.backends.onnx import OnnxBackend
+        from local_rerank.backends.openvino import OpenVinoBackend
 
         options = BackendOptions(threads=threads)
         if row.startswith("onnx"):
             backend = OnnxBackend(model, options)
+        elif row.startswith("openvino"):
+            backend = OpenVinoBackend(model, options)
         else:
             backend = GgufBackend(model, options, scoring_path="rank" if row.endswith("-rank") else "causal",
                                   share_prefix=not row.endswith("-unshared"))
@@ -191,7 +197,7 @@ def _run_row(row: str, model: Path, documents_file: Path, threads: int) -> dict:
 
 
 def _size_mib(path: Path) -> float:
-    files = [p for p in path.iterdir() if p.suffix in (".onnx", ".data", ".safetensors")] if path.is_dir() else [path]
+    files = [p for p in path.iterdir() if p.suffix in (".onnx", ".data", ".safetensors", ".bin")] if path.is_dir() else [path]
     return sum(p.stat().st_size for p in files) / 2**20
 
 

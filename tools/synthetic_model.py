@@ -9,7 +9,16 @@ calibration (a forward pass with transformers) sets the yes/no rows of the outpu
 that the yes-minus-no logit gap follows what varies most between prompts, centred on zero
 with a standard deviation of about 1.5 (see calibrate_answer_rows).
 
-    python -m tools.synthetic_model OUT --shape tiny [--untied] [--seed 0] [--dtype f32]
+Real LLMs carry a few hidden channels whose activations are 10-100x the rest ("massive
+activations"); random weights do not. ``outliers=K`` builds an honest twin for 8-bit
+activation formats: K hidden channels of every RMSNorm weight that feeds a projection are
+multiplied by ``OUTLIER_FACTOR`` and the matching input columns of those projections (q, k, v;
+gate, up) divided by it. The float model computes the same function, so the reference scores
+do not move, but every such matrix product now sees K channels ``OUTLIER_FACTOR`` times the
+others: what per-tensor activation quantization cannot represent, and per-group quantization
+feels only in the groups that hold an outlier.
+
+    python -m tools.synthetic_model OUT --shape tiny [--untied] [--seed 0] [--dtype f32] [--outliers K]
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ from local_rerank.recipe import format_prompt
 from tools.tokenizer_fixture import qwen3_tokenizer_dir
 
 VOCAB_SIZE = 151669  # the Qwen3-Reranker checkpoints' vocab_size (the tokenizer's full size)
+OUTLIER_FACTOR = 30.0
 
 
 @dataclass(frozen=True)
@@ -82,7 +92,34 @@ def config_for(shape: Shape, tied: bool, dtype: str) -> dict:
     }
 
 
-def _tensors(shape: Shape, tied: bool, seed: int) -> Iterator[tuple[str, tuple[int, ...], Callable[[], np.ndarray]]]:
+def outlier_channels(hidden: int, count: int, seed: int) -> np.ndarray:
+    """The ``count`` hidden channels an outlier twin scales (fixed by the seed)."""
+    return np.sort(np.random.default_rng([seed, 999_999]).choice(hidden, size=count, replace=False))
+
+
+def _tensors(shape: Shape, tied: bool, seed: int,
+             outliers: int = 0) -> Iterator[tuple[str, tuple[int, ...], Callable[[], np.ndarray]]]:
+    channels = outlier_channels(shape.hidden, outliers, seed)
+    for name, size, make in _plain_tensors(shape, tied, seed):
+        if outliers and name.endswith("layernorm.weight"):
+            yield name, size, _scaled(make, channels, OUTLIER_FACTOR)
+        elif outliers and name.endswith(("q_proj.weight", "k_proj.weight", "v_proj.weight", "gate_proj.weight",
+                                         "up_proj.weight")):
+            yield name, size, _scaled(make, channels, 1 / OUTLIER_FACTOR)
+        else:
+            yield name, size, make
+
+
+def _scaled(make: Callable[[], np.ndarray], channels: np.ndarray, factor: float) -> Callable[[], np.ndarray]:
+    """``make`` with its last axis's ``channels`` multiplied by ``factor``."""
+    def scaled() -> np.ndarray:
+        tensor = make()
+        tensor[..., channels] *= factor
+        return tensor
+    return scaled
+
+
+def _plain_tensors(shape: Shape, tied: bool, seed: int) -> Iterator[tuple[str, tuple[int, ...], Callable[[], np.ndarray]]]:
     h, hd = shape.hidden, shape.head_dim
     branch = 2.0 / shape.layers**0.5  # keeps the residual stream's size independent of depth
 
@@ -149,9 +186,10 @@ def calibrate_answer_rows(out: Path, target_std: float = 1.5) -> None:
 
 def build_synthetic_model(
     out: Path, shape_name: str = "tiny", *, tied: bool | None = None, seed: int = 0, dtype: str = "f32",
-    calibrate: bool = True,
+    calibrate: bool = True, outliers: int = 0,
 ) -> Path:
-    """Write a Hugging Face checkpoint folder (config, weights, real tokenizer, README) to ``out``."""
+    """Write a Hugging Face checkpoint folder (config, weights, real tokenizer, README) to ``out``;
+    ``outliers`` hidden channels become activation outliers (see the module's docstring)."""
     shape = SHAPES[shape_name]
     tied = shape.tied if tied is None else tied
     out = Path(out)
@@ -164,8 +202,9 @@ def build_synthetic_model(
         f"Random weights (seed {seed}, {'tied' if tied else 'untied'} head) in the exact shape of "
         "Qwen3-Reranker, with the real Qwen3 tokenizer. Built by tools/synthetic_model.py for "
         "tests and benchmarks; its scores mean nothing.\n"
+        + (f"\n{outliers} hidden channels are activation outliers ({OUTLIER_FACTOR:g}x).\n" if outliers else "")
     )
-    write_safetensors(out / "model.safetensors", _tensors(shape, tied, seed), dtype.upper())
+    write_safetensors(out / "model.safetensors", _tensors(shape, tied, seed, outliers), dtype.upper())
     if calibrate:
         calibrate_answer_rows(out)
     return out
@@ -180,10 +219,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--dtype", choices=["f32", "bf16", "f16"], default="f32")
     parser.add_argument("--no-calibrate", action="store_true", help="skip the head calibration (needs torch)")
+    parser.add_argument("--outliers", type=int, default=0, help="hidden channels made activation outliers")
     args = parser.parse_args()
     tied = True if args.tied else False if args.untied else None
     print(build_synthetic_model(args.out, args.shape, tied=tied, seed=args.seed, dtype=args.dtype,
-                                calibrate=not args.no_calibrate))
+                                calibrate=not args.no_calibrate, outliers=args.outliers))
 
 
 if __name__ == "__main__":

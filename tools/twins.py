@@ -1,5 +1,5 @@
 """The shape twins the benchmarks run on: a random-weight checkpoint in the exact shape of a
-Qwen3-Reranker (tools/synthetic_model.py) and its GGUF and ONNX conversions, each built once
+Qwen3-Reranker (tools/synthetic_model.py) and its GGUF, ONNX and OpenVINO conversions, each built once
 and cached under the developer cache (``twins/<shape>/``), shared by every benchmark."""
 
 from __future__ import annotations
@@ -40,4 +40,16 @@ def twin_onnx(shape: str, quant: str) -> Path:
     if not (path / "model.onnx").is_file():
         shutil.rmtree(path, ignore_errors=True)
         export_onnx(checkpoint, path, quant)
+    return path
+
+
+def twin_openvino(shape: str, quant: str) -> Path:
+    """The shape twin as an OpenVINO export folder of variant ``quant`` (optimum, torch and openvino needed to build it)."""
+    from local_rerank.convert.openvino_export import export_openvino
+
+    checkpoint = twin_checkpoint(shape)
+    path = checkpoint.parent / f"{shape}-openvino-{quant}"
+    if not (path / "model.xml").is_file():
+        shutil.rmtree(path, ignore_errors=True)
+        export_openvino(checkpoint, path, quant)
     return path

@@ -8,7 +8,7 @@ from local_rerank.backends.base import Backend, BackendOptions
 from local_rerank.errors import ModelError
 from local_rerank.gguf_file import is_gguf
 
-BACKENDS = ("gguf", "onnx")
+BACKENDS = ("gguf", "onnx", "openvino")
 
 
 def detect_format(path: Path) -> str:
@@ -18,7 +18,7 @@ def detect_format(path: Path) -> str:
         ModelError: nothing there, something that is neither a regular file nor a folder (a
             FIFO would block the read), or neither a GGUF file nor an ONNX export folder.
     """
-    from local_rerank.backends.onnx import model_folder
+    from local_rerank.backends import onnx, openvino
 
     path = Path(path)
     if not path.exists():
@@ -27,9 +27,12 @@ def detect_format(path: Path) -> str:
         raise ModelError(f"{path} is neither a regular file nor a folder, so it is not a model")
     if is_gguf(path):
         return "gguf"
-    if model_folder(path) is not None:
+    if onnx.model_folder(path) is not None:
         return "onnx"
-    raise ModelError(f"{path} is not a model local-rerank can run (expected a GGUF file or an ONNX export folder)")
+    if openvino.model_folder(path) is not None:
+        return "openvino"
+    raise ModelError(f"{path} is not a model local-rerank can run "
+                     "(expected a GGUF file, or an ONNX or OpenVINO export folder)")
 
 
 def open_backend(path: Path, backend: str | None = None, options: BackendOptions = BackendOptions(),
@@ -44,6 +47,10 @@ def open_backend(path: Path, backend: str | None = None, options: BackendOptions
         from local_rerank.backends.onnx import OnnxBackend
 
         return OnnxBackend(Path(path), options, max_length=max_length)
+    if name == "openvino":
+        from local_rerank.backends.openvino import OpenVinoBackend
+
+        return OpenVinoBackend(Path(path), options, max_length=max_length)
     raise ModelError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
 
 

@@ -16,14 +16,12 @@ from typing import Any, Sequence
 import numpy as np
 
 from local_rerank.backends.base import Backend, BackendOptions, available_cores
-from local_rerank.convert.manifest import manifest_path, read_manifest
+from local_rerank.backends.export_folder import (PAD_TOKEN, checked_tokenizer, find_export_folder, padded_batch,
+                                                 probabilities)
 from local_rerank.errors import BackendUnavailableError, DeviceFallbackWarning, ModelError
-from local_rerank.files import sha256_file
 from local_rerank.recipe import DEFAULT_MAX_LENGTH
-from local_rerank.tokenizer import Tokenizer
 
 MODEL_FILE = "model.onnx"
-PAD_TOKEN = "<|endoftext|>"
 DEFAULT_BATCH_TOKENS = 4096  # padded tokens per run
 MAX_SEQUENCES = 32
 _CUDA, _CPU = "CUDAExecutionProvider", "CPUExecutionProvider"
@@ -31,9 +29,7 @@ _CUDA, _CPU = "CUDAExecutionProvider", "CPUExecutionProvider"
 
 def model_folder(path: Path) -> Path | None:
     """The export folder for ``path`` (the folder or its model.onnx), or None if it is not one."""
-    path = Path(path)
-    folder = path.parent if path.is_file() and path.suffix == ".onnx" else path
-    return folder if (folder / MODEL_FILE).is_file() else None
+    return find_export_folder(path, MODEL_FILE)
 
 
 class OnnxBackend(Backend):
@@ -60,7 +56,7 @@ class OnnxBackend(Backend):
         if folder is None:
             raise ModelError(f"{path} is not an ONNX export folder (no {MODEL_FILE})")
         ort = _onnxruntime()
-        self.tokenizer = _checked_tokenizer(folder)
+        self.tokenizer = checked_tokenizer(folder)
         self.model_name = folder.name
         self.max_batch_tokens = max(options.max_batch_tokens or DEFAULT_BATCH_TOKENS, max_length)
         self.max_batch_sequences = MAX_SEQUENCES
@@ -71,14 +67,8 @@ class OnnxBackend(Backend):
         _check_graph(self._session, folder)
 
     def _score_batch(self, sequences: Sequence[Sequence[int]]) -> np.ndarray:
-        width = max(len(s) for s in sequences)
-        input_ids = np.full((len(sequences), width), self._pad_id, dtype=np.int64)
-        attention_mask = np.zeros((len(sequences), width), dtype=np.int64)
-        for row, ids in enumerate(sequences):
-            input_ids[row, : len(ids)] = ids
-            attention_mask[row, : len(ids)] = 1
-        (logits,) = self._session.run(["logits"], {"input_ids": input_ids, "attention_mask": attention_mask})
-        return 1.0 / (1.0 + np.exp(-logits[:, 0].astype(np.float64)))
+        (logits,) = self._session.run(["logits"], padded_batch(sequences, self._pad_id))
+        return probabilities(logits)
 
     def _release(self) -> None:
         """Drop the session."""
@@ -116,26 +106,6 @@ def _session(ort: Any, model: Path, device: str, threads: int) -> Any:
             raise BackendUnavailableError("--device cuda: onnxruntime could not start its CUDA provider")
         warnings.warn("onnxruntime could not use the GPU; running on the CPU", DeviceFallbackWarning, stacklevel=3)
     return session
-
-
-def _checked_tokenizer(folder: Path) -> Tokenizer:
-    tokenizer_file = folder / "tokenizer.json"
-    if not tokenizer_file.is_file():
-        raise ModelError(f"{folder} has no tokenizer.json")
-    manifest = manifest_path(folder)
-    if manifest.is_file():
-        expected = _recorded_sha256(read_manifest(manifest), "tokenizer.json")
-        if expected and expected != sha256_file(tokenizer_file):
-            raise ModelError(f"{folder}: tokenizer.json is not the one this model was exported with")
-    return Tokenizer.from_file(tokenizer_file)
-
-
-def _recorded_sha256(manifest: dict[str, Any], name: str) -> str | None:
-    """The sha256 the manifest records for file ``name``, None where it records none."""
-    files = manifest.get("files")
-    entry = files.get(name) if isinstance(files, dict) else None
-    sha256 = entry.get("sha256") if isinstance(entry, dict) else None
-    return sha256 if isinstance(sha256, str) else None
 
 
 def _check_graph(session: Any, folder: Path) -> None:

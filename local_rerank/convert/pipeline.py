@@ -1,6 +1,6 @@
 """``local-rerank convert``: export, parity check, manifest, and a safe move into place.
 
-The new file (GGUF) or folder (ONNX) is written beside its destination under a temporary
+The new file (GGUF) or folder (ONNX, OpenVINO) is written beside its destination under a temporary
 name, checked against the float32 reference when torch and transformers are installed,
 and only then moved to the destination. A model that fails its parity check is kept as
 ``<out>.rejected`` (with its manifest) for inspection, and the conversion raises. Nothing
@@ -18,11 +18,12 @@ from local_rerank.convert.manifest import MANIFEST_SUFFIX, build_manifest, manif
 from local_rerank.errors import ConversionError
 from local_rerank.files import move_into_place, remove_path
 
-FORMATS = ("gguf", "onnx")
-DEFAULT_QUANT = {"gguf": "q8_0", "onnx": "int8"}
+FORMATS = ("gguf", "onnx", "openvino")
+DEFAULT_QUANT = {"gguf": "q8_0", "onnx": "int8", "openvino": "int8"}
 _LIBRARIES = {
     "gguf": ("gguf", "numpy", "llama_cpp_python", "tokenizers", "torch", "transformers"),
     "onnx": ("optimum", "optimum-onnx", "onnx", "onnxruntime", "onnxruntime-gpu", "torch", "transformers"),
+    "openvino": ("openvino", "optimum", "optimum-onnx", "onnx", "torch", "transformers"),
 }
 
 
@@ -80,7 +81,7 @@ def convert_checkpoint(checkpoint: Path, out: Path, *, fmt: str = "gguf", quant:
 
 def _outputs(out: Path, fmt: str) -> list[Path]:
     """What a conversion to ``out`` writes: the model, and beside a GGUF file its manifest
-    (an ONNX folder holds its own)."""
+    (an export folder holds its own)."""
     return [out, out.with_name(out.name + MANIFEST_SUFFIX)] if fmt == "gguf" else [out]
 
 
@@ -89,10 +90,14 @@ def _export(fmt: str, checkpoint: Path, target: Path, quant: str, progress: Prog
         from local_rerank.convert.gguf_export import export_gguf
 
         export_gguf(checkpoint, target, quant, progress)
-    else:
+    elif fmt == "onnx":
         from local_rerank.convert.onnx_export import export_onnx
 
         export_onnx(checkpoint, target, quant)
+    else:
+        from local_rerank.convert.openvino_export import export_openvino
+
+        export_openvino(checkpoint, target, quant)
 
 
 def _parity(fmt: str, model: Path, checkpoint: Path, quant: str, wanted: bool) -> dict[str, Any]:

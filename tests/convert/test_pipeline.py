@@ -106,6 +106,34 @@ def test_onnx_conversion_is_gated_by_parity_and_writes_a_folder_manifest(tiny_un
     assert not list(tmp_path.glob(".*"))
 
 
+def test_openvino_conversion_is_gated_by_parity_and_connects_nowhere(tiny_untied: Path, tmp_path: Path) -> None:
+    """As a user runs it: the CLI, a local checkpoint, no network (OpenVINO's converter and NNCF,
+    which report usage over the network, are never called). urllib3, imported by the ONNX
+    exporter's libraries, binds a loopback socket once to test for IPv6: not a connection."""
+    pytest.importorskip("optimum.exporters.onnx")
+    pytest.importorskip("openvino")
+    out = tmp_path / "model-openvino"
+    guard = (
+        "import sys\n"
+        "events = []\n"
+        "reach = ('socket.connect', 'socket.getaddrinfo', 'socket.gethostbyname', 'socket.sendto', 'socket.sendmsg')\n"
+        "sys.addaudithook(lambda event, args: events.append(event) if event in reach else None)\n"
+        "from local_rerank.cli import main\n"
+        "try:\n"
+        f"    main(['convert', {str(tiny_untied)!r}, '--format', 'openvino', '--out', {str(out)!r}])\n"
+        "finally:\n"
+        "    print('SOCKET EVENTS', sorted(set(events)), file=sys.stderr)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", guard], capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "SOCKET EVENTS []" in result.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["format"] == "openvino" and manifest["quantization"] == "int8"
+    assert set(manifest["files"]) == {"model.xml", "model.bin", "tokenizer.json", "tokenizer_config.json"}
+    assert manifest["parity"]["passed"] and manifest["parity"]["max_abs_error"] <= parity.TOLERANCES["int8"]
+    assert not list(tmp_path.glob(".*"))
+
+
 def test_a_manifest_beside_the_destination_is_never_overwritten(tmp_path: Path) -> None:
     checkpoint = tmp_path / "checkpoint"
     checkpoint.mkdir()  # never read: the refusal comes before any work
