@@ -10,7 +10,7 @@ from typing import Any, Callable, Mapping, Sequence
 from local_rerank.calibration import Measurement, measure_apart, speeds_for
 from local_rerank.errors import LocalRerankError
 from local_rerank.hardware import HardwareProbe
-from local_rerank.selector import BF16_FEATURES, VNNI_FEATURES, ModelCandidate, Preferences, choose
+from local_rerank.selector import BF16_FEATURES, ModelCandidate, Preferences, choose
 from local_rerank.text import printable
 
 
@@ -62,10 +62,6 @@ def improvements(probe: HardwareProbe, models: Sequence[ModelCandidate] = ()) ->
     """What to install, convert or change to run faster on this machine, given the models at hand."""
     hints = []
     have = {(m.format, m.quantization) for m in models}
-    if probe.cpu_features & VNNI_FEATURES and ("openvino", "int8") not in have:
-        hints.append("this CPU has VNNI 8-bit dot products: an OpenVINO int8 export is the fastest faithful format on "
-                     "such CPUs (pip install 'local-rerank[convert-openvino]'; local-rerank convert CHECKPOINT "
-                     "--format openvino)")
     if probe.cpu_features & BF16_FEATURES and ("gguf", "bf16") not in have:
         hints.append("this CPU multiplies bf16 natively: a bf16 GGUF, the released weights' own precision, is the "
                      "fastest faithful format here (local-rerank convert CHECKPOINT --quant bf16)")

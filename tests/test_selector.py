@@ -113,16 +113,17 @@ def test_unknown_variants_run_on_the_cpu_only_and_last() -> None:
     ("probe", "order", "reason"),
     [
         # bf16 is early only where the CPU multiplies bf16 natively; elsewhere it goes behind f32.
-        # OpenVINO int8 is first only with VNNI (8-bit products); elsewhere it goes behind Q8_0.
-        (AVX2_ONLY, [ONNX_A8, Q8_06B, OV_INT8, ONNX_INT8, F16_06B, ONNX_FP32, OV_FP32, F32_06B, BF16_06B,
+        # OpenVINO int8 (8-bit activations, over the gate on the outlier twin) follows Q8_0 with VNNI,
+        # ONNX int8 without (its products then run in float32).
+        (AVX2_ONLY, [ONNX_A8, Q8_06B, ONNX_INT8, OV_INT8, F16_06B, ONNX_FP32, OV_FP32, F32_06B, BF16_06B,
                      ONNX_DYNAMIC, Q4], "AVX2 without VNNI"),
-        (AVX_VNNI, [OV_INT8, ONNX_A8, Q8_06B, ONNX_INT8, F16_06B, ONNX_FP32, OV_FP32, F32_06B, BF16_06B,
-                    ONNX_DYNAMIC, Q4], "OpenVINO multiplies 8-bit activations by 8-bit weights"),
-        (AVX512_VNNI, [OV_INT8, ONNX_A8, Q8_06B, ONNX_INT8, F16_06B, ONNX_FP32, OV_FP32, F32_06B, BF16_06B,
+        (AVX_VNNI, [ONNX_A8, Q8_06B, OV_INT8, ONNX_INT8, F16_06B, ONNX_FP32, OV_FP32, F32_06B, BF16_06B,
+                    ONNX_DYNAMIC, Q4], "VNNI"),
+        (AVX512_VNNI, [ONNX_A8, Q8_06B, OV_INT8, ONNX_INT8, F16_06B, ONNX_FP32, OV_FP32, F32_06B, BF16_06B,
                        ONNX_DYNAMIC, Q4], "VNNI INT8 dot products"),
-        (AVX512_BF16, [BF16_06B, OV_INT8, ONNX_A8, Q8_06B, ONNX_INT8, F16_06B, ONNX_FP32, OV_FP32, F32_06B,
+        (AVX512_BF16, [BF16_06B, ONNX_A8, Q8_06B, OV_INT8, ONNX_INT8, F16_06B, ONNX_FP32, OV_FP32, F32_06B,
                        ONNX_DYNAMIC, Q4], "bf16 products run natively"),
-        (AMX, [BF16_06B, OV_INT8, ONNX_A8, Q8_06B, ONNX_INT8, F16_06B, ONNX_FP32, OV_FP32, F32_06B, ONNX_DYNAMIC, Q4],
+        (AMX, [BF16_06B, ONNX_A8, Q8_06B, OV_INT8, ONNX_INT8, F16_06B, ONNX_FP32, OV_FP32, F32_06B, ONNX_DYNAMIC, Q4],
          "AMX"),
     ],
 )
@@ -145,9 +146,16 @@ def test_the_cpu_order_only_moves_bf16_and_openvino_int8() -> None:
     assert cpu_order(frozenset({"avx512_vnni", "avx512_bf16"})) == CPU_ORDER
 
 
+def test_a_fast_openvino_int8_never_jumps_a_faithful_format() -> None:
+    speeds = {(OV_INT8.path, "cpu"): 350.0, (Q8_06B.path, "cpu"): 230.0}
+    choices = choose(AVX512_VNNI, [Q8_06B, OV_INT8], speeds=speeds)
+    assert [c.model for c in choices] == [Q8_06B, OV_INT8]
+    assert "less faithful than Q8_0 where activations have outliers" in choices[1].reason
+
+
 def test_openvino_models_never_run_on_a_gpu() -> None:
     choices = choose(H100, [OV_INT8, Q8_06B])
-    assert [(c.model, c.device) for c in choices] == [(Q8_06B, "cuda"), (OV_INT8, "cpu"), (Q8_06B, "cpu")]
+    assert [(c.model, c.device) for c in choices] == [(Q8_06B, "cuda"), (Q8_06B, "cpu"), (OV_INT8, "cpu")]
     with pytest.raises(BackendUnavailableError, match="OpenVINO models run on the CPU only"):
         choose(H100, [OV_INT8], Preferences(device="cuda"))
 

@@ -9,14 +9,14 @@ calibration (a forward pass with transformers) sets the yes/no rows of the outpu
 that the yes-minus-no logit gap follows what varies most between prompts, centred on zero
 with a standard deviation of about 1.5 (see calibrate_answer_rows).
 
-Real LLMs carry a few hidden channels whose activations are 10-100x the rest ("massive
-activations"); random weights do not. ``outliers=K`` builds an honest twin for 8-bit
-activation formats: K hidden channels of every RMSNorm weight that feeds a projection are
-multiplied by ``OUTLIER_FACTOR`` and the matching input columns of those projections (q, k, v;
-gate, up) divided by it. The float model computes the same function, so the reference scores
-do not move, but every such matrix product now sees K channels ``OUTLIER_FACTOR`` times the
-others: what per-tensor activation quantization cannot represent, and per-group quantization
-feels only in the groups that hold an outlier.
+Real LLMs carry a few hidden channels whose activations are 10-100x the rest at the inputs
+of their linear layers (LLM.int8's "outlier features"); random weights do not. ``outliers=K``
+builds an honest twin for 8-bit activation formats: K hidden channels of every RMSNorm weight
+that feeds a projection (q, k, v; gate, up) are multiplied by ``OUTLIER_FACTOR``, the weights
+left as they are, as in real models. Every such matrix product then sees K input channels
+``OUTLIER_FACTOR`` times the others: what one activation scale per row cannot represent, and
+what per-group scales feel in the groups that hold an outlier. It is another model (the
+reference is computed on the twin itself), calibrated like the others.
 
     python -m tools.synthetic_model OUT --shape tiny [--untied] [--seed 0] [--dtype f32] [--outliers K]
 """
@@ -55,6 +55,9 @@ class Shape:
 
 SHAPES = {
     "tiny": Shape(hidden=64, intermediate=128, layers=2, heads=4, kv_heads=2, head_dim=16, tied=True),
+    # Rows of 8 groups of 32 (tiny's 64 are two: one outlier channel spoils half of every row's
+    # groups); for the outlier twins of the tests.
+    "small": Shape(hidden=256, intermediate=768, layers=4, heads=4, kv_heads=2, head_dim=64, tied=True),
     "0.6b": Shape(hidden=1024, intermediate=3072, layers=28, heads=16, kv_heads=8, head_dim=128, tied=True),
     "4b": Shape(hidden=2560, intermediate=9728, layers=36, heads=32, kv_heads=8, head_dim=128, tied=True),
     "8b": Shape(hidden=4096, intermediate=12288, layers=36, heads=32, kv_heads=8, head_dim=128, tied=False),
@@ -101,13 +104,8 @@ def _tensors(shape: Shape, tied: bool, seed: int,
              outliers: int = 0) -> Iterator[tuple[str, tuple[int, ...], Callable[[], np.ndarray]]]:
     channels = outlier_channels(shape.hidden, outliers, seed)
     for name, size, make in _plain_tensors(shape, tied, seed):
-        if outliers and name.endswith("layernorm.weight"):
-            yield name, size, _scaled(make, channels, OUTLIER_FACTOR)
-        elif outliers and name.endswith(("q_proj.weight", "k_proj.weight", "v_proj.weight", "gate_proj.weight",
-                                         "up_proj.weight")):
-            yield name, size, _scaled(make, channels, 1 / OUTLIER_FACTOR)
-        else:
-            yield name, size, make
+        # input_layernorm feeds q, k, v; post_attention_layernorm feeds gate, up (not model.norm)
+        yield name, size, _scaled(make, channels, OUTLIER_FACTOR) if name.endswith("layernorm.weight") else make
 
 
 def _scaled(make: Callable[[], np.ndarray], channels: np.ndarray, factor: float) -> Callable[[], np.ndarray]:
