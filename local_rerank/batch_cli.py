@@ -38,7 +38,7 @@ def _checked_address(ctx: click.Context, param: click.Parameter, value: str | No
 @click.command("batch")
 @click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
 @click.argument("output", metavar="OUTPUT", type=click.Path(path_type=Path))
-@click.option("--model", "model_path", help="A GGUF file, an ONNX export folder, or an installed model's name.")
+@click.option("--model", "model_path", help="A GGUF file, an ONNX or OpenVINO export folder, or an installed model's name.")
 @click.option("--ray", "ray_address", is_flag=False, flag_value="local", metavar="[ADDRESS]", callback=_checked_address,
               help="Run on Ray: alone, a local Ray runtime; 'auto' or ray://host:10001, an existing cluster.")
 @click.option("--workers", type=click.IntRange(1, 4096),
@@ -82,8 +82,7 @@ def _model(settings: Settings) -> Path:
     if settings.model is None:
         raise InputError(f"no model: pass --model, set LOCAL_RERANK_MODEL, or set model in {default_config_path()}")
     model = resolve_model(settings.model, store_dir()).resolve()
-    model_candidate(model)
-    return model
+    return model_candidate(model).path.resolve()  # an export folder, not its graph file: the job's hash covers all
 
 
 def _runner(model: Path, settings: Settings, ray_address: str | None, workers: int | None) -> tuple[Runner, str]:

@@ -40,7 +40,7 @@ def cli() -> None:
 
 @cli.command()
 @click.option("--model", "model_path",
-              help="A GGUF file, an ONNX export folder, or an installed model's name (default: the `model` setting).")
+              help="A GGUF file, an ONNX or OpenVINO export folder, or an installed model's name (default: the `model` setting).")
 @click.option("--query", "-q", required=True, help="What you are looking for.")
 @click.option("--instruction", help="Task instruction (default: web search passage retrieval).")
 @click.argument("documents", nargs=-1)
@@ -148,7 +148,7 @@ def convert(checkpoint: Path, fmt: str, quant: str | None, out: Path, force: boo
 
 
 def _written(out: Path, manifest: dict[str, Any]) -> str:
-    """What ``convert`` wrote: a GGUF file with its sha256, or an ONNX folder with its file count."""
+    """What ``convert`` wrote: a GGUF file with its sha256, or an export folder with its file count."""
     size = f"{manifest['size_bytes'] / 2**20:.1f} MiB"
     if manifest["sha256"] is None:  # a folder: each file's sha256 is in the manifest
         return f"wrote {printable(str(out))}/ ({size} in {len(manifest['files'])} files)"
@@ -230,7 +230,7 @@ def pull(name: str, offline: bool, force: bool, convert_to: str | None, quant: s
 @click.option("--name", help="The name to install it under (default: the file or folder name).")
 @click.option("--force", is_flag=True, help="Replace an installed model of that name.")
 def import_(source: Path, name: str | None, force: bool) -> None:
-    """Install a GGUF file, an ONNX folder, a Hugging Face folder or a bundle, without network."""
+    """Install a GGUF file, an ONNX or OpenVINO folder, a Hugging Face folder or a bundle, without network."""
     from local_rerank.store import import_model
 
     model = import_model(source, store_dir(), name=name, force=force)

@@ -75,7 +75,7 @@ def improvements(probe: HardwareProbe, models: Sequence[ModelCandidate] = ()) ->
         hints.append("GGUF models need llama-cpp-python: pip install 'local-rerank[gguf]'")
     if not probe.onnxruntime_installed:
         hints.append("ONNX models need onnxruntime: pip install 'local-rerank[onnx]'")
-    if ("openvino", "int8") in have and not probe.openvino_installed:
+    if any(fmt == "openvino" for fmt, _ in have) and not probe.openvino_installed:
         hints.append("OpenVINO models need openvino: pip install 'local-rerank[openvino]'")
     if "avx2" not in probe.cpu_features:
         hints.append("this CPU lacks AVX2, so INT8 scoring is slow; a GPU helps most")

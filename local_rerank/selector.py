@@ -19,15 +19,16 @@ GPU_HEADROOM_MIB = 1024
 CPU_HEADROOM_MIB = 1536
 # Preference among model variants, best first: fidelity first, then speed. On the CPU, every
 # variant up to f32 meets the fidelity bar (at most Q8_0's error against float32 on the parity
-# set; README "Accuracy"), in order of speed on the 0.6B shape twin (tools/benchmark.py, README
-# "Speed": bf16 3.4x the reference where the CPU has AVX512-BF16, int8-a8 and q8_0 ~2.3x, f16
-# 2x). OpenVINO int8 is as fast as bf16 (1.4x Q8_0) and passes the plain parity set, but on the
-# outlier twin (activation outliers, as real LLMs have) its error is twice Q8_0's and over the
-# gate (README "Honest twins"), so it comes right after Q8_0 and measured speed never lifts it
-# above a faithful format. int8-dynamic is fast but 3x less faithful, and its operators have no
-# CUDA kernels, so it is last on the CPU and absent on the GPU. OpenVINO runs on the CPU only.
-CPU_ORDER = (("gguf", "bf16"), ("onnx", "int8-a8"), ("gguf", "q8_0"), ("openvino", "int8"), ("onnx", "int8"),
-             ("gguf", "f16"), ("onnx", "fp32"), ("openvino", "fp32"), ("gguf", "f32"), ("onnx", "int8-dynamic"))
+# set; README "Accuracy"), in the order of speed measured on the 0.6B shape twin in README
+# "Speed" (its quiet third run: bf16 2.5x the reference where the CPU has AVX512-BF16, int8-a8
+# 2.3x, q8_0 2.25x, f16 2.1x; ONNX int8 and fp32 from the loaded runs). OpenVINO int8 is as fast
+# as bf16 (1.4x Q8_0) and passes the plain parity set, but on the outlier twin (activation
+# outliers, as real LLMs have) its error is twice Q8_0's and over the gate (README "Honest
+# twins"): a named option, behind every faithful format. int8-dynamic is fast but 3x less
+# faithful, and its operators have no CUDA kernels, so it is last on the CPU and absent on the
+# GPU. OpenVINO runs on the CPU only.
+CPU_ORDER = (("gguf", "bf16"), ("onnx", "int8-a8"), ("gguf", "q8_0"), ("onnx", "int8"), ("gguf", "f16"),
+             ("onnx", "fp32"), ("openvino", "fp32"), ("gguf", "f32"), ("openvino", "int8"), ("onnx", "int8-dynamic"))
 # Formats at least as faithful as Q8_0 on the parity set and on the outlier twin: measured speed
 # may reorder these, never put a less faithful one (W8A8 int8-dynamic, OpenVINO int8, 4-bit)
 # ahead of them.
@@ -37,7 +38,7 @@ CPU_FAITHFUL = frozenset(CPU_ORDER) - {("onnx", "int8-dynamic"), ("openvino", "i
 BF16_FEATURES = frozenset({"avx512_bf16", "amx_bf16"})
 _BF16 = ("gguf", "bf16")
 # OpenVINO's int8 export multiplies 8-bit activations by 8-bit weights only with VNNI (or AMX);
-# without, its products run in float32 on weights widened at run time, slower than ONNX int8.
+# without, its products run in float32 on weights widened at run time.
 VNNI_FEATURES = frozenset({"avx512_vnni", "avx_vnni", "amx_int8"})
 _OPENVINO_INT8 = ("openvino", "int8")
 # Measured on an H100 (tools/gpu_benchmark.py, 0.6B twin, 100 documents of 256 tokens): GGUF
@@ -150,28 +151,19 @@ def _measured(speeds: Speeds, model: ModelCandidate, device: str) -> str:
 
 
 def cpu_order(features: frozenset[str]) -> tuple[tuple[str, str], ...]:
-    """CPU_ORDER for a CPU with these features: bf16 early only where it runs natively (else
-    behind f32), OpenVINO int8 before ONNX int8 only with VNNI (else behind it)."""
-    order = CPU_ORDER
-    if not features & BF16_FEATURES:
-        order = _moved_after(order, _BF16, ("gguf", "f32"))
-    if not features & VNNI_FEATURES:
-        order = _moved_after(order, _OPENVINO_INT8, ("onnx", "int8"))
-    return order
-
-
-def _moved_after(order: tuple[tuple[str, str], ...], variant: tuple[str, str],
-                 anchor: tuple[str, str]) -> tuple[tuple[str, str], ...]:
-    rest = tuple(v for v in order if v != variant)
-    after = rest.index(anchor) + 1
-    return rest[:after] + (variant,) + rest[after:]
+    """CPU_ORDER for a CPU with these features: bf16 first only where it runs natively (else behind f32)."""
+    if features & BF16_FEATURES:
+        return CPU_ORDER
+    rest = tuple(variant for variant in CPU_ORDER if variant != _BF16)
+    after_f32 = rest.index(("gguf", "f32")) + 1
+    return rest[:after_f32] + (_BF16,) + rest[after_f32:]
 
 
 def _format_note(probe: HardwareProbe, model: ModelCandidate) -> str:
     """How this CPU runs the model's arithmetic, for the formats whose speed depends on it."""
     if (model.format, model.quantization) == _OPENVINO_INT8:
-        arithmetic = ("OpenVINO multiplies 8-bit activations by 8-bit weights (VNNI)" if probe.cpu_features & VNNI_FEATURES
-                      else "no VNNI: OpenVINO widens the 8-bit weights to float32 (slower than GGUF Q8_0)")
+        arithmetic = ("OpenVINO multiplies 8-bit activations by 8-bit weights (VNNI)"
+                      if probe.cpu_features & VNNI_FEATURES else "no VNNI: OpenVINO widens the 8-bit weights to float32")
         return f"; {arithmetic}; less faithful than Q8_0 where activations have outliers"
     if (model.format, model.quantization) != _BF16:
         return ""

@@ -27,7 +27,7 @@ _LIMITS = QueueLimits()
 
 @click.command("serve")
 @click.option("--model", "model_path",
-              help="A GGUF file, an ONNX export folder, or an installed model's name (default: the `model` setting).")
+              help="A GGUF file, an ONNX or OpenVINO export folder, or an installed model's name (default: the `model` setting).")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Where to listen; anything but a loopback address needs --api-key.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True, help="0: any free port.")

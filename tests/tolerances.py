@@ -14,5 +14,6 @@ ONNX_TOLERANCE = {"fp32": 1e-5, "int8": 2e-2, "int8-a8": 3e-2}
 
 # OpenVINO variants against the reference, tiny models. Measured: fp32 7.9e-7 (float32
 # throughout), int8 1.9e-2 (8-bit weights in groups of 32, 8-bit activations per group of 32
-# on VNNI CPUs: the tiny model's 64-wide rows are only two groups). About 2x, rounded up.
-OPENVINO_TOLERANCE = {"fp32": 1e-5, "int8": 4e-2}
+# on VNNI CPUs: the tiny model's 64-wide rows are only two groups). The export gate's 3e-2 for
+# int8 (1.6x the measurement): a test never accepts what `convert` would refuse.
+OPENVINO_TOLERANCE = {"fp32": 1e-5, "int8": 3e-2}

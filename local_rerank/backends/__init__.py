@@ -16,7 +16,7 @@ def detect_format(path: Path) -> str:
 
     Raises:
         ModelError: nothing there, something that is neither a regular file nor a folder (a
-            FIFO would block the read), or neither a GGUF file nor an ONNX export folder.
+            FIFO would block the read), or neither a GGUF file nor an ONNX or OpenVINO export folder.
     """
     from local_rerank.backends import onnx, openvino
 

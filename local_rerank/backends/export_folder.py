@@ -22,9 +22,10 @@ PAD_TOKEN = "<|endoftext|>"
 
 
 def find_export_folder(path: Path, model_file: str) -> Path | None:
-    """The export folder for ``path`` (the folder, or its ``model_file``), or None if it holds no ``model_file``."""
+    """The export folder for ``path`` (the folder, or a file of ``model_file``'s kind in it), or None
+    if the folder holds no ``model_file``."""
     path = Path(path)
-    folder = path.parent if path.is_file() and path.name == model_file else path
+    folder = path.parent if path.is_file() and path.suffix == Path(model_file).suffix else path
     return folder if (folder / model_file).is_file() else None
 
 

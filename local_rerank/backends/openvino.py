@@ -97,13 +97,15 @@ def _compiled(openvino: Any, model: Path, threads: int) -> Any:
               "INFERENCE_PRECISION_HINT": "f32", "DYNAMIC_QUANTIZATION_GROUP_SIZE": ACTIVATION_GROUP}
     try:
         compiled = openvino.Core().compile_model(str(model), "CPU", config)
-    except Exception as e:  # OpenVINO raises RuntimeError subclasses of its own for bad XML and weights
-        raise ModelError(f"OpenVINO cannot load {model}: {str(e).strip().splitlines()[0]}") from e
-    inputs = [port.get_names() for port in compiled.inputs]
-    outputs = [port.get_names() for port in compiled.outputs]
-    fits = (len(inputs) == 2 and {"input_ids", "attention_mask"} <= set().union(*inputs)
-            and len(outputs) == 1 and "logits" in outputs[0] and str(compiled.outputs[0].get_partial_shape()[-1]) == "1")
+        inputs = [port.get_names() for port in compiled.inputs]
+        outputs = [port.get_names() for port in compiled.outputs]
+        fits = (len(inputs) == 2 and {"input_ids", "attention_mask"} <= set().union(*inputs) and len(outputs) == 1
+                and "logits" in outputs[0] and str(compiled.outputs[0].get_partial_shape()[-1]) == "1")
+    except Exception as e:  # OpenVINO raises RuntimeError subclasses of its own for bad XML, weights and shapes
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise ModelError(f"OpenVINO cannot load {model}: {reason}") from e
     if not fits:
         raise ModelError(f"{model.parent}: the graph does not end in one relevance logit (outputs "
-                         f"{[sorted(names) for names in outputs]}); export it with `local-rerank convert --format openvino`")
+                         f"{[sorted(names) for names in outputs]}); "
+                         "export it with `local-rerank convert --format openvino`")
     return compiled

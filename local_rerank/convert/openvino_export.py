@@ -48,16 +48,26 @@ def export_openvino(checkpoint: Path, out: Path, quant: str = DEFAULT_OPENVINO_T
 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
+    with tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=out.parent) as tmp:
         onnx_folder = Path(tmp) / "onnx"
         export_onnx(checkpoint, onnx_folder, "fp32")
-        model = openvino.Core().read_model(str(onnx_folder / "model.onnx"))
-        if quant == "int8":
-            compress_weights(model)
+        try:
+            model = openvino.Core().read_model(str(onnx_folder / "model.onnx"))
+        except RuntimeError as e:  # OpenVINO's errors are RuntimeError subclasses
+            raise ConversionError(f"OpenVINO cannot read the exported graph: {_first_line(e)}") from e
+        if quant == "int8" and compress_weights(model) == 0:
+            raise ConversionError("OpenVINO export: no matrix product had weights to quantize (unexpected graph)")
         out.mkdir()
-        openvino.save_model(model, str(out / MODEL_FILE), compress_to_fp16=False)
+        try:
+            openvino.save_model(model, str(out / MODEL_FILE), compress_to_fp16=False)
+        except RuntimeError as e:
+            raise ConversionError(f"OpenVINO cannot write {out / MODEL_FILE}: {_first_line(e)}") from e
         for name in TOKENIZER_FILES:
             shutil.copy(onnx_folder / name, out / name)
+
+
+def _first_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 def quantize_groups(weights: np.ndarray, group: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -93,11 +103,11 @@ def compress_weights(model: Any) -> int:
     for node in model.get_ordered_ops():
         kind = node.get_type_name()
         if kind == "MatMul" and _float_matrix(node, 1) and not node.get_attributes()["transpose_b"]:
-            weights = node.input_value(1).get_node().get_data()  # (inputs, outputs): one row per output is its transpose
+            weights = node.input_value(1).get_node().get_data()  # (inputs, outputs): a row per output is its transpose
             if weights.shape[1] == 1:
                 continue
-            product = ops.matmul(node.input_value(0), _dequantized(weights.T), transpose_a=node.get_attributes()["transpose_a"],
-                                 transpose_b=True)
+            product = ops.matmul(node.input_value(0), _dequantized(weights.T),
+                                 transpose_a=node.get_attributes()["transpose_a"], transpose_b=True)
         elif kind == "Gather" and _float_matrix(node, 0) and int(node.input_value(2).get_node().get_data()) == 0:
             product = ops.gather(_dequantized(node.input_value(0).get_node().get_data()), node.input_value(1),
                                  node.input_value(2), batch_dims=node.get_attributes()["batch_dims"])

@@ -107,4 +107,10 @@ def _parity(fmt: str, model: Path, checkpoint: Path, quant: str, wanted: bool) -
         return {"skipped": "torch and transformers are not installed (pip install 'local-rerank[reference]')"}
     from local_rerank.convert.parity import check_parity
 
-    return check_parity(model, checkpoint, quant, backend=fmt)
+    parity = check_parity(model, checkpoint, quant, backend=fmt)
+    if (fmt, quant) == ("openvino", "int8"):  # its activations are 8-bit only where the CPU has VNNI
+        from local_rerank.hardware import probe_hardware
+        from local_rerank.selector import VNNI_FEATURES
+
+        parity["int8_activations"] = bool(probe_hardware().cpu_features & VNNI_FEATURES)
+    return parity

@@ -131,7 +131,11 @@ def test_openvino_conversion_is_gated_by_parity_and_connects_nowhere(tiny_untied
     assert manifest["format"] == "openvino" and manifest["quantization"] == "int8"
     assert set(manifest["files"]) == {"model.xml", "model.bin", "tokenizer.json", "tokenizer_config.json"}
     assert manifest["parity"]["passed"] and manifest["parity"]["max_abs_error"] <= parity.TOLERANCES["int8"]
-    assert not list(tmp_path.glob(".*"))
+    from local_rerank.hardware import probe_hardware
+    from local_rerank.selector import VNNI_FEATURES
+
+    assert manifest["parity"]["int8_activations"] == bool(probe_hardware().cpu_features & VNNI_FEATURES)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model-openvino"]  # no temporary folder left
 
 
 def test_a_manifest_beside_the_destination_is_never_overwritten(tmp_path: Path) -> None:
