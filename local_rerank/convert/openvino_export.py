@@ -108,7 +108,7 @@ def compress_weights(model: Any) -> int:
                 continue
             product = ops.matmul(node.input_value(0), _dequantized(weights.T),
                                  transpose_a=node.get_attributes()["transpose_a"], transpose_b=True)
-        elif kind == "Gather" and _float_matrix(node, 0) and int(node.input_value(2).get_node().get_data()) == 0:
+        elif kind == "Gather" and _float_matrix(node, 0) and _constant_axis(node) == 0:
             product = ops.gather(_dequantized(node.input_value(0).get_node().get_data()), node.input_value(1),
                                  node.input_value(2), batch_dims=node.get_attributes()["batch_dims"])
         else:
@@ -117,6 +117,11 @@ def compress_weights(model: Any) -> int:
         node.output(0).replace(product.output(0))
         compressed += 1
     return compressed
+
+
+def _constant_axis(gather: Any) -> int | None:
+    axis = gather.input_value(2).get_node()
+    return int(axis.get_data()) if axis.get_type_name() == "Constant" else None
 
 
 def _float_matrix(node: Any, index: int) -> bool:
