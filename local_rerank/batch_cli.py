@@ -94,6 +94,7 @@ def _runner(model: Path, settings: Settings, ray_address: str | None, workers: i
 
         opener = lambda threads: ModelOpener(model, replace(settings, threads=threads))  # noqa: E731
         return RayRunner(ray_address, opener, settings.device, workers, settings.threads), f"on Ray ({ray_address})"
+    from local_rerank.backends import detect_format
     from local_rerank.backends.base import available_cores
     from local_rerank.batch.resources import local_shape
     from local_rerank.hardware import probe_hardware
@@ -101,7 +102,9 @@ def _runner(model: Path, settings: Settings, ray_address: str | None, workers: i
 
     on_gpu = choices_for(model, settings)[0].device == "cuda"
     size_mib = sum(p.stat().st_size for p in ([model] if model.is_file() else model.rglob("*"))) / 2**20
-    shape = local_shape(available_cores(), probe_hardware().free_ram_mib, size_mib, on_gpu, workers, settings.threads)
+    private = detect_format(model) == "openvino"  # it repacks its weights in each process
+    shape = local_shape(available_cores(), probe_hardware().free_ram_mib, size_mib, on_gpu, workers, settings.threads,
+                        private_weights=private)
     runner = LocalRunner(ModelOpener(model, replace(settings, threads=shape.threads)), shape.workers)
     return runner, f"with {shape.workers} worker(s) x {shape.threads} thread(s)"
 

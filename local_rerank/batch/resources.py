@@ -2,8 +2,9 @@
 
 On a CPU, llama.cpp and onnxruntime use a few threads well and many threads less well
 (a batch has parallel work only within each matrix product), while separate processes
-scale until the cores run out; each process costs its own KV cache and buffers (the
-weights are memory-mapped, so processes share them). So CPU workers get
+scale until the cores run out; each process costs its own KV cache and buffers (GGUF and
+ONNX weights are memory-mapped, so processes share them; OpenVINO repacks its weights in
+each process, so there each worker also costs the model's size). So CPU workers get
 :data:`THREADS_PER_WORKER` threads each, as many as the cores and free memory allow. A
 GPU is best fed by one model per GPU.
 """
@@ -29,11 +30,13 @@ class WorkerShape:
 
 
 def local_shape(cores: int, free_ram_mib: int, model_mib: float, on_gpu: bool, workers: int | None,
-                threads: int | None) -> WorkerShape:
+                threads: int | None, private_weights: bool = False) -> WorkerShape:
     """Workers for this machine: given, else one per GPU or one per :data:`THREADS_PER_WORKER`
-    cores (at most what free memory holds); the cores shared out among them unless ``threads``."""
+    cores (at most what free memory holds: ``private_weights`` when each worker holds its own
+    copy of the weights); the cores shared out among them unless ``threads``."""
     if workers is None:
-        room = int(max(free_ram_mib - model_mib, 0) // CPU_HEADROOM_MIB)
+        room = int(free_ram_mib // (CPU_HEADROOM_MIB + model_mib) if private_weights
+                   else max(free_ram_mib - model_mib, 0) // CPU_HEADROOM_MIB)
         workers = 1 if on_gpu else max(1, min(cores // THREADS_PER_WORKER, room))
     return WorkerShape(workers, threads or max(1, cores // workers))
 

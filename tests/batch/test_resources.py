@@ -21,6 +21,13 @@ def test_local_shape(cores: int, ram: int, on_gpu: bool, workers: int | None, th
     assert local_shape(cores, ram, 640, on_gpu, workers, threads) == shape
 
 
+def test_weights_held_per_worker_count_once_per_worker() -> None:
+    """OpenVINO repacks its weights in each process: 16 cores and 8 GB hold 4 workers of a shared
+    640 MiB model but only 3 of a private one."""
+    assert local_shape(16, 8000, 640, False, None, None) == WorkerShape(4, 4)
+    assert local_shape(16, 8000, 640, False, None, None, private_weights=True) == WorkerShape(3, 5)
+
+
 @pytest.mark.parametrize(("cpus", "node", "gpus", "device", "workers", "shape"), [
     (2, 2, 0, "auto", None, WorkerShape(1, 2)),
     (64, 16, 0, "auto", None, WorkerShape(16, 4)),             # 4 nodes of 16 CPUs
