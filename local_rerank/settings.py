@@ -18,11 +18,11 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
 
+from local_rerank.backends import BACKENDS
 from local_rerank.errors import InputError, SettingsError
 from local_rerank.recipe import DEFAULT_MAX_LENGTH, check_max_length
 
 ENV_PREFIX = "LOCAL_RERANK_"
-BACKENDS = ("gguf", "onnx", "openvino")
 DEVICES = ("auto", "cpu", "cuda")
 # Bounds of the numbers a user gives, checked before any native code sees them.
 MAX_THREADS = 512  # llama.cpp's GGML_MAX_N_THREADS: more aborts the process

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Iterable
 
 import pytest
 
@@ -120,16 +121,7 @@ def onnxruntime():
 @pytest.fixture(scope="session")
 def onnx_exports(tmp_path_factory: pytest.TempPathFactory, checkpoints, onnxruntime) -> dict[tuple[str, str], Path]:
     """(head, variant) -> ONNX export folder (with manifest), for tied/untied heads."""
-    pytest.importorskip("optimum.exporters.onnx")
-    from local_rerank.convert.pipeline import convert_checkpoint
-
-    folder = tmp_path_factory.mktemp("onnx")
-    exports = {}
-    for head, checkpoint in checkpoints.items():
-        for quant in ONNX_TOLERANCE:
-            exports[head, quant] = folder / f"tiny-{head}-{quant}"
-            convert_checkpoint(checkpoint, exports[head, quant], fmt="onnx", quant=quant, check_parity=False)
-    return exports
+    return _export_folders(tmp_path_factory, checkpoints, "onnx", ONNX_TOLERANCE)
 
 
 @pytest.fixture(scope="session")
@@ -140,15 +132,21 @@ def openvino():
 @pytest.fixture(scope="session")
 def openvino_exports(tmp_path_factory: pytest.TempPathFactory, checkpoints, openvino) -> dict[tuple[str, str], Path]:
     """(head, variant) -> OpenVINO export folder (with manifest), for tied/untied heads."""
+    return _export_folders(tmp_path_factory, checkpoints, "openvino", OPENVINO_TOLERANCE)
+
+
+def _export_folders(factory: pytest.TempPathFactory, checkpoints: dict[str, Path], fmt: str,
+                    variants: Iterable[str]) -> dict[tuple[str, str], Path]:
+    """Each checkpoint converted to each variant of ``fmt`` (an export folder), without the parity check."""
     pytest.importorskip("optimum.exporters.onnx")
     from local_rerank.convert.pipeline import convert_checkpoint
 
-    folder = tmp_path_factory.mktemp("openvino")
+    folder = factory.mktemp(fmt)
     exports = {}
     for head, checkpoint in checkpoints.items():
-        for quant in OPENVINO_TOLERANCE:
+        for quant in variants:
             exports[head, quant] = folder / f"tiny-{head}-{quant}"
-            convert_checkpoint(checkpoint, exports[head, quant], fmt="openvino", quant=quant, check_parity=False)
+            convert_checkpoint(checkpoint, exports[head, quant], fmt=fmt, quant=quant, check_parity=False)
     return exports
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Callable
 
 from tools.tokenizer_fixture import dev_cache_dir
 
@@ -35,21 +36,24 @@ def twin_onnx(shape: str, quant: str) -> Path:
     """The shape twin as an ONNX export folder of variant ``quant`` (optimum and torch needed to build it)."""
     from local_rerank.convert.onnx_export import export_onnx
 
-    checkpoint = twin_checkpoint(shape)
-    path = checkpoint.parent / f"{shape}-onnx-{quant}"
-    if not (path / "model.onnx").is_file():
-        shutil.rmtree(path, ignore_errors=True)
-        export_onnx(checkpoint, path, quant)
-    return path
+    return _twin_folder(shape, f"onnx-{quant}", "model.onnx",
+                        lambda checkpoint, path: export_onnx(checkpoint, path, quant))
 
 
 def twin_openvino(shape: str, quant: str) -> Path:
-    """The shape twin as an OpenVINO export folder of variant ``quant`` (optimum, torch and openvino needed to build it)."""
+    """The shape twin as an OpenVINO export folder of variant ``quant`` (optimum, torch and openvino
+    needed to build it)."""
     from local_rerank.convert.openvino_export import export_openvino
 
+    return _twin_folder(shape, f"openvino-{quant}", "model.xml",
+                        lambda checkpoint, path: export_openvino(checkpoint, path, quant))
+
+
+def _twin_folder(shape: str, variant: str, model_file: str, export: Callable[[Path, Path], None]) -> Path:
+    """The export folder ``<shape>-<variant>`` beside the twin's checkpoint, exported unless it holds ``model_file``."""
     checkpoint = twin_checkpoint(shape)
-    path = checkpoint.parent / f"{shape}-openvino-{quant}"
-    if not (path / "model.xml").is_file():
+    path = checkpoint.parent / f"{shape}-{variant}"
+    if not (path / model_file).is_file():
         shutil.rmtree(path, ignore_errors=True)
-        export_openvino(checkpoint, path, quant)
+        export(checkpoint, path)
     return path

@@ -11,19 +11,16 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
-from local_rerank.backends.base import Backend, BackendOptions, available_cores
-from local_rerank.backends.export_folder import (PAD_TOKEN, checked_tokenizer, find_export_folder, padded_batch,
-                                                 probabilities)
+from local_rerank.backends.base import BackendOptions
+from local_rerank.backends.export_folder import ExportFolderBackend, find_export_folder
 from local_rerank.errors import BackendUnavailableError, DeviceFallbackWarning, ModelError
 from local_rerank.recipe import DEFAULT_MAX_LENGTH
 
 MODEL_FILE = "model.onnx"
-DEFAULT_BATCH_TOKENS = 4096  # padded tokens per run
-MAX_SEQUENCES = 32
 _CUDA, _CPU = "CUDAExecutionProvider", "CPUExecutionProvider"
 
 
@@ -32,7 +29,7 @@ def model_folder(path: Path) -> Path | None:
     return find_export_folder(path, MODEL_FILE)
 
 
-class OnnxBackend(Backend):
+class OnnxBackend(ExportFolderBackend):
     """A Qwen3-Reranker ONNX export scored by onnxruntime on the CPU or a CUDA GPU.
 
     Args:
@@ -47,28 +44,22 @@ class OnnxBackend(Backend):
     """
 
     name = "onnx"
-    pads_batches = True
+    model_file = MODEL_FILE
+    label = "ONNX"
 
     def __init__(self, path: Path, options: BackendOptions = BackendOptions(), *,
                  max_length: int = DEFAULT_MAX_LENGTH) -> None:
         super().__init__()
-        folder = model_folder(path)
-        if folder is None:
-            raise ModelError(f"{path} is not an ONNX export folder (no {MODEL_FILE})")
+        folder = self._folder(path)
         ort = _onnxruntime()
-        self.tokenizer = checked_tokenizer(folder)
-        self.model_name = folder.name
-        self.max_batch_tokens = max(options.max_batch_tokens or DEFAULT_BATCH_TOKENS, max_length)
-        self.max_batch_sequences = MAX_SEQUENCES
-        self.threads = options.threads or available_cores()
-        self._pad_id = self.tokenizer.token_id(PAD_TOKEN)
+        self._read_folder(folder, options, max_length)
         self._session = _session(ort, folder / MODEL_FILE, options.device, self.threads)
         self.device = "cuda" if self._session.get_providers()[0] == _CUDA else "cpu"
         _check_graph(self._session, folder)
 
-    def _score_batch(self, sequences: Sequence[Sequence[int]]) -> np.ndarray:
-        (logits,) = self._session.run(["logits"], padded_batch(sequences, self._pad_id))
-        return probabilities(logits)
+    def _logits(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        (logits,) = self._session.run(["logits"], inputs)
+        return logits
 
     def _release(self) -> None:
         """Drop the session."""

@@ -12,19 +12,16 @@ GPU plugin is for Intel GPUs and is not used.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
-from local_rerank.backends.base import Backend, BackendOptions, available_cores
-from local_rerank.backends.export_folder import (PAD_TOKEN, checked_tokenizer, find_export_folder, padded_batch,
-                                                 probabilities)
+from local_rerank.backends.base import BackendOptions
+from local_rerank.backends.export_folder import ExportFolderBackend, find_export_folder
 from local_rerank.errors import BackendUnavailableError, ModelError
 from local_rerank.recipe import DEFAULT_MAX_LENGTH
 
 MODEL_FILE = "model.xml"
-DEFAULT_BATCH_TOKENS = 4096  # padded tokens per inference
-MAX_SEQUENCES = 32
 # Values per group of the 8-bit activations: the export's weight group (the plugin needs one to
 # divide the other; larger activation groups fell back to float32 products with 32-value weight
 # groups, half the speed, on the 0.6B twin).
@@ -36,7 +33,7 @@ def model_folder(path: Path) -> Path | None:
     return find_export_folder(path, MODEL_FILE)
 
 
-class OpenVinoBackend(Backend):
+class OpenVinoBackend(ExportFolderBackend):
     """A Qwen3-Reranker OpenVINO export scored by OpenVINO's CPU plugin.
 
     Args:
@@ -51,35 +48,35 @@ class OpenVinoBackend(Backend):
     """
 
     name = "openvino"
-    pads_batches = True
+    model_file = MODEL_FILE
+    label = "OpenVINO"
 
     def __init__(self, path: Path, options: BackendOptions = BackendOptions(), *,
                  max_length: int = DEFAULT_MAX_LENGTH) -> None:
         super().__init__()
-        folder = model_folder(path)
-        if folder is None:
-            raise ModelError(f"{path} is not an OpenVINO export folder (no {MODEL_FILE})")
+        folder = self._folder(path)
         if options.device == "cuda":
             raise BackendUnavailableError("--device cuda: OpenVINO models run on the CPU only; "
                                           "use a GGUF or ONNX model on a CUDA GPU")
         openvino = _openvino()
-        self.tokenizer = checked_tokenizer(folder)
-        self.model_name = folder.name
+        self._read_folder(folder, options, max_length)
         self.device = "cpu"
-        self.max_batch_tokens = max(options.max_batch_tokens or DEFAULT_BATCH_TOKENS, max_length)
-        self.max_batch_sequences = MAX_SEQUENCES
-        self.threads = options.threads or available_cores()
-        self._pad_id = self.tokenizer.token_id(PAD_TOKEN)
         self._compiled = _compiled(openvino, folder / MODEL_FILE, self.threads)
         self._request = self._compiled.create_infer_request()
 
-    def _score_batch(self, sequences: Sequence[Sequence[int]]) -> np.ndarray:
-        result = self._request.infer(padded_batch(sequences, self._pad_id))
-        return probabilities(result[self._compiled.output("logits")])
+    def _logits(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        return self._request.infer(inputs)[self._compiled.output("logits")]
 
     def _release(self) -> None:
         """Drop the compiled model."""
         self._request = self._compiled = None
+
+
+def error_reason(error: Exception) -> str:
+    """The line of an OpenVINO error that says what is wrong: its last one (the lines before it
+    name the C++ sources the exception passed through)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[-1] if lines else type(error).__name__
 
 
 def _openvino() -> Any:
@@ -102,8 +99,7 @@ def _compiled(openvino: Any, model: Path, threads: int) -> Any:
         fits = (len(inputs) == 2 and {"input_ids", "attention_mask"} <= set().union(*inputs) and len(outputs) == 1
                 and "logits" in outputs[0] and str(compiled.outputs[0].get_partial_shape()[-1]) == "1")
     except Exception as e:  # OpenVINO raises RuntimeError subclasses of its own for bad XML, weights and shapes
-        reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise ModelError(f"OpenVINO cannot load {model}: {reason}") from e
+        raise ModelError(f"OpenVINO cannot load {model}: {error_reason(e)}") from e
     if not fits:
         raise ModelError(f"{model.parent}: the graph does not end in one relevance logit (outputs "
                          f"{[sorted(names) for names in outputs]}); "

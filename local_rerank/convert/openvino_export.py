@@ -44,6 +44,7 @@ def export_openvino(checkpoint: Path, out: Path, quant: str = DEFAULT_OPENVINO_T
         import openvino
     except ImportError as e:
         raise ConversionError("OpenVINO export needs openvino: pip install 'local-rerank[convert-openvino]'") from e
+    from local_rerank.backends.openvino import error_reason
     from local_rerank.convert.onnx_export import TOKENIZER_FILES, export_onnx
 
     out = Path(out)
@@ -54,20 +55,17 @@ def export_openvino(checkpoint: Path, out: Path, quant: str = DEFAULT_OPENVINO_T
         try:
             model = openvino.Core().read_model(str(onnx_folder / "model.onnx"))
         except RuntimeError as e:  # OpenVINO's errors are RuntimeError subclasses
-            raise ConversionError(f"OpenVINO cannot read the exported graph: {_first_line(e)}") from e
+            raise ConversionError(f"OpenVINO cannot read the exported graph: {error_reason(e)}") from e
         if quant == "int8" and compress_weights(model) == 0:
             raise ConversionError("OpenVINO export: no matrix product had weights to quantize (unexpected graph)")
         out.mkdir()
         try:
             openvino.save_model(model, str(out / MODEL_FILE), compress_to_fp16=False)
         except RuntimeError as e:
-            raise ConversionError(f"OpenVINO cannot write {out / MODEL_FILE}: {_first_line(e)}") from e
+            raise ConversionError(f"OpenVINO cannot write {out / MODEL_FILE}: {error_reason(e)}") from e
         for name in TOKENIZER_FILES:
             shutil.copy(onnx_folder / name, out / name)
 
-
-def _first_line(error: Exception) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 def quantize_groups(weights: np.ndarray, group: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
