@@ -140,11 +140,19 @@ def convert(checkpoint: Path, fmt: str, quant: str | None, out: Path, force: boo
     with _progress_bar(f"converting to {fmt}") as progress:
         manifest = convert_checkpoint(checkpoint, out, fmt=fmt, quant=quant, force=force,
                                       check_parity=not no_parity, progress=progress)
-    parity = manifest["parity"]
-    verdict = (f"parity: max error {parity['max_abs_error']:.4f} <= {parity['tolerance']}, no rank inversions"
-               if "skipped" not in parity else f"parity: skipped ({parity['skipped']})")
     click.echo(_written(out, manifest))
-    click.echo(f"{verdict}; manifest {printable(str(manifest_path(out)))}")
+    click.echo(f"{_parity_verdict(manifest['parity'])}; manifest {printable(str(manifest_path(out)))}")
+
+
+def _parity_verdict(parity: dict[str, Any]) -> str:
+    """The parity report of a conversion that was kept, in one line."""
+    if "skipped" in parity:
+        return f"parity: skipped ({parity['skipped']})"
+    if parity.get("faithful", True):
+        return f"parity: max error {parity['max_abs_error']:.4f} <= {parity['tolerance']:.3g}, no rank inversions"
+    return (f"parity: max error {parity['max_abs_error']:.4f}, within {parity['tolerance']:.3g} (this format reaches "
+            f"{parity['format_reach']:.4f} on this model) but beyond its fidelity bar {parity['fidelity_bar']:.3g}: "
+            "faithful models are chosen before it")
 
 
 def _written(out: Path, manifest: dict[str, Any]) -> str:

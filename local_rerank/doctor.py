@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from local_rerank.calibration import Measurement, measure_apart, speeds_for
-from local_rerank.errors import LocalRerankError
+from local_rerank.errors import LocalRerankError, ModelError
 from local_rerank.hardware import HardwareProbe
 from local_rerank.selector import BF16_FEATURES, ModelCandidate, Preferences, choose
 from local_rerank.text import printable
@@ -24,6 +24,7 @@ def model_candidate(path: Path) -> ModelCandidate:
             manifest that is not a JSON object.
     """
     from local_rerank.backends import detect_format
+    from local_rerank.convert.manifest import manifest_path, read_manifest
 
     path = Path(path)
     fmt = detect_format(path)
@@ -35,14 +36,24 @@ def model_candidate(path: Path) -> ModelCandidate:
             file_type = file_type_name(read_header(path).fields.get("general.file_type"))
         except (ValueError, OSError):
             file_type = "unknown"  # loading will say exactly what is wrong with the file
-        return ModelCandidate(path, fmt, file_type, path.stat().st_size / 2**20)
-    from local_rerank.convert.manifest import manifest_path, read_manifest
-
+        beside = manifest_path(path)
+        try:  # the manifest beside a GGUF file is optional: the file describes itself
+            manifest = read_manifest(beside) if beside.is_file() else {}
+        except ModelError:
+            manifest = {}
+        return ModelCandidate(path, fmt, file_type, path.stat().st_size / 2**20, _faithful(manifest))
     folder = path if path.is_dir() else path.parent
-    manifest = manifest_path(folder)
-    quantization = read_manifest(manifest).get("quantization") if manifest.is_file() else None
+    manifest = read_manifest(manifest_path(folder)) if manifest_path(folder).is_file() else {}
+    quantization = manifest.get("quantization")
     size = sum(p.stat().st_size for p in folder.iterdir() if p.is_file()) / 2**20
-    return ModelCandidate(folder, fmt, quantization if isinstance(quantization, str) else "unknown", size)
+    return ModelCandidate(folder, fmt, quantization if isinstance(quantization, str) else "unknown", size,
+                          _faithful(manifest))
+
+
+def _faithful(manifest: dict[str, Any]) -> bool:
+    """False where the conversion's parity check found the model beyond its format's fidelity bar."""
+    parity = manifest.get("parity")
+    return not (isinstance(parity, dict) and parity.get("faithful") is False)
 
 
 def validate_model(candidate: ModelCandidate) -> None:

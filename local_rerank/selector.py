@@ -61,6 +61,9 @@ class ModelCandidate:
     format: str  # "gguf", "onnx" or "openvino"
     quantization: str
     size_mib: float
+    # False where the model's own conversion found it beyond its format's fidelity bar (its
+    # manifest): such a model runs only where nothing faithful can.
+    faithful: bool = True
 
 
 @dataclass(frozen=True)
@@ -118,7 +121,8 @@ def _gpu_choices(probe: HardwareProbe, models: list[ModelCandidate], preferences
     threads = preferences.threads or probe.physical_cores
     return [Choice(m, m.format, "cuda", threads,
                    f"{gpu.name} has {gpu.free_mib} MiB free and {m.format} {m.quantization} needs about "
-                   f"{m.size_mib + GPU_HEADROOM_MIB:.0f}; {_runtime(m.format)} has CUDA{_measured(speeds, m, 'cuda')}")
+                   f"{m.size_mib + GPU_HEADROOM_MIB:.0f}; {_runtime(m.format)} has CUDA{_measured(speeds, m, 'cuda')}"
+                   f"{_fidelity_note(m)}")
             for m in _fastest_first(usable, speeds, "cuda", frozenset(order))]
 
 
@@ -134,16 +138,21 @@ def _cpu_choices(probe: HardwareProbe, models: list[ModelCandidate], preferences
         memory = ("" if m.size_mib + CPU_HEADROOM_MIB <= probe.free_ram_mib
                   else f"; warning: needs about {m.size_mib + CPU_HEADROOM_MIB:.0f} MiB, {probe.free_ram_mib} free")
         choices.append(Choice(m, m.format, "cpu", threads, f"CPU, {threads} threads (physical cores); {isa}"
-                              f"{_format_note(probe, m)}{_measured(speeds, m, 'cpu')}{memory}"))
+                              f"{_format_note(probe, m)}{_measured(speeds, m, 'cpu')}{_fidelity_note(m)}{memory}"))
     return choices
 
 
 def _fastest_first(models: list[ModelCandidate], speeds: Speeds, device: str,
                    faithful: frozenset[tuple[str, str]]) -> list[ModelCandidate]:
     """The faithful models measured on ``device`` first, fastest first; the others after them, as they were."""
-    measured = sorted((m for m in models if (m.path, device) in speeds and (m.format, m.quantization) in faithful),
+    measured = sorted((m for m in models if (m.path, device) in speeds and (m.format, m.quantization) in faithful
+                       and m.faithful),
                       key=lambda m: -speeds[m.path, device])
     return measured + [m for m in models if m not in measured]
+
+
+def _fidelity_note(model: ModelCandidate) -> str:
+    return "" if model.faithful else "; its conversion measured it beyond its format's fidelity bar (manifest)"
 
 
 def _measured(speeds: Speeds, model: ModelCandidate, device: str) -> str:
@@ -189,7 +198,7 @@ def _ordered(models: list[ModelCandidate], order: tuple[tuple[str, str], ...], k
     (on the GPU, where an unknown variant may hold operators without CUDA kernels)."""
     rank = {variant: i for i, variant in enumerate(order)}
     kept = [m for m in models if keep_unknown or (m.format, m.quantization) in rank]
-    return sorted(kept, key=lambda m: (rank.get((m.format, m.quantization), len(order)), m.size_mib))
+    return sorted(kept, key=lambda m: (not m.faithful, rank.get((m.format, m.quantization), len(order)), m.size_mib))
 
 
 def _installed(probe: HardwareProbe, fmt: str) -> bool:

@@ -66,3 +66,32 @@ def test_a_cpu_with_native_bf16_is_told_about_bf16_until_it_has_such_a_model() -
     assert not any("bf16" in hint for hint in improvements(AVX512_BF16, [q8, bf16]))
     assert not any("bf16" in hint for hint in improvements(AVX512_VNNI, [q8]))
 
+
+
+@pytest.mark.parametrize(("parity", "faithful"), [({"passed": True, "faithful": False}, False),
+                                                  ({"passed": True, "faithful": True}, True),
+                                                  ({"skipped": "disabled with --no-parity"}, True), (None, True)])
+def test_the_candidate_carries_its_conversions_fidelity_verdict(tmp_path: Path, parity, faithful: bool) -> None:
+    from local_rerank.doctor import model_candidate
+
+    folder = tmp_path / "export"
+    folder.mkdir()
+    (folder / "model.onnx").write_bytes(b"graph")
+    manifest = {"quantization": "int8"} | ({"parity": parity} if parity else {})
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    assert model_candidate(folder).faithful is faithful
+
+
+@pytest.mark.slow
+def test_a_gguf_candidate_reads_the_verdict_beside_it_and_ignores_a_garbage_manifest(gguf_files,
+                                                                                   tmp_path: Path) -> None:
+    from local_rerank.convert.manifest import manifest_path
+    from local_rerank.doctor import model_candidate
+
+    copy = tmp_path / "model.gguf"
+    copy.write_bytes(gguf_files["tied", "q8_0"].read_bytes())
+    assert model_candidate(copy).faithful
+    manifest_path(copy).write_text(json.dumps({"parity": {"passed": True, "faithful": False}}))
+    assert not model_candidate(copy).faithful
+    manifest_path(copy).write_text("not json")
+    assert model_candidate(copy).faithful and model_candidate(copy).quantization == "q8_0"

@@ -72,11 +72,17 @@ def convert_checkpoint(checkpoint: Path, out: Path, *, fmt: str = "gguf", quant:
                               libraries=_LIBRARIES[fmt])
     write_manifest(manifest_path(final), manifest)
     if final != out:
-        raise ConversionError(
-            f"parity check failed: max error {parity['max_abs_error']:.4f} (tolerance {parity['tolerance']}), "
-            f"{parity['rank_inversions']} rank inversions; the model was kept as {final}"
-        )
+        raise ConversionError(f"parity check failed: {_failure(parity)}; the model was kept as {final}")
     return manifest
+
+
+def _failure(parity: dict[str, Any]) -> str:
+    """What a failed parity check found: swapped pairs first (rankings are the product), then the error."""
+    reach = parity.get("format_reach")
+    error = (f"max error {parity['max_abs_error']:.4f} (tolerance {parity['tolerance']:.3g}"
+             f"{'' if reach is None else f'; this format reaches {reach:.4f} on this model'})")
+    inversions = parity["rank_inversions"]
+    return f"{inversions} pair{'s' if inversions > 1 else ''} of documents swapped, {error}" if inversions else error
 
 
 def _outputs(out: Path, fmt: str) -> list[Path]:

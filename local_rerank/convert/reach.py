@@ -1,0 +1,127 @@
+"""What a format can reach on a model: the float32 reference with the format's rounding.
+
+The export gate judges a converted file against the reference, but a fixed tolerance is not fair
+to every model: how far a format's rounding moves p("yes") depends on the model (its width, its
+depth, how sharp its answers are, whether its activations have outlier channels). So the gate
+also scores the check set with the reference model rounded the way the format rounds: weights
+stored in the format's blocks and precision, and, where the format's kernels do it, the inputs
+of every matrix product rounded the same way at run time. The answer head (the yes/no rows) is
+left exact, as every export keeps it. The distance between that and the reference is what any
+faithful file of the format can reach on this model; a file may be a margin further (runtimes
+differ in accumulation order, KV-cache precision, padding), never more.
+
+The simulation is a yardstick, not a bit-exact copy of each runtime's kernels. Formats it does
+not know (k-quants, int4, float32) have no reach and keep the fixed tolerance.
+Needs torch (conversion only).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+Rounding = Callable[[Any], Any]  # torch.Tensor -> torch.Tensor of the same shape, float32
+
+
+def _to(dtype_name: str) -> Rounding:
+    def rounded(x: Any) -> Any:
+        import torch
+
+        return x.to(getattr(torch, dtype_name)).to(x.dtype)
+
+    return rounded
+
+
+def _symmetric(block: int | None, f16_scale: bool = False) -> Rounding:
+    """Signed 8-bit values with one scale (amax / 127) per ``block`` values along the last axis
+    (the whole axis when None): GGUF Q8_0 (scale stored in f16), MatMulNBits 8-bit, int8 per channel."""
+    def rounded(x: Any) -> Any:
+        import torch
+
+        width = x.shape[-1]
+        size = block if block and width % block == 0 else width
+        groups = x.reshape(*x.shape[:-1], width // size, size)
+        scale = groups.abs().amax(dim=-1, keepdim=True) / 127
+        q = torch.round(groups / torch.where(scale == 0, torch.ones_like(scale), scale)).clamp(-127, 127)
+        if f16_scale:  # the values are rounded with the exact scale, which is then stored in f16
+            scale = scale.to(torch.float16).to(x.dtype)
+        return (q * scale).reshape(x.shape)
+
+    return rounded
+
+
+def _asymmetric(block: int | None) -> Rounding:
+    """Unsigned 8-bit values with a zero point and scale per ``block`` values along the last axis
+    (the whole tensor when None): OpenVINO's u8 weights, onnxruntime's dynamic activations."""
+    def rounded(x: Any) -> Any:
+        import torch
+
+        width = x.shape[-1]
+        groups = x.reshape(*x.shape[:-1], width // block, block) if block and width % block == 0 else x.reshape(1, -1)
+        low = torch.clamp(groups.amin(dim=-1, keepdim=True), max=0.0)
+        high = torch.clamp(groups.amax(dim=-1, keepdim=True), min=0.0)
+        scale = (high - low) / 255
+        scale = torch.where(scale == 0, torch.ones_like(scale), scale)
+        zero_point = torch.round(-low / scale)
+        q = torch.clamp(torch.round(groups / scale) + zero_point, 0, 255)
+        return ((q - zero_point) * scale).reshape(x.shape)
+
+    return rounded
+
+
+@dataclass(frozen=True)
+class FormatRounding:
+    """How a format rounds a model: its stored weights, and the inputs of its matrix products."""
+
+    weights: Rounding
+    activations: Rounding | None = None
+    embedding: bool = True  # whether the embedding table is stored in the format too
+
+
+_Q8_0 = _symmetric(32, f16_scale=True)
+_INT8_BLOCKS = _symmetric(32)
+FORMAT_ROUNDING: dict[tuple[str, str], FormatRounding] = {
+    # llama.cpp: f16/bf16 weights multiply f16/bf16 activations; Q8_0 weights multiply Q8_0 activations.
+    ("gguf", "f16"): FormatRounding(_to("float16"), _to("float16")),
+    ("gguf", "bf16"): FormatRounding(_to("bfloat16"), _to("bfloat16")),
+    ("gguf", "q8_0"): FormatRounding(_Q8_0, _Q8_0),
+    ("onnx", "fp16"): FormatRounding(_to("float16"), _to("float16")),
+    # MatMulNBits 8-bit, symmetric blocks of 32; the embedding table stays fp32.
+    ("onnx", "int8"): FormatRounding(_INT8_BLOCKS, embedding=False),
+    ("onnx", "int8-a8"): FormatRounding(_INT8_BLOCKS, _INT8_BLOCKS, embedding=False),
+    # quantize_dynamic: int8 weights per output channel, u8 activations with one range per tensor.
+    ("onnx", "int8-dynamic"): FormatRounding(_symmetric(None), _asymmetric(None)),
+    # u8 weights in groups of 32 with a zero point; 8-bit activations per group of 32 (on VNNI CPUs;
+    # elsewhere OpenVINO keeps float activations, so the file lands nearer the reference than this).
+    ("openvino", "int8"): FormatRounding(_asymmetric(32), _INT8_BLOCKS),
+}
+
+
+def round_model(model: Any, rounding: FormatRounding) -> None:
+    """Round a transformers Qwen3 model in place as ``rounding`` says, keeping its answer head exact.
+
+    Weights of every linear layer of the decoder (and the embedding table, where the format
+    stores it) are replaced by their rounded values; each linear layer's input is rounded on the
+    way in. A tied head is untied first, so that rounding the embedding leaves it exact.
+    """
+    import torch
+
+    with torch.no_grad():
+        if rounding.embedding:
+            head = model.get_output_embeddings()
+            if head.weight is model.get_input_embeddings().weight:
+                head.weight = torch.nn.Parameter(head.weight.detach().clone(), requires_grad=False)
+            embedding = model.get_input_embeddings().weight
+            embedding.copy_(rounding.weights(embedding))
+        for module in model.model.layers.modules():
+            if isinstance(module, torch.nn.Linear):
+                module.weight.copy_(rounding.weights(module.weight))
+                if rounding.activations is not None:
+                    module.register_forward_pre_hook(_rounding_inputs(rounding.activations))
+
+
+def _rounding_inputs(rounding: Rounding) -> Callable[..., tuple[Any, ...]]:
+    def hook(_module: Any, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        return (rounding(args[0]), *args[1:])
+
+    return hook
