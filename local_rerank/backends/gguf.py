@@ -131,8 +131,17 @@ class GgufBackend(Backend):
         sharing = share_prefix and self.scoring_path == "causal"
         self._prompts = PromptEncoder(self.tokenizer, max_length) if sharing else None
         self._kept: tuple[int, ...] = ()  # the shared prefix held in sequence max_batch_sequences
+        # KV cells: room for the longest prompt (max_length) or a packed batch and, beside it, the
+        # first of its shared prefixes (see _batches). On the CPU the context starts with room for
+        # a packed batch and grows when a longer prompt comes: cells for the whole budget up front
+        # cost ~1 GB on the 0.6B model (8192 tokens of f16 KV, and attention buffers sized by
+        # them) where most batches use a tenth of that. On a GPU it is all taken at the start, so
+        # that a GPU without room for it fails there, and the selector falls back to the CPU.
+        beside = self.max_batch_tokens + MIN_DECODE_TOKENS if self._prompts else 0
+        self._most_room = self._decode_tokens + beside
+        self._room = self._most_room if self.device == "cuda" else self.max_batch_tokens + beside
         self._model = self._load_model(llama, Path(path))
-        self._ctx = self._new_context(llama)
+        self._ctx = self._new_context(llama, self._room)
         self._batch = llama.llama_batch_init(self._decode_tokens, 0, 1)
 
     def _load_model(self, llama: Any, path: Path) -> Any:
@@ -143,11 +152,10 @@ class GgufBackend(Backend):
             raise ModelError(f"llama.cpp could not load {path.name}: {_last_log_line()}")
         return model
 
-    def _new_context(self, llama: Any) -> Any:
+    def _new_context(self, llama: Any, cells: int) -> Any:
         params = llama.llama_context_default_params()
         params.n_batch = self._decode_tokens
-        # Room for a batch and, beside it, the first of its shared prefixes (see _batches).
-        params.n_ctx = self._decode_tokens + (self.max_batch_tokens + MIN_DECODE_TOKENS if self._prompts else 0)
+        params.n_ctx = cells
         # Rank pooling needs each sequence in one micro-batch, and llama.cpp then keeps
         # logits for every token: n_batch x vocabulary floats (~5 GB at 8192 tokens).
         params.n_ubatch = self._decode_tokens if self.scoring_path == "rank" else self.max_batch_tokens
@@ -190,6 +198,7 @@ class GgufBackend(Backend):
     def _score_batch(self, sequences: Sequence[Sequence[int]]) -> np.ndarray:
         llama = _llama
         shared = [self._shared_length(ids) for ids in sequences]
+        self._make_room(sequences, shared)
         self._prepare_prefixes(sequences, shared)
         lasts = self._decode([(ids[n:], n, seq) for seq, (ids, n) in enumerate(zip(sequences, shared))], outputs=True)
         if self.scoring_path == "rank":
@@ -199,6 +208,19 @@ class GgufBackend(Backend):
             logits = llama.llama_get_logits_ith(self._ctx, last)
             scores.append(1.0 / (1.0 + math.exp(logits[self._no] - logits[self._yes])))
         return np.array(scores)
+
+    def _make_room(self, sequences: Sequence[Sequence[int]], shared: list[int]) -> None:
+        """Grow the context (at least twice its cells, at most the whole budget) when the batch's
+        cells do not fit: each document's own tokens, each distinct shared prefix, the padding."""
+        prefixes = {tuple(ids[:n]) for ids, n in zip(sequences, shared) if n}
+        cells = (sum(len(ids) - n for ids, n in zip(sequences, shared)) + sum(map(len, prefixes))
+                 + (MIN_DECODE_TOKENS if self._prompts else 0))
+        if cells <= self._room:
+            return
+        room = min(self._most_room, max(cells, 2 * self._room))
+        grown = self._new_context(_llama, room)  # before freeing the old one, which stays if this fails
+        _llama.llama_free(self._ctx)
+        self._ctx, self._room, self._kept = grown, room, ()
 
     def _prepare_prefixes(self, sequences: Sequence[Sequence[int]], shared: list[int]) -> None:
         """Leave the KV cache holding each shared prefix of the batch, copied to its documents.

@@ -80,3 +80,26 @@ def test_prompts_of_several_queries_in_one_batch_score_as_they_do_alone(gguf_fil
         alone = [reranker.backend.score(ids) for ids in prompts]
         mixed = reranker.backend.score([ids for group in zip(*prompts) for ids in group])
     np.testing.assert_allclose(mixed, np.stack(alone, axis=1).ravel(), atol=SAME, rtol=0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("quant", ["f32", "q8_0"])
+def test_a_long_prompt_grows_the_context_and_moves_no_score(gguf_files, llama_cpp, checkpoints, quant: str) -> None:
+    """On the CPU the KV cache starts with room for a packed batch; a longer prompt grows it."""
+    from local_rerank.backends.gguf import GgufBackend
+
+    long_document = "Folders are copied with cp -r; rsync -a keeps permissions. " * 150  # ~2,000 tokens
+    with Reranker(GgufBackend(gguf_files["tied", quant], max_length=4096), 4096) as reranker:
+        room = reranker.backend._room
+        before = reranker.score(QUERY, DOCUMENTS)
+        beside = reranker.score(QUERY, [*DOCUMENTS[:2], long_document])
+        assert reranker.backend._room > room
+        after = reranker.score(QUERY, DOCUMENTS)
+        alone = reranker.score(QUERY, [long_document])
+    np.testing.assert_allclose(after, before, atol=SAME, rtol=0)
+    np.testing.assert_allclose(beside[:2], before[:2], atol=SAME, rtol=0)
+    np.testing.assert_allclose(alone, beside[2:], atol=SAME, rtol=0)
+    from local_rerank.convert.reference import ReferenceScorer
+
+    expected = ReferenceScorer(checkpoints["tied"], max_length=4096).score(QUERY, [long_document])
+    np.testing.assert_allclose(alone, expected, atol=TOLERANCE[quant], rtol=0)
