@@ -158,7 +158,7 @@ def table(report: dict) -> str:
                      f"p95 {lexical['p95_ms']:.0f} ms = {lexical['p95_ms'] / LEXICAL_TARGET_MS:.2f}x the "
                      f"{LEXICAL_TARGET_MS:.0f} ms target"))
     if rr:
-        rows.append((f"rerank {rr['candidates']} ({report['shape']} twin)", f"{rr['all_s']:.1f} s",
+        rows.append((f"rerank {rr['candidates']} ({report['shape']} {report['quant']} twin)", f"{rr['all_s']:.1f} s",
                      f"first batch {rr['first_batch_s']:.1f} s; repeat from cache {rr['cached_ms']:.0f} ms"))
     width = max(len(r[0]) for r in rows)
     return "\n".join(f"{name:<{width}}  {value:>12}  {note}" for name, value, note in rows)
@@ -169,6 +169,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--files", type=int, default=10_000)
     parser.add_argument("--queries", type=int, default=50)
     parser.add_argument("--shape", default="0.6b", help="shape twin for reranking: tiny, 0.6b, 4b, 8b")
+    parser.add_argument("--quant", default="q8_0", help="GGUF weight type of the twin: q8_0, bf16, f16")
     parser.add_argument("--rerank-queries", type=int, default=3, help="0 skips reranking")
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
     parser.add_argument("--out", type=Path, default=Path("bench-results/search.json"))
@@ -181,10 +182,11 @@ def main(argv: list[str] | None = None) -> None:
         index, indexing = measure_indexing(folder, cache)
         queries = sample_queries(folder, args.queries)
         lexical = [measure_lexical(index, queries, n) for n in (CPU_CANDIDATES, 100)]
-        rerank = (measure_rerank(index, queries[:args.rerank_queries], twin_gguf(args.shape), args.threads)
+        model = twin_gguf(args.shape, args.quant) if args.rerank_queries else None
+        rerank = (measure_rerank(index, queries[:args.rerank_queries], model, args.threads)
                   if args.rerank_queries else None)
-    report = {"files": args.files, "shape": args.shape, "threads": args.threads, "indexing": indexing,
-              "lexical": lexical, "rerank": rerank}
+    report = {"files": args.files, "shape": args.shape, "quant": args.quant, "threads": args.threads,
+              "indexing": indexing, "lexical": lexical, "rerank": rerank}
     write_report(args.out, report)
     print(f"{args.files} generated files ({indexing['size_mib']} MiB, {indexing['passages']} passages), "
           f"{args.threads} threads")

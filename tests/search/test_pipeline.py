@@ -14,7 +14,7 @@ from local_rerank.reranker import Reranker
 from local_rerank.search import (FolderIndex, LexicalResults, RerankProgress, SearchCancelled, SearchEvent,
                                  SearchFinished, SearchRequest, SearchSession)
 from local_rerank.search.index import document_text
-from local_rerank.search.pipeline import lexical_stage, rerank_stage
+from local_rerank.search.pipeline import batch_spans, lexical_stage, rerank_stage
 from local_rerank.tokenizer import Tokenizer
 from tests.search.fakes import word_count_reranker
 
@@ -47,8 +47,9 @@ def test_lexical_then_batches_then_final_order(harbour: FolderIndex, tokenizer: 
     lexical = events[0].hits
     assert len(lexical) == 12 and [hit.bm25_rank for hit in lexical] == list(range(1, 13))
     progress = [event for event in events if isinstance(event, RerankProgress)]
-    assert [event.done for event in progress] == [4, 8, 12] and reranker.backend.batches == [4, 4, 4]
-    assert all(hit.score is not None for hit in progress[0].hits[:4]) and progress[0].hits[4].score is None
+    # On a CPU: one passage first (the first reranked score soon on screen), then doubling up to four.
+    assert [event.done for event in progress] == [1, 3, 7, 11, 12] and reranker.backend.batches == [1, 2, 4, 4, 1]
+    assert all(hit.score is not None for hit in progress[2].hits[:7]) and progress[2].hits[7].score is None
     final = events[-1]
     assert isinstance(final, SearchFinished) and final.reranked and len(final.hits) == 5
     cranes = {hit.path: int(hit.path[1:3]) % 5 for hit in lexical}  # more cranes, higher fake score
@@ -72,7 +73,7 @@ def test_repeating_a_query_is_answered_from_the_cache(harbour: FolderIndex, toke
     again = list(search(harbour, SearchRequest("harbour", candidates=10), reranker))[-1]
     assert reranker.backend.batches == [] and again.cached == 10 and again.hits == first.hits
     wider = list(search(harbour, SearchRequest("harbour", candidates=14), reranker))[-1]
-    assert reranker.backend.batches == [4] and wider.cached == 10  # only the 4 new candidates are scored
+    assert reranker.backend.batches == [1, 2, 1] and wider.cached == 10  # only the 4 new candidates are scored
     other_instruction = list(search(harbour, SearchRequest("harbour", "Find cranes", candidates=10), reranker))[-1]
     assert other_instruction.cached == 0
 
@@ -81,7 +82,7 @@ def test_a_different_model_does_not_share_cached_scores(harbour: FolderIndex, to
     list(search(harbour, SearchRequest("harbour", candidates=5), word_count_reranker(tokenizer, "crane")))
     other = word_count_reranker(tokenizer, "note")
     final = list(search(harbour, SearchRequest("harbour", candidates=5), other))[-1]
-    assert final.cached == 0 and other.backend.batches == [4, 1]
+    assert final.cached == 0 and other.backend.batches == [1, 2, 2]
 
 
 def test_cancel_stops_between_batches_and_keeps_what_was_scored(harbour: FolderIndex, tokenizer: Tokenizer) -> None:
@@ -198,3 +199,14 @@ def test_a_packed_file_always_holds_the_passage_that_was_found(manuals: FolderIn
     # As when a rewritten query found the file: its passage need not match the query it is packed for.
     hit = next(hit for hit in manuals.lexical("crane", 2) if hit.path == "a.md")
     assert "crane" in manuals.document_text(hit, "harbour", 1)
+
+
+@pytest.mark.parametrize(("count", "most", "first", "spans"), [
+    (12, 4, 1, [(0, 1), (1, 3), (3, 7), (7, 11), (11, 12)]),
+    (2, 4, 1, [(0, 1), (1, 2)]),
+    (130, 64, 64, [(0, 64), (64, 128), (128, 130)]),
+    (5, 4, 8, [(0, 4), (4, 5)]),
+    (0, 4, 1, []),
+])
+def test_batches_start_small_and_double_up_to_the_most(count: int, most: int, first: int, spans) -> None:
+    assert list(batch_spans(count, most, first)) == spans

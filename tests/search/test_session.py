@@ -133,7 +133,8 @@ def test_cancel_says_whether_there_was_anything_to_cancel(harbour: FolderIndex, 
         assert session.cancel() and not session.cancel()
         events = running.join()
         assert isinstance(events[-1], SearchCancelled)
-        assert sum(hit.score is not None for hit in events[-1].hits) == 4  # the batch in flight is kept
+        kept = sum(hit.score is not None for hit in events[-1].hits)
+        assert kept == sum(reranker.backend.batches) >= 1  # the batch in flight is kept
         list(session.search("harbour"))
         assert not session.cancel(), "nothing to cancel after a search finished"
 
