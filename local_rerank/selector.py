@@ -62,7 +62,7 @@ class ModelCandidate:
     quantization: str
     size_mib: float
     # False where the model's own conversion found it beyond its format's fidelity bar (its
-    # manifest): such a model runs only where nothing faithful can.
+    # manifest): it comes after the faithful formats on the same device, before the rest.
     faithful: bool = True
 
 
@@ -116,8 +116,8 @@ def _gpu_choices(probe: HardwareProbe, models: list[ModelCandidate], preferences
         return []
     gpu = max(probe.gpus, key=lambda g: g.free_mib)
     order = gpu_order(gpu)
-    usable = [m for m in _ordered(models, order, keep_unknown=False) if _has_cuda(probe, m.format)
-              and m.size_mib + GPU_HEADROOM_MIB <= gpu.free_mib]
+    usable = [m for m in _ordered(models, order, frozenset(order), keep_unknown=False)
+              if _has_cuda(probe, m.format) and m.size_mib + GPU_HEADROOM_MIB <= gpu.free_mib]
     threads = preferences.threads or probe.physical_cores
     return [Choice(m, m.format, "cuda", threads,
                    f"{gpu.name} has {gpu.free_mib} MiB free and {m.format} {m.quantization} needs about "
@@ -131,7 +131,7 @@ def _cpu_choices(probe: HardwareProbe, models: list[ModelCandidate], preferences
     threads = preferences.threads or probe.physical_cores
     isa = _isa_note(probe)
     choices = []
-    ordered = _ordered(models, cpu_order(probe.cpu_features), keep_unknown=True)
+    ordered = _ordered(models, cpu_order(probe.cpu_features), CPU_FAITHFUL, keep_unknown=True)
     for m in _fastest_first(ordered, speeds, "cpu", CPU_FAITHFUL):
         if not _installed(probe, m.format):
             continue
@@ -143,10 +143,10 @@ def _cpu_choices(probe: HardwareProbe, models: list[ModelCandidate], preferences
 
 
 def _fastest_first(models: list[ModelCandidate], speeds: Speeds, device: str,
-                   faithful: frozenset[tuple[str, str]]) -> list[ModelCandidate]:
+                   faithful_formats: frozenset[tuple[str, str]]) -> list[ModelCandidate]:
     """The faithful models measured on ``device`` first, fastest first; the others after them, as they were."""
-    measured = sorted((m for m in models if (m.path, device) in speeds and (m.format, m.quantization) in faithful
-                       and m.faithful),
+    measured = sorted((m for m in models if (m.path, device) in speeds
+                       and (m.format, m.quantization) in faithful_formats and m.faithful),
                       key=lambda m: -speeds[m.path, device])
     return measured + [m for m in models if m not in measured]
 
@@ -193,12 +193,19 @@ def gpu_order(gpu: Gpu) -> tuple[tuple[str, str], ...]:
     return tuple(variant for variant in GPU_ORDER if variant != _BF16) + (_BF16,)
 
 
-def _ordered(models: list[ModelCandidate], order: tuple[tuple[str, str], ...], keep_unknown: bool) -> list[ModelCandidate]:
+def _ordered(models: list[ModelCandidate], order: tuple[tuple[str, str], ...],
+             faithful_formats: frozenset[tuple[str, str]], keep_unknown: bool) -> list[ModelCandidate]:
     """Models in order of preference; variants not in ``order`` last (on the CPU) or left out
-    (on the GPU, where an unknown variant may hold operators without CUDA kernels)."""
-    rank = {variant: i for i, variant in enumerate(order)}
+    (on the GPU, where an unknown variant may hold operators without CUDA kernels). A model whose
+    conversion found it beyond its bar comes right after the last of ``faithful_formats``."""
+    rank = {variant: float(i) for i, variant in enumerate(order)}
+    beyond = max((rank[v] for v in faithful_formats if v in rank), default=-1.0) + 0.5
+
+    def place(m: ModelCandidate) -> float:
+        return rank.get((m.format, m.quantization), float(len(order))) if m.faithful else beyond
+
     kept = [m for m in models if keep_unknown or (m.format, m.quantization) in rank]
-    return sorted(kept, key=lambda m: (not m.faithful, rank.get((m.format, m.quantization), len(order)), m.size_mib))
+    return sorted(kept, key=lambda m: (place(m), m.size_mib))
 
 
 def _installed(probe: HardwareProbe, fmt: str) -> bool:

@@ -211,16 +211,22 @@ class GgufBackend(Backend):
 
     def _make_room(self, sequences: Sequence[Sequence[int]], shared: list[int]) -> None:
         """Grow the context (at least twice its cells, at most the whole budget) when the batch's
-        cells do not fit: each document's own tokens, each distinct shared prefix, the padding."""
+        cells do not fit: each document's own tokens, each distinct shared prefix, the padding.
+        It never shrinks: a process that met one long prompt keeps room for the next."""
         prefixes = {tuple(ids[:n]) for ids, n in zip(sequences, shared) if n}
         cells = (sum(len(ids) - n for ids, n in zip(sequences, shared)) + sum(map(len, prefixes))
                  + (MIN_DECODE_TOKENS if self._prompts else 0))
         if cells <= self._room:
             return
         room = min(self._most_room, max(cells, 2 * self._room))
-        grown = self._new_context(_llama, room)  # before freeing the old one, which stays if this fails
-        _llama.llama_free(self._ctx)
-        self._ctx, self._room, self._kept = grown, room, ()
+        _llama.llama_free(self._ctx)  # first: the two together would need more than the budget's cells
+        self._ctx, self._kept = None, ()
+        try:
+            self._ctx = self._new_context(_llama, room)
+        except BackendUnavailableError:
+            self._ctx = self._new_context(_llama, self._room)  # what worked before, for shorter prompts
+            raise
+        self._room = room
 
     def _prepare_prefixes(self, sequences: Sequence[Sequence[int]], shared: list[int]) -> None:
         """Leave the KV cache holding each shared prefix of the batch, copied to its documents.

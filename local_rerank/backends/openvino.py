@@ -79,6 +79,14 @@ def error_reason(error: Exception) -> str:
     return lines[-1] if lines else type(error).__name__
 
 
+def eight_bit_activations_here() -> bool:
+    """Whether OpenVINO quantizes an int8 model's activations on this CPU (it does where it has VNNI)."""
+    from local_rerank.hardware import probe_hardware
+    from local_rerank.selector import VNNI_FEATURES
+
+    return bool(probe_hardware().cpu_features & VNNI_FEATURES)
+
+
 def _openvino() -> Any:
     try:
         import openvino

@@ -3,8 +3,8 @@
 A fixed check set (English, Chinese, code, emoji, CRLF, near-empty and over-length
 documents, default and custom instructions) is scored by the reference and by the new
 file. Rankings are the product, so rank agreement comes first: no pair of documents whose
-reference scores differ by more than twice what the format can reach may swap places; then
-every score must be within the tolerance.
+reference scores differ by more than twice the bar (or twice what the format reaches on the
+model, where that is more) may swap places; then every score must be within the tolerance.
 
 The tolerance is fair to the model: each weight type has a fixed fidelity bar (``TOLERANCES``),
 and where the format's rounding can be simulated (:mod:`local_rerank.convert.reach`), the gate
@@ -16,7 +16,7 @@ scores further than the bar is not refused for it; the report says the file is n
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import combinations
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -113,7 +113,9 @@ def score_check_set(scorer: Scorer) -> CheckScores:
 
 
 def _max_error(expected: CheckScores, actual: CheckScores) -> float:
-    return float(max(np.abs(e - a).max() for e, a in zip(expected, actual)))
+    """The largest score difference; infinite where a score is not a number (never a pass)."""
+    errors = np.abs(np.concatenate(expected) - np.concatenate(actual))
+    return float(errors.max()) if np.isfinite(errors).all() else float("inf")
 
 
 def _inversions(expected: CheckScores, actual: CheckScores, margin: float) -> int:
@@ -136,13 +138,13 @@ def judge(expected: CheckScores, actual: CheckScores, quantization: str,
         "reference": "transformers float32, official recipe",
         "pairs": sum(len(scores) for scores in expected),
         "max_abs_error": max_error,
-        "mean_abs_error": float(np.mean(np.abs(np.concatenate(expected) - np.concatenate(actual)))),
+        "mean_abs_error": float(np.nanmean(np.abs(np.concatenate(expected) - np.concatenate(actual)))),
         "rank_inversions": inversions,
         "format_reach": reach,
         "fidelity_bar": bar,
         "tolerance": tolerance,
         "passed": passed,
-        "faithful": passed and max_error <= bar and _inversions(expected, actual, 2 * bar) == 0,
+        "faithful": passed and max_error <= bar,  # then no pair apart by more than 2 x bar can swap
     }
 
 
@@ -156,8 +158,13 @@ def check_parity(model: Path, checkpoint: Path, quantization: str, backend: str)
     expected = score_check_set(reference.score)
     with Reranker.load(model, backend=backend, max_length=CHECK_MAX_LENGTH) as reranker:
         actual = score_check_set(reranker.score)
-    reached = None
-    if (backend, quantization) in FORMAT_ROUNDING:
-        round_model(reference.model, FORMAT_ROUNDING[backend, quantization])
-        reached = score_check_set(reference.score)
-    return judge(expected, actual, quantization, reached)
+    verdict = judge(expected, actual, quantization)
+    rounding = FORMAT_ROUNDING.get((backend, quantization))
+    if verdict["faithful"] or rounding is None:  # within the bar: what the format reaches does not matter
+        return verdict
+    if backend == "openvino":
+        from local_rerank.backends.openvino import eight_bit_activations_here
+
+        rounding = rounding if eight_bit_activations_here() else replace(rounding, activations=None)
+    round_model(reference.model, rounding)
+    return judge(expected, actual, quantization, score_check_set(reference.score))

@@ -115,8 +115,7 @@ def _parity(fmt: str, model: Path, checkpoint: Path, quant: str, wanted: bool) -
 
     parity = check_parity(model, checkpoint, quant, backend=fmt)
     if (fmt, quant) == ("openvino", "int8"):  # its activations are 8-bit only where the CPU has VNNI
-        from local_rerank.hardware import probe_hardware
-        from local_rerank.selector import VNNI_FEATURES
+        from local_rerank.backends.openvino import eight_bit_activations_here
 
-        parity["int8_activations"] = bool(probe_hardware().cpu_features & VNNI_FEATURES)
+        parity["int8_activations"] = eight_bit_activations_here()
     return parity

@@ -180,10 +180,10 @@ def rerank_stage(index: Corpus, hits: Sequence[SearchHit], request: SearchReques
 def batch_spans(count: int, most: int, first: int) -> Iterator[tuple[int, int]]:
     """(start, end) of each batch over ``count`` items: ``first`` of them, then twice as many each
     time, never more than ``most``."""
-    start, size = 0, min(first, most)
+    start, size = 0, max(1, min(first, most))
     while start < count:
         yield start, min(start + size, count)
-        start, size = start + size, min(2 * size, most)
+        start, size = start + size, max(1, min(2 * size, most))
 
 
 def score_key(model_identity: str, request: SearchRequest, text_digest: str) -> str:

@@ -111,3 +111,9 @@ def test_each_simulated_format_stays_inside_its_bar_on_the_plain_model(reached_b
         if variant != "reference":
             reach = judge(expected, reached, variant[1])["max_abs_error"]
             assert 0 < reach <= TOLERANCES[variant[1]], variant
+
+
+def test_a_score_that_is_not_a_number_never_passes() -> None:
+    expected = _scores([0.9, 0.5], [0.7, 0.2])
+    verdict = judge(expected, _scores([0.9, 0.5], [float("nan"), 0.2]), "q8_0", reached=expected)
+    assert not verdict["passed"] and not verdict["faithful"] and verdict["max_abs_error"] == float("inf")

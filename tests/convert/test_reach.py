@@ -44,24 +44,36 @@ def test_openvino_rounding_is_what_the_openvino_export_stores(weights: np.ndarra
     np.testing.assert_allclose(_simulated(("openvino", "int8"), weights), stored, rtol=0, atol=1e-7)
 
 
-def test_rounding_the_model_keeps_the_answer_head_exact_and_rounds_the_rest(tiny_tied: Path) -> None:
+def _tiny(checkpoint: Path):
     from transformers import AutoModelForCausalLM
 
-    def load():
-        return AutoModelForCausalLM.from_pretrained(str(tiny_tied), dtype=torch.float32).eval()
+    return AutoModelForCausalLM.from_pretrained(str(checkpoint), dtype=torch.float32).eval()
 
-    original, rounded = load(), load()
-    round_model(rounded, FORMAT_ROUNDING["gguf", "q8_0"])
-    assert torch.equal(rounded.lm_head.weight, original.lm_head.weight)  # tied: untied first, head kept
-    embedding = rounded.get_input_embeddings().weight
-    assert torch.equal(embedding, FORMAT_ROUNDING["gguf", "q8_0"].weights(original.get_input_embeddings().weight))
+
+IDS = torch.tensor([[151644, 872, 198, 9707, 151645]])
+
+
+def test_a_gguf_rounding_rounds_the_tied_output_matrix_once_and_every_product_input(tiny_tied: Path) -> None:
+    rounding = FORMAT_ROUNDING["gguf", "q8_0"]
+    original, rounded = _tiny(tiny_tied), _tiny(tiny_tied)
+    round_model(rounded, rounding)
+    assert rounded.lm_head.weight is rounded.get_input_embeddings().weight  # still tied: GGUF scores from it
+    assert torch.equal(rounded.lm_head.weight, rounding.weights(original.lm_head.weight))
     q_proj = rounded.model.layers[0].self_attn.q_proj
-    assert not torch.equal(q_proj.weight, original.model.layers[0].self_attn.q_proj.weight)
+    assert torch.equal(q_proj.weight, rounding.weights(original.model.layers[0].self_attn.q_proj.weight))
     seen = []
-    q_proj.register_forward_pre_hook(lambda _m, args: seen.append(args[0]))  # after the rounding hook
-    ids = torch.tensor([[151644, 872, 198, 9707, 151645]])
+    for module in (q_proj, rounded.lm_head):  # hooks after the rounding hooks see what the products get
+        module.register_forward_pre_hook(lambda _m, args: seen.append(args[0]))
     with torch.no_grad():
-        moved = (rounded(ids).logits - original(ids).logits).abs().max()
+        moved = (rounded(IDS).logits - original(IDS).logits).abs().max()
     assert 0 < moved < 1
-    (inputs,) = seen
-    assert torch.equal(inputs, FORMAT_ROUNDING["gguf", "q8_0"].activations(inputs))  # already on the Q8_0 grid
+    assert len(seen) == 2 and all(torch.equal(inputs, rounding.activations(inputs)) for inputs in seen)
+
+
+def test_an_openvino_rounding_keeps_the_answer_rows_exact(tiny_tied: Path) -> None:
+    rounding = FORMAT_ROUNDING["openvino", "int8"]
+    original, rounded = _tiny(tiny_tied), _tiny(tiny_tied)
+    round_model(rounded, rounding)
+    assert torch.equal(rounded.lm_head.weight, original.lm_head.weight)  # untied first, kept
+    embedding = rounded.get_input_embeddings().weight
+    assert torch.equal(embedding, rounding.weights(original.get_input_embeddings().weight))

@@ -207,6 +207,7 @@ def test_a_packed_file_always_holds_the_passage_that_was_found(manuals: FolderIn
     (130, 64, 64, [(0, 64), (64, 128), (128, 130)]),
     (5, 4, 8, [(0, 4), (4, 5)]),
     (0, 4, 1, []),
+    (3, 0, 0, [(0, 1), (1, 2), (2, 3)]),  # never an empty batch, however it is asked
 ])
 def test_batches_start_small_and_double_up_to_the_most(count: int, most: int, first: int, spans) -> None:
     assert list(batch_spans(count, most, first)) == spans
