@@ -127,11 +127,12 @@ def judge(expected: CheckScores, actual: CheckScores, quantization: str,
     """The verdict on a file's check-set scores (``actual``) against the reference's (``expected``);
     ``reached``: the reference's scores with the format's rounding, where it can be simulated."""
     reach = _max_error(expected, reached) if reached is not None else None
+    reach = reach if reach is None or np.isfinite(reach) else None  # a simulation gone wrong widens nothing
     tolerance = tolerance_for(quantization, reach)
     bar = tolerance_for(quantization)
     max_error = _max_error(expected, actual)
-    # Rank agreement first: pairs the reference separates by more than twice what the format
-    # itself reaches keep their order, even where each score is within the (wider) tolerance.
+    # Rank agreement first: pairs the reference separates by more than twice the bar (or twice what
+    # the format itself reaches) keep their order, even where each score is within the tolerance.
     inversions = _inversions(expected, actual, 2 * max(bar, reach or 0.0))
     passed = inversions == 0 and max_error <= tolerance
     return {

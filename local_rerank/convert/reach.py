@@ -37,7 +37,7 @@ def _to(dtype_name: str) -> Rounding:
 
 def _symmetric(block: int | None, f16_scale: bool = False) -> Rounding:
     """Signed 8-bit values with one scale (amax / 127) per ``block`` values along the last axis
-    (the whole axis when None): GGUF Q8_0 (scale stored in f16), MatMulNBits 8-bit, int8 per channel."""
+    (the whole axis when None): GGUF Q8_0 (scale stored in f16), 8-bit activation groups, int8 per channel."""
     def rounded(x: Any) -> Any:
         import torch
 

@@ -117,3 +117,9 @@ def test_a_score_that_is_not_a_number_never_passes() -> None:
     expected = _scores([0.9, 0.5], [0.7, 0.2])
     verdict = judge(expected, _scores([0.9, 0.5], [float("nan"), 0.2]), "q8_0", reached=expected)
     assert not verdict["passed"] and not verdict["faithful"] and verdict["max_abs_error"] == float("inf")
+
+
+def test_a_simulation_that_is_not_a_number_widens_nothing() -> None:
+    expected = _scores([0.9, 0.5])
+    verdict = judge(expected, _scores([0.85, 0.5]), "q8_0", reached=_scores([float("nan"), 0.5]))
+    assert verdict["format_reach"] is None and verdict["tolerance"] == BAR and not verdict["passed"]
