@@ -198,8 +198,12 @@ class GgufBackend(Backend):
     def _score_batch(self, sequences: Sequence[Sequence[int]]) -> np.ndarray:
         llama = _llama
         shared = [self._shared_length(ids) for ids in sequences]
-        self._make_room(sequences, shared)
-        self._prepare_prefixes(sequences, shared)
+        groups: dict[tuple[int, ...], list[int]] = {}  # each shared prefix -> the sequences that have it
+        for seq, (ids, n) in enumerate(zip(sequences, shared)):
+            if n:
+                groups.setdefault(tuple(ids[:n]), []).append(seq)
+        self._make_room(sequences, shared, groups)
+        self._prepare_prefixes(groups)
         lasts = self._decode([(ids[n:], n, seq) for seq, (ids, n) in enumerate(zip(sequences, shared))], outputs=True)
         if self.scoring_path == "rank":
             return np.array([llama.llama_get_embeddings_seq(self._ctx, s)[0] for s in range(len(sequences))])
@@ -209,12 +213,12 @@ class GgufBackend(Backend):
             scores.append(1.0 / (1.0 + math.exp(logits[self._no] - logits[self._yes])))
         return np.array(scores)
 
-    def _make_room(self, sequences: Sequence[Sequence[int]], shared: list[int]) -> None:
+    def _make_room(self, sequences: Sequence[Sequence[int]], shared: list[int],
+                   groups: dict[tuple[int, ...], list[int]]) -> None:
         """Grow the context (at least twice its cells, at most the whole budget) when the batch's
         cells do not fit: each document's own tokens, each distinct shared prefix, the padding.
         It never shrinks: a process that met one long prompt keeps room for the next."""
-        prefixes = {tuple(ids[:n]) for ids, n in zip(sequences, shared) if n}
-        cells = (sum(len(ids) - n for ids, n in zip(sequences, shared)) + sum(map(len, prefixes))
+        cells = (sum(len(ids) - n for ids, n in zip(sequences, shared)) + sum(map(len, groups))
                  + (MIN_DECODE_TOKENS if self._prompts else 0))
         if cells <= self._room:
             return
@@ -228,18 +232,15 @@ class GgufBackend(Backend):
             raise
         self._room = room
 
-    def _prepare_prefixes(self, sequences: Sequence[Sequence[int]], shared: list[int]) -> None:
-        """Leave the KV cache holding each shared prefix of the batch, copied to its documents.
+    def _prepare_prefixes(self, groups: dict[tuple[int, ...], list[int]]) -> None:
+        """Leave the KV cache holding each shared prefix of the batch (``groups``: each one's
+        sequences), copied to its documents.
 
         The prefix kept from the last batch is reused; everything else is forgotten (cells
         are released, not zeroed) and each new prefix is decoded alone: the first into the
         holder sequence (kept for the next batch), the others into their first document.
         """
         llama, memory = _llama, _llama.llama_get_memory(self._ctx)
-        groups: dict[tuple[int, ...], list[int]] = {}
-        for seq, (ids, n) in enumerate(zip(sequences, shared)):
-            if n:
-                groups.setdefault(tuple(ids[:n]), []).append(seq)
         kept, self._kept = (self._kept if self._kept in groups else ()), ()
         if kept:
             llama.llama_memory_seq_keep(memory, self.max_batch_sequences)
