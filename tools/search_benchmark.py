@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--files", type=int, default=10_000)
     parser.add_argument("--queries", type=int, default=50)
     parser.add_argument("--shape", default="0.6b", help="shape twin for reranking: tiny, 0.6b, 4b, 8b")
-    parser.add_argument("--quant", default="q8_0", help="GGUF weight type of the twin: q8_0, bf16, f16")
+    parser.add_argument("--quant", default="q8_0", choices=("q8_0", "bf16", "f16"), help="GGUF weight type of the twin")
     parser.add_argument("--rerank-queries", type=int, default=3, help="0 skips reranking")
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
     parser.add_argument("--out", type=Path, default=Path("bench-results/search.json"))

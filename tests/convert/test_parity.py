@@ -64,6 +64,13 @@ def _without_think_block(checkpoint: Path):
     return scorer
 
 
+def _one_newline_short(checkpoint: Path):
+    scorer = _reference_class()(checkpoint, max_length=parity.CHECK_MAX_LENGTH)
+    scorer.suffix_tokens = scorer.tokenizer.encode("<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n",
+                                                   add_special_tokens=False)
+    return scorer
+
+
 def _without_system_line(checkpoint: Path):
     scorer = _reference_class()(checkpoint, max_length=parity.CHECK_MAX_LENGTH)
     scorer.prefix_tokens = scorer.tokenizer.encode("<|im_start|>user\n", add_special_tokens=False)
@@ -91,7 +98,8 @@ def reached_by_each_format(tiny_untied: Path) -> dict:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("mistake", [_without_think_block, _without_system_line, _capitalised_answers])
+@pytest.mark.parametrize("mistake", [_without_think_block, _one_newline_short, _without_system_line,
+                                     _capitalised_answers])
 def test_a_broken_file_is_refused_by_every_format(tiny_untied: Path, reached_by_each_format, mistake) -> None:
     expected = reached_by_each_format["reference"]
     broken = parity.score_check_set(mistake(tiny_untied).score)
