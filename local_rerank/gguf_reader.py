@@ -64,7 +64,7 @@ def read_header(path: Path) -> GgufHeader:
     try:
         return _parse_header(path)
     except struct.error as e:  # an unpack ran past the end of a truncated file
-        raise ValueError(f"the header runs past the end of the file ({e})") from e
+        raise ValueError("the header runs past the end of the file") from e
     except RecursionError as e:  # arrays of arrays nested past any real file's depth
         raise ValueError("metadata arrays nested too deeply") from e
 

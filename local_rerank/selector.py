@@ -42,6 +42,8 @@ _BF16 = ("gguf", "bf16")
 # without, its products run in float32 on weights widened at run time.
 VNNI_FEATURES = frozenset({"avx512_vnni", "avx_vnni", "amx_int8"})
 _OPENVINO_INT8 = ("openvino", "int8")
+# Weights in floating point: the CPU's 8-bit instructions (VNNI, AMX INT8) do nothing for them.
+FLOAT_QUANTIZATIONS = frozenset({"bf16", "f16", "f32", "fp16", "fp32"})
 # Measured on an H100 (tools/gpu_benchmark.py, 0.6B twin, 100 documents of 256 tokens): GGUF
 # bf16 404 ms at 2.1e-3 from the reference, f16 543 ms at 1.5e-3, q8_0 523 ms at 1.2e-2 (q8_0
 # only saves memory, which the free-memory check already accounts for). onnxruntime-gpu is not
@@ -129,7 +131,6 @@ def _gpu_choices(probe: HardwareProbe, models: list[ModelCandidate], preferences
 def _cpu_choices(probe: HardwareProbe, models: list[ModelCandidate], preferences: Preferences,
                  speeds: Speeds) -> list[Choice]:
     threads = preferences.threads or probe.physical_cores
-    isa = _isa_note(probe)
     choices = []
     ordered = _ordered(models, cpu_order(probe.cpu_features), CPU_FAITHFUL, keep_unknown=True)
     for m in _fastest_first(ordered, speeds, "cpu", CPU_FAITHFUL):
@@ -137,7 +138,7 @@ def _cpu_choices(probe: HardwareProbe, models: list[ModelCandidate], preferences
             continue
         memory = ("" if m.size_mib + CPU_HEADROOM_MIB <= probe.free_ram_mib
                   else f"; warning: needs about {m.size_mib + CPU_HEADROOM_MIB:.0f} MiB, {probe.free_ram_mib} free")
-        choices.append(Choice(m, m.format, "cpu", threads, f"CPU, {threads} threads (physical cores); {isa}"
+        choices.append(Choice(m, m.format, "cpu", threads, f"CPU, {threads} threads (physical cores){_isa_note(probe, m)}"
                               f"{_format_note(probe, m)}{_measured(speeds, m, 'cpu')}{_fidelity_note(m)}{memory}"))
     return choices
 
@@ -221,15 +222,20 @@ def _runtime(fmt: str) -> str:
     return {"gguf": "llama-cpp-python", "onnx": "onnxruntime-gpu"}[fmt]
 
 
-def _isa_note(probe: HardwareProbe) -> str:
+def _isa_note(probe: HardwareProbe, model: ModelCandidate) -> str:
+    """What this CPU's instruction set means for the model's 8-bit arithmetic; nothing for a float
+    model (how bf16 runs is :func:`_format_note`'s), unless the CPU lacks AVX2 altogether."""
     features = probe.cpu_features
+    vnni = "avx512_vnni" in features or "avx_vnni" in features
+    if not (vnni or "amx_int8" in features or "avx2" in features):
+        return "; no AVX2: expect slow scoring; a GPU or a newer CPU helps most"
+    if model.quantization in FLOAT_QUANTIZATIONS:
+        return ""
     if "amx_int8" in features:
-        return "AMX INT8 tiles available"
-    if "avx512_vnni" in features or "avx_vnni" in features:
-        return "VNNI INT8 dot products available"
-    if "avx2" in features:
-        return "AVX2 without VNNI: INT8 runs, more slowly than on VNNI CPUs"
-    return "no AVX2: expect slow scoring; a GPU or a newer CPU helps most"
+        return "; AMX INT8 tiles available"
+    if vnni:
+        return "; VNNI INT8 dot products available"
+    return "; AVX2 without VNNI: INT8 runs, more slowly than on VNNI CPUs"
 
 
 def _why_no_gpu(probe: HardwareProbe, models: list[ModelCandidate]) -> str:

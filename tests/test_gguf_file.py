@@ -55,8 +55,9 @@ def test_truncated_file_is_refused(gguf_files, tmp_path: Path) -> None:
     for cut in (len(data) - 1000, 7_000_000, 100_000, 30):
         truncated = tmp_path / f"cut-{cut}.gguf"
         truncated.write_bytes(data[:cut])
-        with pytest.raises(ModelError, match="truncated|corrupt"):
+        with pytest.raises(ModelError, match="truncated|corrupt") as refused:
             read_gguf_model(truncated)
+        assert "unpack" not in str(refused.value)  # says what is wrong with the file, not Python's internals
 
 
 def test_corrupt_header_is_refused(gguf_files, tmp_path: Path) -> None:

@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from local_rerank.search.index import SearchHit
+from local_rerank.search.chunking import Passage
+from local_rerank.search_cli import _table
 from tests.search.folders import build_mixed_folder
 
 
@@ -176,3 +179,11 @@ def test_document_mode_scores_each_file_as_one_text(folder: Path, gguf_files: di
     assert any(abs(hit["score"] - by_path[hit["path"]]) > 1e-6 for hit in documents["results"])
     markdown = run(*args, "--format", "md", "--unit", "document").stdout
     assert "Reranked: each file's best passages packed together" in markdown
+
+
+def test_the_table_shows_tiny_bm25_scores_in_figures_and_p_yes_to_four_places() -> None:
+    hits = [SearchHit("common.md", Passage("the", 1, 1), "a", 1, 2.03e-06),
+            SearchHit("reranked.md", Passage("the", 1, 1), "b", 2, 0.5, 0.93)]
+    rows = _table(hits).splitlines()[1:]
+    assert "2.03e-06" in rows[0] and "0.0000" not in rows[0]
+    assert " 0.9300 " in rows[1]

@@ -132,6 +132,12 @@ def test_cpu_formats_are_ordered_by_fidelity_then_speed_on_each_cpu(probe, order
     assert reason in choices[0].reason and all(c.device == "cpu" for c in choices)
 
 
+def test_the_int8_note_is_given_for_8_bit_models_only() -> None:
+    reasons = {c.model: c.reason for c in choose(AVX512_BF16, [BF16_06B, F32_06B, Q8_06B, ONNX_FP32])}
+    assert "VNNI INT8 dot products" in reasons[Q8_06B]
+    assert not any("INT8" in reasons[m] for m in (BF16_06B, F32_06B, ONNX_FP32))
+
+
 def test_a_bf16_model_on_a_cpu_without_bf16_says_it_is_slow() -> None:
     (choice,) = choose(AVX512_VNNI, [BF16_06B])
     assert "bf16 is converted in software" in choice.reason

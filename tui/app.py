@@ -257,6 +257,8 @@ class RerankApp(App[None]):
             self.show_hits(event.hits)
             waiting = self.reranker is not None or not self.session.settled.is_set()
             self.status.change(timings=format_timings({"lexical": event.seconds}), work="reranking…" if waiting else "")
+            if waiting and event.hits:  # no count yet: a pulsing bar, not the last search's 100%
+                self.query_one("#progress", ProgressBar).update(total=None, progress=0)
         elif isinstance(event, RerankProgress):
             self.show_hits(event.hits)
             self.query_one("#progress", ProgressBar).update(total=event.total, progress=event.done)

@@ -107,6 +107,8 @@ def _walk_directory(directory: Path, prefix: str, ignores: _Ignores, real_root: 
                 yield from _walk_directory(real, relpath + "/", ignores, real_root, visited, exclude, linked)
         elif stat.S_ISREG(info.st_mode):
             yield FoundFile(relpath, Path(entry.path), info.st_size, info.st_mtime_ns)
+        else:  # never opened: reading a FIFO would wait for a writer
+            yield Skipped(relpath, "not a regular file (FIFO, socket or device)")
 
 
 def printable(name: str) -> str:

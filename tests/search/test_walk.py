@@ -93,6 +93,15 @@ def test_folders_that_cannot_be_entered_or_listed_are_passed_over(tmp_path: Path
     assert skipped == {"listed/a.md": "cannot be read", "locked": "folder cannot be read"}
 
 
+def test_a_fifo_is_passed_over_and_counted_without_being_opened(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe.txt")
+    (tmp_path / "a.md").write_text("x")
+    with deadline(5):
+        files, skipped = _walked(tmp_path)
+    assert files == ["a.md"]
+    assert skipped == {"pipe.txt": "not a regular file (FIFO, socket or device)"}
+
+
 def test_reading_refuses_what_is_not_a_regular_file_without_waiting(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "pipe")
     with deadline(5):

@@ -9,7 +9,7 @@ from typing import Callable
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Input, Select, Static
+from textual.widgets import Input, ProgressBar, Select, Static
 
 from local_rerank.recipe import INSTRUCTION_PRESETS
 from local_rerank.search import FolderIndex
@@ -160,6 +160,19 @@ async def test_a_new_query_mid_batch_replaces_the_old_one(notes: FolderIndex, to
         assert app.status.status.work == "reranked" and all(hit.score is not None for hit in app.hits)
         assert backend.overlaps == 0
     assert backend.released and backend.after_release == 0
+
+
+async def test_the_bar_pulses_until_the_first_batch_is_scored(notes: FolderIndex, tokenizer: Tokenizer) -> None:
+    app = tui_app(notes, slow_reranker(tokenizer, "crane", 4 * BATCH_S))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        bar = app.query_one("#progress", ProgressBar)
+        assert bar.percentage == 1, "the index is ready"
+        backend = await _mid_batch(pilot, "harbour")
+        await pilot.pause()
+        assert not backend.entries and bar.total is None, "no batch scored yet: no count to show, not 100%"
+        await settle(pilot)
+        assert app.status.status.work == "reranked" and bar.percentage == 1
 
 
 async def test_an_instruction_change_mid_batch_reranks_with_it(notes: FolderIndex, tokenizer: Tokenizer) -> None:
