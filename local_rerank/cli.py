@@ -190,6 +190,8 @@ def doctor(models: Sequence[str], device: str, as_json: bool, bench: bool) -> No
             click.echo(f"remembered in {printable(str(save_speeds(cache_root(), probe, measurements)))}", err=True)
     report = doctor_report(probe, paths, Preferences(device=device), load_speeds(cache_root(), probe))
     click.echo(json.dumps(report, indent=2) if as_json else format_report(report))  # ASCII-escaped JSON
+    if any("error" in model for model in report["models"]):
+        raise SystemExit(1)  # the report says why; a script's `doctor MODEL && ...` stops here
 
 
 @cli.group()

@@ -206,7 +206,8 @@ class RerankApp(App[None]):
             backend = message.reranker.backend
             self.status.change(model=f"{backend.model_name} ({backend.name}, {backend.device})")
         else:
-            self.status.change(model="no model (BM25 order)")
+            # the notice with the reason fades; the status line keeps saying why there is no model
+            self.status.change(model="model failed to start (BM25 order)" if message.error else "no model (BM25 order)")
             if message.error:
                 self.notify(f"The model could not start: {message.error}", severity="error", timeout=10,
                             markup=False)

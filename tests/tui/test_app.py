@@ -11,14 +11,16 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, ProgressBar, Select, Static
 
+from local_rerank.errors import ModelError
 from local_rerank.recipe import INSTRUCTION_PRESETS
+from local_rerank.reranker import Reranker
 from local_rerank.search import FolderIndex
 from local_rerank.search.passage_list import PassageList
 from local_rerank.search.pipeline import CPU_BATCH, batch_spans
 from local_rerank.tokenizer import Tokenizer
 from tests.search.fakes import SlowBackend, slow_reranker, word_count_reranker
 from tests.tui.driving import SIZE, ask, settle, tui_app
-from tui.app import editor_command
+from tui.app import editor_command, make_app
 from tui.help_screen import HelpScreen
 from tui.histogram_screen import HistogramScreen, score_histogram
 from tui.preview import Preview
@@ -131,6 +133,18 @@ async def test_f1_shows_the_keys_and_escape_closes_them(notes: FolderIndex) -> N
         assert isinstance(app.screen, HelpScreen)
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_a_model_that_fails_to_start_leaves_bm25_and_says_why(notes: FolderIndex) -> None:
+    def broken_model() -> Reranker:
+        raise ModelError("model.gguf is corrupt or truncated: the header runs past the end of the file")
+
+    app = make_app(notes, broken_model, None, folder_label="notes")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.status.status.model == "model failed to start (BM25 order)"
+        await ask(pilot, "harbour")
+        assert app.hits and all(hit.score is None for hit in app.hits)
 
 
 BATCH_S = 0.15  # a slow fake batch: the real 0.6B model takes seconds, so keys arrive mid-batch
