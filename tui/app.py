@@ -266,17 +266,26 @@ class RerankApp(App[None]):
             self.status.change(work=f"reranked {event.done}/{event.total}{self._unit_note}")
         elif isinstance(event, SearchFinished):
             self.show_hits(event.hits)
+            self._stop_pulsing(done=True)  # every score came from the cache: no progress was reported
             timings = {"lexical": self.lexical_seconds, **event.timings}
             work = (f"reranked{self._unit_note}" if event.reranked else "BM25 order") if event.hits else NO_MATCH
             self.status.change(work=work, timings=format_timings(timings, event.cached))
         elif isinstance(event, SearchCancelled):
             self.show_hits(event.hits)
+            self._stop_pulsing(done=False)
             self.status.change(work="cancelled")
 
     def on_search_failed(self, message: SearchFailed) -> None:
         if message.search_id == self.search_id:
+            self._stop_pulsing(done=False)
             self.status.change(work=message.error)
             self.notify(message.error, severity="warning", markup=False)
+
+    def _stop_pulsing(self, done: bool) -> None:
+        """Give the bar a count again if it is still waiting for the first batch."""
+        bar = self.query_one("#progress", ProgressBar)
+        if bar.total is None:
+            bar.update(total=1, progress=1 if done else 0)
 
     def show_hits(self, hits: list[SearchHit]) -> None:
         """Show a new order of results, and the preview of the highlighted one."""

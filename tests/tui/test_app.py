@@ -187,6 +187,12 @@ async def test_the_bar_pulses_until_the_first_batch_is_scored(notes: FolderIndex
         assert not backend.entries and bar.total is None, "no batch scored yet: no count to show, not 100%"
         await settle(pilot)
         assert app.status.status.work == "reranked" and bar.percentage == 1
+        await ask(pilot, "harbour")  # every score cached now: no batch, no progress event
+        assert app.status.status.timings.endswith("cached)") and bar.percentage == 1
+        backend = await _mid_batch(pilot, "crane")
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.status.status.work == "cancelled" and bar.total is not None, "cancelled: the bar stops pulsing"
 
 
 async def test_an_instruction_change_mid_batch_reranks_with_it(notes: FolderIndex, tokenizer: Tokenizer) -> None:
