@@ -11,7 +11,7 @@ import click
 
 from local_rerank.errors import InputError
 from local_rerank.eval.compare import compare_models
-from local_rerank.eval.datasets import EvalSet, load_eval_set
+from local_rerank.eval.datasets import EvalSet, load_eval_set, unindexed_relevant
 from local_rerank.eval.report import metrics_table, score_chart
 from local_rerank.eval.runner import EvalProgress, StageResult, evaluate
 from local_rerank.loading import open_reranker, search_model
@@ -21,6 +21,7 @@ from local_rerank.search.packing import UNITS
 from local_rerank.search.pipeline import CPU_CANDIDATES
 from local_rerank.settings import MAX_CANDIDATES, resolve_settings
 from local_rerank.store import resolve_model, store_dir
+from local_rerank.text import printable
 
 
 @click.command("eval")
@@ -50,6 +51,11 @@ def eval_command(source: Path, queries_file: Path | None, model_path: str | None
     eval_set = load_eval_set(source, queries_file, cache_root())
     for index in eval_set.indexes:
         index.update()
+    missing = unindexed_relevant(eval_set)
+    if missing:
+        shown = ", ".join(printable(path) for path in missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        click.echo(f"warning: the index holds no file {shown}, named as relevant: "
+                   f"{'it scores' if len(missing) == 1 else 'they score'} as a miss", err=True)
     if compare:
         first, second = (open_reranker(resolve_model(name, store_dir()), settings) for name in compare)
         summary = compare_models(eval_set, first, second, candidates, instruction)
@@ -65,7 +71,7 @@ def eval_command(source: Path, queries_file: Path | None, model_path: str | None
     if as_json:
         click.echo(json.dumps(_record(eval_set, results, reranker), indent=2, ensure_ascii=False))
         return
-    click.echo(f"{eval_set.name}: {len(eval_set.queries)} queries, {candidates} candidates"
+    click.echo(f"{eval_set.name}: {len(eval_set.queries)} queries, at most {candidates} candidates each"
                + (f", reranked by {reranker.backend.model_name}" if reranker else ""))
     click.echo(metrics_table(results))
     for stage in (stage for stage in results if stage.startswith("bm25+rerank")):

@@ -74,7 +74,8 @@ class FolderTools:
         indexed file; for a PDF, the extracted passages over those lines.
 
         Raises:
-            InputError: the path is not an indexed file of the folder, or the range is empty.
+            InputError: the path is not an indexed file of the folder, the range is empty, or it
+                starts past the file's last line.
         """
         end_line = start_line + MAX_GET_LINES - 1 if end_line is None else end_line
         if start_line < 1 or end_line < start_line:
@@ -86,6 +87,8 @@ class FolderTools:
             if kind == "pdf" or kind in DOCUMENT_KINDS:  # lines count in the extracted text
                 return self._pdf_passages(path, start_line, end_line)
             lines = self._read_lines(path)
+        if start_line > max(len(lines), 1):  # an empty file still answers its line 1, with no text
+            raise InputError(f"line {start_line} is past the end of {path} ({len(lines)} lines)")
         shown = lines[start_line - 1:end_line]
         return {"path": path, "start_line": start_line, "end_line": start_line + len(shown) - 1,
                 "total_lines": len(lines), "text": "\n".join(shown)}

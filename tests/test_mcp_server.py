@@ -87,6 +87,9 @@ def test_get_reads_only_indexed_files(tools: FolderTools, path: str) -> None:
 def test_get_refuses_an_empty_range(tools: FolderTools) -> None:
     with pytest.raises(InputError, match="empty"):
         tools.get("lease.md", 5, 2)
+    with pytest.raises(InputError, match=r"line 3 is past the end of sub/boats.txt \(2 lines\)"):
+        tools.get("sub/boats.txt", 3)
+    assert tools.get("sub/boats.txt", 2, 50)["text"] == "Crane crane crane."  # an end past the last line is cut
 
 
 def test_status_describes_the_index_and_the_model(tools: FolderTools, folder: Path) -> None:

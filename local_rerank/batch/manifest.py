@@ -64,12 +64,16 @@ def claim_output(folder: Path, identity: JobIdentity, force: bool) -> bool:
     """Make ``folder`` this job's: True when it already was (resume), False when it starts empty.
 
     Raises:
-        InputError: it holds another job (without ``force``), or files that are not a job's.
+        InputError: it holds another job (without ``force``), or files that are not a job's, or
+            it cannot be created.
     """
     if folder.exists() and not folder.is_dir():
         raise InputError(f"{folder} exists and is not a folder; OUTPUT is a folder of shards")
     if not folder.exists() or not any(folder.iterdir()):
-        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as e:  # a parent that is a file, read-only or not there (/proc/...)
+            raise InputError(f"cannot create the OUTPUT folder {folder}: {e.strerror or e}") from e
         return False
     manifest = _read_manifest(folder)
     if manifest.get("job") == identity.key:

@@ -2,7 +2,8 @@
 
 * a BEIR folder (``corpus.jsonl``, ``queries.jsonl``, ``qrels/*.tsv``): the corpus is written
   once as one file per document under the cache directory and indexed like any folder;
-* a JSONL file of ``{"query", "positives": [text], "candidates": [text]}``: one pool per query;
+* a JSONL file of ``{"query", "positives": [text], "candidates": [text]}``: one pool per query
+  (each text once; a positive counts as relevant wherever it is listed);
 * a folder and a JSONL file of ``{"query", "relevant": path or [paths]}`` (paths relative to it).
 
 Every problem with the files is an :class:`~local_rerank.errors.InputError` naming the file and line.
@@ -101,13 +102,25 @@ def _pool_set(path: Path, cache: ScoreCache) -> EvalSet:
         positives = _texts(path, number, record, "positives")
         if not positives:
             raise InputError(f"{path}:{number}: \"positives\" is missing or empty")
-        pool = _texts(path, number, record, "candidates") + positives
+        # Each text once: a positive that the candidates repeat is still relevant (and not also a
+        # non-relevant copy of itself ranked beside it).
+        positives = list(dict.fromkeys(positives))
+        pool = [text for text in dict.fromkeys(_texts(path, number, record, "candidates")) if text not in positives]
+        pool += positives
         first = len(pool) - len(positives) + 1
         relevance = {f"#{i}": 1 for i in range(first, len(pool) + 1)}
         queries.append(EvalQuery(query, PoolCorpus(pool, f"{path}:{number}", cache), relevance))
     if not queries:
         raise InputError(f"{path} holds no queries")
     return EvalSet(path.name, queries, [])
+
+
+def unindexed_relevant(eval_set: EvalSet) -> list[str]:
+    """The relevant paths that a query over a folder names but the folder's index does not hold
+    (misspelt, or skipped by the walk): they can only score as misses. Call after the update."""
+    missing = {path for query in eval_set.queries if isinstance(query.corpus, FolderIndex)
+               for path in query.relevance if query.corpus.file_kind(path) is None}
+    return sorted(missing)
 
 
 def _folder_set(folder: Path, queries_file: Path, cache: Path) -> EvalSet:

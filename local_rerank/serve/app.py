@@ -162,6 +162,10 @@ async def _invalid(request: Request, exc: Exception) -> Response:
     first = exc.errors()[0]
     if first["type"] == "json_invalid":
         return _error(400, f"the body is not valid JSON: {first['ctx']['error']}", "invalid_json")
+    content_type = request.headers.get("content-type", "")
+    if tuple(first["loc"]) == ("body",) and "json" not in content_type:  # curl -d sends a form
+        return _error(415, "send the body as JSON with Content-Type: application/json "
+                           f"(got {content_type or 'no Content-Type'})", "unsupported_media_type")
     field = ".".join(str(part) for part in first["loc"][1:]) or "body"
     message = str(first["msg"]).removeprefix("Value error, ")
     return _error(422, f"{field}: {message}", "validation_error", field)

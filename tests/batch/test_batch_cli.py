@@ -58,13 +58,15 @@ def test_a_killed_run_is_resumed_and_ends_as_a_whole_run_would(model: Path, tmp_
     ("missing", "error: {tmp}/missing.jsonl does not exist"),
     ("other job", "error: {tmp}/out holds another job (another input, or the input changed); pass --force"),
     ("bare ray", "error: --ray '{tmp}/in.jsonl' is not an address"),
+    ("output under a file", "error: cannot create the OUTPUT folder {tmp}/in.jsonl/out: Not a directory"),
 ])
 def test_mistakes_get_one_line_and_a_nonzero_exit(model: Path, tmp_path: Path, case: str, message: str) -> None:
     source = write_jsonl(tmp_path / "in.jsonl", pair_rows(1, 2))
     assert run("batch", str(source), str(tmp_path / "out"), "--model", str(model)).returncode == 0
     args = {"missing": [str(tmp_path / "missing.jsonl"), str(tmp_path / "out")],
             "other job": [str(write_jsonl(tmp_path / "b.jsonl", pair_rows(2, 1))), str(tmp_path / "out")],
-            "bare ray": ["--ray", str(source), str(tmp_path / "out2")]}[case]
+            "bare ray": ["--ray", str(source), str(tmp_path / "out2")],
+            "output under a file": [str(source), str(source / "out")]}[case]
     result = run("batch", *args, "--model", str(model))
     assert result.returncode != 0
     assert result.stderr.strip().splitlines()[-1].startswith(message.format(tmp=tmp_path))

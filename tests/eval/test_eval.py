@@ -13,7 +13,7 @@ import pytest
 
 from local_rerank.errors import InputError
 from local_rerank.eval.compare import compare_models
-from local_rerank.eval.datasets import load_eval_set
+from local_rerank.eval.datasets import load_eval_set, unindexed_relevant
 from local_rerank.eval.runner import EvalProgress, evaluate
 from local_rerank.tokenizer import Tokenizer
 from tests.search.fakes import word_count_reranker
@@ -36,6 +36,16 @@ def test_pools_give_bm25_and_reranked_metrics(tmp_path: Path, tokenizer: Tokeniz
     assert results["bm25+rerank"].metrics == {"MRR@10": 1.0, "nDCG@10": 1.0, "Recall@4": 1.0, "hit@1": 1.0}
     assert len(results["bm25+rerank"].relevant) == 2 and len(results["bm25+rerank"].others) == 5
     assert min(results["bm25+rerank"].relevant) > max(results["bm25+rerank"].others)
+
+
+def test_a_positive_repeated_among_the_candidates_is_still_relevant(tmp_path: Path) -> None:
+    lines = [{"query": "when does the lease end", "positives": ["The lease ends on March 31."],
+              "candidates": ["The lease ends on March 31.", "Cats are nice.", "Cats are nice.", "A trip to Tokyo."]}]
+    eval_set = load_eval_set(_write_jsonl(tmp_path / "pools.jsonl", lines), None, tmp_path / "cache")
+    pool = eval_set.queries[0].corpus
+    assert [hit.passage.text for hit in pool.hits] == ["Cats are nice.", "A trip to Tokyo.", "The lease ends on March 31."]
+    metrics = evaluate(eval_set, None, 16)["bm25"].metrics
+    assert metrics["hit@1"] == 1.0
 
 
 def test_an_interrupted_run_resumes_without_scoring_twice(tmp_path: Path, tokenizer: Tokenizer) -> None:
@@ -74,6 +84,21 @@ def test_a_beir_folder_and_a_folder_with_queries_are_read(tmp_path: Path) -> Non
     eval_set = load_eval_set(folder, queries, tmp_path / "cache")
     eval_set.indexes[0].update()
     assert evaluate(eval_set, None, candidates=2)["bm25"].metrics["hit@1"] == 1.0
+    assert unindexed_relevant(eval_set) == []
+
+
+def test_relevant_paths_the_index_lacks_are_named_in_a_warning(tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "lease.md").write_text("The lease ends in March.")
+    queries = _write_jsonl(tmp_path / "q.jsonl", [{"query": "lease end", "relevant": ["lease.md", "leases.md"]}])
+    environment = {**os.environ, "LOCAL_RERANK_CONFIG": "/nonexistent/config.toml",
+                   "LOCAL_RERANK_CACHE": str(tmp_path / "cache")}
+    result = subprocess.run([sys.executable, "-m", "local_rerank", "eval", str(folder), "--queries", str(queries),
+                             "--no-rerank"], capture_output=True, text=True, timeout=120, env=environment)
+    assert result.returncode == 0, result.stderr
+    assert "warning: the index holds no file leases.md, named as relevant: it scores as a miss" in result.stderr
+    assert "lease.md," not in result.stderr
 
 
 def test_comparing_a_model_with_itself_agrees_fully(tmp_path: Path, tokenizer: Tokenizer) -> None:
@@ -109,6 +134,7 @@ def test_the_command_prints_a_table_json_and_one_line_errors(tmp_path: Path) -> 
 
     table = run(str(pools), "--no-rerank", "--candidates", "4")
     assert table.returncode == 0, table.stderr
+    assert table.stdout.splitlines()[0] == "pools.jsonl: 2 queries, at most 4 candidates each"
     assert table.stdout.splitlines()[1].split() == ["stage", "MRR@10", "nDCG@10", "Recall@4", "hit@1", "ms/query"]
     record = json.loads(run(str(pools), "--no-rerank", "--json").stdout)
     assert record["queries"] == 2 and record["stages"]["bm25"]["hit@1"] == 0.5

@@ -151,6 +151,14 @@ def test_malformed_json_is_a_400(client: httpx.Client, content: bytes) -> None:
         assert answer.status_code == 400 and answer.json()["error_type"] == "invalid_json"
 
 
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "text/plain"])
+def test_json_sent_as_another_type_is_a_415_that_names_the_header(client: httpx.Client, content_type: str) -> None:
+    answer = client.post("/v1/rerank", content=b'{"query": "fruit", "documents": ["a"]}',
+                         headers={"content-type": content_type})
+    assert answer.status_code == 415 and answer.json()["error_type"] == "unsupported_media_type"
+    assert f"Content-Type: application/json (got {content_type})" in answer.json()["error"]
+
+
 def test_a_body_over_the_limit_is_a_413(client: httpx.Client) -> None:
     body = {"query": "fruit", "documents": ["apple " * 20_000]}
     answer = client.post("/v1/rerank", json=body)
