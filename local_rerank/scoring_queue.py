@@ -9,9 +9,10 @@ Only the worker thread calls the backend, so no two threads are ever inside one 
 worker takes the oldest job, then every later job (whole, in arrival order) while the pack
 still fits one backend batch (the backend's token and sequence limits), and scores the pack
 with one :meth:`Backend.score` call: jobs that queued while the model was busy share its
-batches, and each caller gets its own scores back. A job whose future was cancelled (its
-caller went away) is dropped before its pack is scored; a pack being scored cannot be
-interrupted (native code), so a cancellation then only discards the result.
+batches, and each caller gets its own scores back. :meth:`ScoringQueue.withdraw` (the caller
+went away) drops a waiting job before its pack is scored; once every job of the pack being
+scored is withdrawn, the pack stops before its next backend batch (a batch in native code
+cannot be interrupted), so a long request whose client hung up costs at most one more batch.
 
 :meth:`ScoringQueue.close` refuses new jobs, fails the ones not started with
 :class:`ShuttingDown` and waits for the pack in flight; it does not close the reranker,
@@ -97,6 +98,7 @@ class ShuttingDown(LocalRerankError):
 class _Entry:
     job: ScoringJob
     future: Future[Scored]
+    withdrawn: threading.Event
 
 
 class ScoringQueue:
@@ -134,7 +136,8 @@ class ScoringQueue:
             return len(self._in_flight)
 
     def _pending(self) -> int:
-        return sum(not entry.future.cancelled() for entry in self._waiting) + len(self._in_flight)
+        return (sum(not entry.future.cancelled() for entry in self._waiting)
+                + sum(not entry.withdrawn.is_set() for entry in self._in_flight))
 
     def prepare(self, query: str, documents: Sequence[str], instruction: str | None = None,
                 max_document_tokens: int | None = None) -> ScoringJob:
@@ -160,7 +163,7 @@ class ScoringQueue:
         return job
 
     def submit(self, job: ScoringJob) -> Future[Scored]:
-        """Queue ``job``; cancel the returned future to withdraw it while it waits. Never blocks.
+        """Queue ``job``; :meth:`withdraw` its future when the scores are no longer wanted. Never blocks.
 
         Raises:
             QueueFull: ``max_pending`` jobs are already waiting or being scored.
@@ -172,10 +175,20 @@ class ScoringQueue:
             pending = self._pending()
             if pending >= self.limits.max_pending:
                 raise QueueFull(pending, self._retry_after())
-            entry = _Entry(job, Future())
+            entry = _Entry(job, Future(), threading.Event())
             self._waiting.append(entry)
             self._changed.notify()
         return entry.future
+
+    def withdraw(self, future: Future[Scored]) -> None:
+        """Nobody wants ``future``'s scores any more: a waiting job is dropped; a pack being scored stops
+        before its next batch once all its jobs are withdrawn (the future then fails with
+        :class:`~local_rerank.backends.base.ScoringStopped`)."""
+        future.cancel()  # a job still waiting: never scored
+        with self._changed:
+            for entry in (*self._waiting, *self._in_flight):
+                if entry.future is future:
+                    entry.withdrawn.set()
 
     def close(self) -> None:
         """Refuse new jobs, fail those not started with :class:`ShuttingDown`, wait for the pack in flight."""
@@ -230,8 +243,9 @@ class ScoringQueue:
         self.packs.append(len(live))
         started = time.perf_counter()
         try:
-            scores = self.reranker.backend.score([p.ids for entry in live for p in entry.job.prompts])
-        except Exception as e:  # the callers raise it; the worker goes on
+            scores = self.reranker.backend.score([p.ids for entry in live for p in entry.job.prompts],
+                                                 stop=lambda: all(entry.withdrawn.is_set() for entry in live))
+        except Exception as e:  # the callers raise it (ScoringStopped: nobody is left to); the worker goes on
             for entry in live:
                 entry.future.set_exception(e)
             return

@@ -8,7 +8,8 @@ is scored in a batch of its own. Scores come back in input order.
 It also owns thread safety: a native model (a llama.cpp context, an onnxruntime session)
 is never entered by two threads at once. Each batch holds the backend's lock, and
 :meth:`Backend.close` takes it too, so closing waits for the batch in flight instead of
-freeing memory under it; a closed backend refuses to score.
+freeing memory under it; a closed backend refuses to score. A caller that may stop wanting
+the scores (a server's client hangs up) passes ``stop``, asked between batches.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import os
 import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar, Iterator, Literal, Sequence
+from typing import Callable, ClassVar, Iterator, Literal, Sequence
 
 import numpy as np
 
@@ -25,6 +26,13 @@ from local_rerank.errors import LocalRerankError
 from local_rerank.tokenizer import Tokenizer
 
 Device = Literal["auto", "cpu", "cuda"]
+
+
+class ScoringStopped(LocalRerankError):
+    """:meth:`Backend.score` was asked to stop before a batch (its caller no longer wants the scores)."""
+
+    def __init__(self) -> None:
+        super().__init__("scoring stopped: nobody waits for these scores")
 
 
 @dataclass(frozen=True)
@@ -66,14 +74,18 @@ class Backend(ABC):
         self._closed = False
         self._released = False
 
-    def score(self, sequences: Sequence[Sequence[int]]) -> np.ndarray:
-        """p("yes") for each sequence, in input order, as float64 in [0, 1].
+    def score(self, sequences: Sequence[Sequence[int]], stop: Callable[[], bool] | None = None) -> np.ndarray:
+        """p("yes") for each sequence, in input order, as float64 in [0, 1]. ``stop``, when given, is
+        asked before each batch (a batch in native code cannot be interrupted).
 
         Raises:
             LocalRerankError: the backend was closed (before or during the call).
+            ScoringStopped: ``stop`` answered True.
         """
         scores = np.empty(len(sequences), dtype=np.float64)
         for batch in self._batches(sequences):
+            if stop is not None and stop():
+                raise ScoringStopped()
             with self._entry:
                 if self._closed:
                     raise LocalRerankError("the model was closed")

@@ -113,7 +113,8 @@ async def _prepare(queue: ScoringQueue, query: str, documents: Sequence[str], in
 
 async def _score(request: Request, queue: ScoringQueue, job: ScoringJob) -> Scored:
     """The job's scores; if the client disconnects first, the job is withdrawn and :class:`ClientGone` raised."""
-    result: asyncio.Future[Scored] = asyncio.wrap_future(queue.submit(job))
+    future = queue.submit(job)
+    result: asyncio.Future[Scored] = asyncio.wrap_future(future)
     gone: asyncio.Future[None] = asyncio.ensure_future(_disconnected(request))
     either: list[asyncio.Future[Any]] = [result, gone]
     try:
@@ -122,7 +123,8 @@ async def _score(request: Request, queue: ScoringQueue, job: ScoringJob) -> Scor
         gone.cancel()
     if result.done():
         return result.result()
-    result.cancel()  # cancels the queue's future too: a job still waiting is dropped before scoring
+    result.cancel()
+    queue.withdraw(future)  # dropped if still waiting; if being scored, stopped before its next batch
     raise ClientGone()
 
 

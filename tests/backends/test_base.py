@@ -9,6 +9,7 @@ import time
 import numpy as np
 import pytest
 
+from local_rerank.backends.base import ScoringStopped
 from local_rerank.errors import LocalRerankError
 from local_rerank.tokenizer import Tokenizer
 from tests.search.fakes import SlowBackend
@@ -56,3 +57,18 @@ def test_close_waits_for_the_batch_in_flight_and_later_batches_are_refused(token
     with pytest.raises(LocalRerankError, match="closed"):
         backend.score(_sequences(tokenizer, 1))
     backend.close()  # closing twice is harmless
+
+
+def test_stop_is_asked_before_each_batch(tokenizer: Tokenizer) -> None:
+    backend = SlowBackend(tokenizer, "crane", seconds=0)
+    backend.max_batch_sequences = 1
+    asked: list[int] = []
+
+    def stop_after_two() -> bool:
+        asked.append(len(backend.entries))
+        return len(backend.entries) == 2
+
+    with pytest.raises(ScoringStopped):
+        backend.score(_sequences(tokenizer, 4), stop=stop_after_two)
+    assert asked == [0, 1, 2] and len(backend.entries) == 2
+    assert np.array_equal(backend.score(_sequences(tokenizer, 4), stop=lambda: False), backend.score(_sequences(tokenizer, 4)))

@@ -122,6 +122,22 @@ def test_clients_that_hang_up_are_dropped_and_the_server_stays_healthy(
     assert sorted(r["score"] for r in answer.json()) == sorted(queue.reranker.score("fruit", DOCS))
 
 
+def test_a_client_that_hangs_up_mid_scoring_stops_its_request_after_the_batch_in_flight(
+        gated: tuple[ScoringQueue, str], gate: threading.Event) -> None:
+    queue, url = gated
+    backend: WordCountBackend = queue.reranker.backend  # type: ignore[assignment]
+    backend.max_batch_sequences = 1  # one document per batch: three batches for this request
+    scoring = _post_raw(url, "/v1/rerank", {"query": "fruit", "documents": DOCS[:3]})
+    wait_until(lambda: queue.in_flight == 1)
+    scoring.close()
+    wait_until(lambda: queue.pending == 0)  # withdrawn while being scored
+    gate.set()
+    wait_until(lambda: queue.in_flight == 0)
+    assert len(backend.batches) <= 1, "the batches after the one in flight were never run"
+    answer = httpx.post(f"{url}/v1/rerank", json={"query": "fruit", "documents": DOCS[:2]})
+    assert answer.status_code == 200 and len(answer.json()["results"]) == 2
+
+
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.53", "::1", "localhost"])
 def test_loopback_needs_no_key(host: str) -> None:
     check_exposure(host, None)

@@ -11,6 +11,7 @@ from typing import Callable, Sequence
 import numpy as np
 import pytest
 
+from local_rerank.backends.base import ScoringStopped
 from local_rerank.errors import InputError, LocalRerankError
 from local_rerank.reranker import Reranker
 from local_rerank.scoring_queue import (QueueFull, QueueLimits, RequestTooLarge, Scored, ScoringQueue, ShuttingDown,
@@ -89,6 +90,21 @@ def test_a_withdrawn_job_is_never_scored(gated: Reranker, gate: threading.Event)
     with pytest.raises(CancelledError):
         withdrawn.result()
     assert gated.backend.batches == [1, 2]  # type: ignore[attr-defined]
+
+
+def test_a_job_withdrawn_while_scored_stops_before_its_next_batch(gated: Reranker, gate: threading.Event) -> None:
+    gated.backend.max_batch_sequences = 1  # one document per batch: four batches for DOCS
+    with ScoringQueue(gated, pack_sequences=64) as queue:
+        withdrawn = _score(queue, "fruit", DOCS)
+        _wait_until(lambda: queue.in_flight == 1)
+        queue.withdraw(withdrawn)
+        assert queue.pending == 0
+        gate.set()
+        with pytest.raises(ScoringStopped):
+            withdrawn.result(5)
+        assert len(gated.backend.batches) <= 1, "at most the batch that was in flight"  # type: ignore[attr-defined]
+        kept = _score(queue, "fruit", DOCS[:2])
+        assert kept.result(5).scores == gated.score("fruit", DOCS[:2])
 
 
 def test_a_full_queue_refuses_with_a_retry_time(gated: Reranker, gate: threading.Event) -> None:
