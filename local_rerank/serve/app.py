@@ -175,6 +175,11 @@ async def _invalid(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    cause = exc.__cause__  # FastAPI's "There was an error parsing the body" hides what was wrong
+    if isinstance(cause, UnicodeDecodeError):
+        return _error(400, f"the body is not valid JSON: not UTF-8 (byte {cause.start})", "invalid_json")
+    if isinstance(cause, RecursionError):
+        return _error(400, "the body is not valid JSON: nested too deeply", "invalid_json")
     kind = "payload_too_large" if exc.status_code == 413 else "http_error"
     return _error(exc.status_code, str(exc.detail), kind, headers=dict(exc.headers or {}))
 

@@ -151,6 +151,14 @@ def test_malformed_json_is_a_400(client: httpx.Client, content: bytes) -> None:
         assert answer.status_code == 400 and answer.json()["error_type"] == "invalid_json"
 
 
+@pytest.mark.parametrize(("content", "reason"), [(b'{"query": "\xff", "documents": ["a"]}', "not UTF-8 (byte 11)"),
+                                                  (b"[" * 5_000, "nested too deeply")], ids=["latin-1", "deep"])
+def test_a_body_json_cannot_parse_says_why(client: httpx.Client, content: bytes, reason: str) -> None:
+    answer = client.post("/v1/rerank", content=content, headers={"content-type": "application/json"})
+    assert answer.status_code == 400 and answer.json()["error_type"] == "invalid_json"
+    assert answer.json()["error"] == f"the body is not valid JSON: {reason}"
+
+
 @pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "text/plain"])
 def test_json_sent_as_another_type_is_a_415_that_names_the_header(client: httpx.Client, content_type: str) -> None:
     answer = client.post("/v1/rerank", content=b'{"query": "fruit", "documents": ["a"]}',
