@@ -6,6 +6,7 @@ other commands never load them.
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 from types import ModuleType
@@ -100,6 +101,7 @@ def mcp_command(folder: Path, model_path: str | None, instruction: str | None, c
     except ImportError as e:
         raise LocalRerankError(f"`local-rerank mcp` needs the mcp extra ({e.name} is missing): "
                                "pip install 'local-rerank[mcp]'") from e
+    os.environ.setdefault("PYDANTIC_ERRORS_INCLUDE_URL", "0")  # an agent reads the error, not a link to pydantic's docs
     settings = resolve_settings({"model": model_path, "device": device, "threads": threads})
     index = FolderIndex.open(folder)
     model = None if no_rerank else search_model(settings)

@@ -118,7 +118,8 @@ async def _session_run(folder: Path, *arguments: str) -> dict[str, Any]:
             lines = _tool_result(await session.call_tool("get", {"path": "sub/boats.txt", "start_line": 2}))
             status = _tool_result(await session.call_tool("status", {}))
             refused = await session.call_tool("get", {"path": "../outside.txt"})
-    return {"tools": tools, "search": found, "get": lines, "status": status, "refused": refused}
+            invalid = await session.call_tool("search", {"query": "harbour", "top_k": 0})
+    return {"tools": tools, "search": found, "get": lines, "status": status, "refused": refused, "invalid": invalid}
 
 
 async def test_an_sdk_client_lists_the_tools_and_searches(folder: Path) -> None:
@@ -129,6 +130,8 @@ async def test_an_sdk_client_lists_the_tools_and_searches(folder: Path) -> None:
     assert answers["get"]["text"] == "Crane crane crane." and answers["get"]["start_line"] == 2
     assert answers["status"]["files"] == 3 and answers["status"]["reranking"].startswith("off")
     assert answers["refused"].is_error and "not an indexed file" in answers["refused"].content[0].text
+    invalid = answers["invalid"].content[0].text
+    assert answers["invalid"].is_error and "top_k" in invalid and "errors.pydantic.dev" not in invalid
 
 
 @pytest.mark.slow
