@@ -24,7 +24,10 @@ from __future__ import annotations
 
 import ctypes
 import math
+import signal
+import threading
 from collections import deque
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -74,6 +77,28 @@ def _llama_cpp() -> Any:
         llama_cpp.llama_backend_init()
         _llama = llama_cpp
     return _llama
+
+
+@contextmanager
+def interrupts_after_native_code() -> Iterator[None]:
+    """Ctrl+C during the block is raised when the block ends, not inside it.
+
+    llama.cpp calls :func:`_log_callback` from native code, and ctypes prints and drops an
+    exception raised in a callback: a KeyboardInterrupt that lands there would be lost, and a
+    conversion the user interrupted would go on to replace its output. SIGINT only sets a flag
+    meanwhile (in the main thread; elsewhere the signal never reaches Python code anyway).
+    """
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is None:
+        yield  # None: a handler installed outside Python, which could not be put back
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda number, frame: caught.append(number))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
 
 
 @ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p)
@@ -147,7 +172,8 @@ class GgufBackend(Backend):
     def _load_model(self, llama: Any, path: Path) -> Any:
         params = llama.llama_model_default_params()
         params.n_gpu_layers = 999 if self.device == "cuda" else 0
-        model = llama.llama_model_load_from_file(str(path).encode(), params)
+        with interrupts_after_native_code():
+            model = llama.llama_model_load_from_file(str(path).encode(), params)
         if not model:
             raise ModelError(f"llama.cpp could not load {path.name}: {_last_log_line()}")
         return model
@@ -166,7 +192,8 @@ class GgufBackend(Backend):
         params.n_threads = params.n_threads_batch = self.threads
         params.embeddings = self.scoring_path == "rank"
         params.pooling_type = llama.LLAMA_POOLING_TYPE_RANK if self.scoring_path == "rank" else llama.LLAMA_POOLING_TYPE_NONE
-        ctx = llama.llama_init_from_model(self._model, params)
+        with interrupts_after_native_code():
+            ctx = llama.llama_init_from_model(self._model, params)
         if not ctx:
             raise BackendUnavailableError(f"llama.cpp could not create a context: {_last_log_line()}")
         return ctx
@@ -264,7 +291,8 @@ class GgufBackend(Backend):
         if padding > 0:
             parts = [*parts, ([self._pad_id] * padding, 0, filler)]
         lasts = self._fill_batch(parts, outputs)
-        status = _llama.llama_decode(self._ctx, self._batch)
+        with interrupts_after_native_code():
+            status = _llama.llama_decode(self._ctx, self._batch)
         if status != 0:
             raise LocalRerankError(f"llama.cpp failed to decode a batch (status {status}): {_last_log_line()}")
         if padding > 0:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import ctypes
+import signal
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pytest
 
 from local_rerank import BackendOptions, Reranker
+from local_rerank.backends.gguf import interrupts_after_native_code
 from local_rerank.convert.parity import count_inversions
 from local_rerank.errors import BackendUnavailableError
 from local_rerank.recipe import format_prompt
@@ -117,3 +121,34 @@ def test_cuda_scores_match_cpu_scores(gguf_files, llama_cpp) -> None:
     assert gpu.device == "cuda"
     with Reranker(cpu, MAX_LENGTH) as on_cpu, Reranker(gpu, MAX_LENGTH) as on_gpu:
         np.testing.assert_allclose(on_gpu.score(QUERY, DOCUMENTS), on_cpu.score(QUERY, DOCUMENTS), atol=TOLERANCE["q8_0"])
+
+
+def _sort_calling_back(callback: Callable[[], None]) -> None:
+    """Native code (libc's qsort) calling back into Python, as llama.cpp calls its log callback."""
+    compare_type = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
+
+    def compare(a: int, b: int) -> int:
+        callback()
+        return 0
+
+    values = (ctypes.c_int * 4)(3, 1, 2, 0)
+    ctypes.CDLL(None).qsort(values, 4, ctypes.sizeof(ctypes.c_int), compare_type(compare))
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # ctypes' report of the bare case
+def test_ctrl_c_inside_a_native_callback_is_raised_when_the_call_returns() -> None:
+    calls: list[int] = []
+
+    def interrupted() -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            signal.raise_signal(signal.SIGINT)
+
+    _sort_calling_back(interrupted)  # bare, ctypes prints the KeyboardInterrupt and drops it
+    assert len(calls) > 1, "the sort went on after the interrupt"
+    calls.clear()
+    with pytest.raises(KeyboardInterrupt):
+        with interrupts_after_native_code():
+            _sort_calling_back(interrupted)
+    assert len(calls) > 1, "the native call ran to its end first"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

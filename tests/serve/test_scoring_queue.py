@@ -100,7 +100,7 @@ def test_a_job_withdrawn_while_scored_stops_before_its_next_batch(gated: Reranke
         queue.withdraw(withdrawn)
         assert queue.pending == 0
         gate.set()
-        with pytest.raises(ScoringStopped):
+        with pytest.raises((ScoringStopped, CancelledError)):  # CancelledError: withdrawn before its pack began
             withdrawn.result(5)
         assert len(gated.backend.batches) <= 1, "at most the batch that was in flight"  # type: ignore[attr-defined]
         kept = _score(queue, "fruit", DOCS[:2])
