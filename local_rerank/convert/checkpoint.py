@@ -9,11 +9,17 @@ from typing import Any
 from local_rerank.errors import ConversionError
 
 
+# The sizes every exporter reads from config.json.
+SHAPE_KEYS = ("hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads", "intermediate_size",
+              "max_position_embeddings")
+
+
 def read_qwen3_config(checkpoint: Path) -> dict[str, Any]:
     """The checkpoint's config.json, once it is known to be a Qwen3ForCausalLM with a tokenizer.
 
     Raises:
-        ConversionError: no readable config, another architecture, or no tokenizer.json.
+        ConversionError: no readable config, another architecture, sizes that are not positive whole
+            numbers, or no tokenizer.json.
     """
     checkpoint = Path(checkpoint)
     try:
@@ -28,6 +34,12 @@ def read_qwen3_config(checkpoint: Path) -> dict[str, Any]:
             f"{checkpoint}: model type {config.get('model_type')!r} is not a Qwen3ForCausalLM; "
             "only Qwen3-Reranker checkpoints are supported"
         )
+    for key in SHAPE_KEYS:
+        value = config.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConversionError(f"{checkpoint}/config.json: {key} must be a positive whole number, got {value!r}")
+    if not isinstance(config.get("rms_norm_eps"), (int, float)) or isinstance(config.get("rms_norm_eps"), bool):
+        raise ConversionError(f"{checkpoint}/config.json: rms_norm_eps must be a number, got {config.get('rms_norm_eps')!r}")
     if not (checkpoint / "tokenizer.json").is_file():
         raise ConversionError(f"{checkpoint} has no tokenizer.json")
     return config

@@ -50,6 +50,7 @@ def export_onnx(checkpoint: Path, out: Path, quant: str = DEFAULT_ONNX_TYPE) -> 
         raise ConversionError("ONNX export needs optimum-onnx: pip install 'local-rerank[convert-onnx]'") from e
     checkpoint, out = Path(checkpoint), Path(out)
     config = read_qwen3_config(checkpoint)
+    read_checkpoint(checkpoint)  # a corrupt or cut safetensors file: one clear error before optimum reads it
     out.mkdir(parents=True)
     with tempfile.TemporaryDirectory(dir=out.parent) as tmp, _quiet():
         classifier, exported = Path(tmp) / "classifier", Path(tmp) / "exported"

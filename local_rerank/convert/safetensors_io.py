@@ -9,6 +9,7 @@ Reading memory-maps the files, so an 8B checkpoint is never loaded whole.
 from __future__ import annotations
 
 import json
+import math
 import struct
 from pathlib import Path
 from dataclasses import dataclass
@@ -47,18 +48,39 @@ def read_checkpoint(folder: Path) -> dict[str, CheckpointTensor]:
 
 def _read_shard(path: Path) -> Iterator[tuple[str, CheckpointTensor]]:
     try:
+        size = path.stat().st_size
         with open(path, "rb") as f:
             (header_length,) = struct.unpack("<Q", f.read(8))
+            if header_length > size - 8:  # garbage in the first 8 bytes, or a cut file
+                raise ConversionError(f"{path} is corrupt or truncated: its header claims {header_length} bytes, "
+                                      f"the file has {size}")
             header = json.loads(f.read(header_length))
     except (OSError, ValueError, struct.error) as e:
         raise ConversionError(f"cannot read {path}: {e}") from e
-    data = np.memmap(path, dtype=np.uint8, mode="r", offset=8 + header_length)
+    if not isinstance(header, dict):
+        raise ConversionError(f"{path} is corrupt: its header is not a JSON object")
+    data_size = size - 8 - header_length
+    data = np.memmap(path, dtype=np.uint8, mode="r", offset=8 + header_length) if data_size else np.empty(0, np.uint8)
     for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        if info["dtype"] not in _NUMPY_DTYPES:
-            raise ConversionError(f"{path.name}: tensor {name} has unsupported dtype {info['dtype']}")
-        yield name, CheckpointTensor(tuple(info["shape"]), _loader(data, info))
+        if name != "__metadata__":
+            yield name, CheckpointTensor(_checked_shape(path, name, info, data_size), _loader(data, info))
+
+
+def _checked_shape(path: Path, name: str, info: object, data_size: int) -> tuple[int, ...]:
+    """The shape of tensor ``name``, once its dtype is known and its bytes lie within the file."""
+    try:
+        dtype, shape, (begin, end) = info["dtype"], tuple(info["shape"]), info["data_offsets"]  # type: ignore[index]
+        if not all(isinstance(n, int) and n >= 0 for n in (*shape, begin, end)):
+            raise TypeError
+    except (KeyError, TypeError, ValueError) as e:
+        raise ConversionError(f"{path} is corrupt: tensor {name} has no usable dtype, shape and data offsets") from e
+    if dtype not in _NUMPY_DTYPES:
+        raise ConversionError(f"{path.name}: tensor {name} has unsupported dtype {dtype}")
+    needed = math.prod(shape) * np.dtype(_NUMPY_DTYPES[dtype]).itemsize
+    if end - begin != needed or end > data_size:
+        raise ConversionError(f"{path} is corrupt or truncated: tensor {name} needs bytes {begin}-{begin + needed}, "
+                              f"the file's data has {data_size}")
+    return shape
 
 
 def _loader(data: np.ndarray, info: Mapping) -> Callable[[], np.ndarray]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -165,6 +166,18 @@ def test_a_config_of_the_wrong_shape_is_a_conversion_error(tmp_path: Path, confi
     (checkpoint / "config.json").write_text(config)
     with pytest.raises(ConversionError, match="not a (JSON object|Qwen3ForCausalLM)"):
         convert_checkpoint(checkpoint, tmp_path / "out.gguf")
+
+
+@pytest.mark.parametrize(("key", "value"), [("hidden_size", "abc"), ("num_hidden_layers", 0), ("rms_norm_eps", None)])
+def test_a_config_with_unusable_sizes_is_a_conversion_error(tiny_tied: Path, tmp_path: Path, key: str,
+                                                             value: object) -> None:
+    checkpoint = tmp_path / "checkpoint"
+    shutil.copytree(tiny_tied, checkpoint)
+    config = json.loads((checkpoint / "config.json").read_text())
+    (checkpoint / "config.json").write_text(json.dumps({**config, key: value}))
+    with pytest.raises(ConversionError, match=f"config.json: {key} must be a"):
+        convert_checkpoint(checkpoint, tmp_path / "out.gguf")
+    assert not (tmp_path / "out.gguf").exists()
 
 
 def test_bf16_conversion_keeps_bf16_weights_and_passes_its_gate(tiny_untied: Path, tmp_path: Path) -> None:

@@ -52,3 +52,27 @@ def test_patch_rows_changes_only_those_rows(tmp_path: Path) -> None:
 def test_a_folder_without_weights_is_a_conversion_error(tmp_path: Path) -> None:
     with pytest.raises(ConversionError, match="not a Hugging Face checkpoint"):
         read_checkpoint(tmp_path)
+
+
+def _corrupted(folder: Path, damage: str) -> Path:
+    write_safetensors(folder / "model.safetensors", _tensors({"w": np.ones((64, 32), np.float32)}), "BF16")
+    path = folder / "model.safetensors"
+    data = bytearray(path.read_bytes())
+    if damage == "cut":
+        data = data[:len(data) - 100]
+    elif damage == "garbage length":
+        data[:8] = b"XXXXXXXX"
+    elif damage == "wrong shape":
+        length = int.from_bytes(data[:8], "little")
+        header = json.loads(data[8:8 + length])
+        header["w"]["shape"] = [64, 64]  # twice the bytes its offsets hold
+        encoded = json.dumps(header).encode()
+        data = bytearray(len(encoded).to_bytes(8, "little")) + encoded + data[8 + length:]
+    path.write_bytes(bytes(data))
+    return folder
+
+
+@pytest.mark.parametrize("damage", ["cut", "garbage length", "wrong shape"])
+def test_a_damaged_file_is_refused_as_corrupt_before_any_tensor_is_read(tmp_path: Path, damage: str) -> None:
+    with pytest.raises(ConversionError, match="is corrupt"):
+        read_checkpoint(_corrupted(tmp_path, damage))
