@@ -256,6 +256,7 @@ def export_bundle(stored: StoredModel, out: Path, force: bool = False) -> Path:
         raise ModelError(f"{stored.name} does not verify, so it is not bundled: {problems[0]}")
     partial = out.with_name(f".{out.name}.partial")
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)
         with tarfile.open(partial, "w") as archive:
             archive.add(stored.path.parent, arcname=stored.name)
         os.replace(partial, out)
@@ -299,7 +300,7 @@ def _is_record(record: Any) -> bool:
 
 
 def _validate(source: Path) -> str:
-    from local_rerank.backends import detect_format
+    from local_rerank.backends import UnknownFormat, detect_format
 
     if source.is_dir() and (source / "config.json").is_file() and not any((source / name).is_file() for name in ("model.onnx", "model.xml")):
         from local_rerank.convert.checkpoint import read_qwen3_config
@@ -310,7 +311,12 @@ def _validate(source: Path) -> str:
         except ConversionError as e:
             raise ModelError(str(e)) from e
         return "hf"
-    fmt = detect_format(source)
+    try:
+        fmt = detect_format(source)
+    except UnknownFormat as e:
+        raise ModelError(f"{source} is not a model local-rerank can import (expected a GGUF file, an "
+                         "ONNX or OpenVINO export folder, a Hugging Face checkpoint folder or a bundle from "
+                         "`models export-bundle`)") from e
     if fmt == "gguf":
         from local_rerank.gguf_file import read_gguf_model
 

@@ -68,7 +68,7 @@ class RerankApp(App[None]):
         Binding("f4", "histogram", "Scores", priority=True),
         Binding("ctrl+s", "export", "Save", priority=True),
         Binding("f5", "passages", "List", priority=True),
-        Binding("f6", "toggle_rewrite", "Expand", priority=True),
+        Binding("f6", "toggle_rewrite", "Rewrite", priority=True),
         Binding("f7", "toggle_unit", "Whole", priority=True),
         Binding("slash", "focus_query", "Query", show=False),
     ]

@@ -31,6 +31,9 @@ class PassagesScreen(ModalScreen[PassageList | None]):
         yield Footer()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
+        if not event.value.strip():
+            self._error("type the path of a file of passages first (or paste passages below)")
+            return
         path = Path(event.value.strip()).expanduser()
         try:
             with open(path, "rb") as stream:

@@ -11,6 +11,10 @@ from local_rerank.gguf_file import is_gguf
 BACKENDS = ("gguf", "onnx", "openvino")
 
 
+class UnknownFormat(ModelError):
+    """The path is a file or folder, but of no format a backend runs."""
+
+
 def detect_format(path: Path) -> str:
     """The backend name for a model path, from its content (never from its name).
 
@@ -31,8 +35,8 @@ def detect_format(path: Path) -> str:
         return "onnx"
     if openvino.model_folder(path) is not None:
         return "openvino"
-    raise ModelError(f"{path} is not a model local-rerank can run "
-                     "(expected a GGUF file, or an ONNX or OpenVINO export folder)")
+    raise UnknownFormat(f"{path} is not a model local-rerank can run "
+                        "(expected a GGUF file, or an ONNX or OpenVINO export folder)")
 
 
 def open_backend(path: Path, backend: str | None = None, options: BackendOptions = BackendOptions(),

@@ -39,14 +39,17 @@ def convert_checkpoint(checkpoint: Path, out: Path, *, fmt: str = "gguf", quant:
 
     Raises:
         ConversionError: bad checkpoint, the destination (or a GGUF's manifest beside it)
-            exists without ``force``, the destination cannot be written, or parity failed.
+            exists without ``force`` or is (or holds) the checkpoint, the destination cannot be
+            written, or parity failed.
     """
     checkpoint, out = Path(checkpoint), Path(out)
     if fmt not in FORMATS:
         raise ConversionError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    quant = quant or DEFAULT_QUANT[fmt]
+    quant = (quant or DEFAULT_QUANT[fmt]).lower()  # llama.cpp writes Q8_0; every name here is lower case
     if not checkpoint.is_dir():
         raise ConversionError(f"checkpoint folder not found: {checkpoint}")
+    if checkpoint.resolve().is_relative_to(out.resolve()):  # --force would delete the source with the old output
+        raise ConversionError(f"{out} is the checkpoint {checkpoint} or holds it: write the model elsewhere")
     taken = [path for path in _outputs(out, fmt) if path.exists() or path.is_symlink()]
     if taken and not force:
         raise ConversionError(f"{taken[0]} already exists; pass --force to replace it")

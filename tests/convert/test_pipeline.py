@@ -58,6 +58,20 @@ def test_existing_files_are_replaced_only_with_force(tiny_tied: Path, tmp_path: 
     assert out.read_bytes()[:4] == b"GGUF"
 
 
+def test_quant_names_are_read_in_any_case(tiny_tied: Path, tmp_path: Path) -> None:
+    manifest = convert_checkpoint(tiny_tied, tmp_path / "model.gguf", quant="F16", check_parity=False)
+    assert manifest["quantization"] == "f16"
+
+
+def test_force_never_replaces_the_checkpoint_itself(tiny_tied: Path, tmp_path: Path) -> None:
+    checkpoint = tmp_path / "models" / "checkpoint"
+    shutil.copytree(tiny_tied, checkpoint)
+    for out in (checkpoint, checkpoint.parent, tmp_path):
+        with pytest.raises(ConversionError, match="is the checkpoint .* or holds it"):
+            convert_checkpoint(checkpoint, out, force=True)
+    assert (checkpoint / "model.safetensors").is_file() and (checkpoint / "config.json").is_file()
+
+
 def test_a_failed_export_leaves_nothing_behind(tmp_path: Path) -> None:
     checkpoint = tmp_path / "checkpoint"
     checkpoint.mkdir()

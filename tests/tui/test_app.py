@@ -399,6 +399,9 @@ async def test_f5_ranks_pasted_passages_or_a_file_instead_of_the_folder(notes: F
         listed.write_text('{"text": "crane"}\n{"text": "crane crane"}\n')
         await pilot.press("f5")
         await pilot.pause()
+        await pilot.press("enter")  # nothing typed yet
+        await pilot.pause()
+        assert "type the path of a file" in str(app.screen.query_one("#passages-error").render())
         app.screen.query_one("#passages-file", Input).value = str(tmp_path / "missing.txt")
         await pilot.press("enter")
         await pilot.pause()
