@@ -219,7 +219,7 @@ def convert_into_store(stored: StoredModel, store: Path, fmt: str = "gguf", quan
 
     if stored.format != "hf":
         raise InputError(f"{stored.name} is already a {stored.format} model; only checkpoints are converted")
-    quant = quant or DEFAULT_QUANT[fmt]
+    quant = (quant or DEFAULT_QUANT[fmt]).lower()  # as convert_checkpoint names it: Q8_0 is q8_0
     name = f"{stored.name}-{quant}" if fmt == "gguf" else f"{stored.name}-{fmt}-{quant}"
     with tempfile.TemporaryDirectory(dir=store) as tmp:
         out = Path(tmp) / (f"{name}.gguf" if fmt == "gguf" else name)

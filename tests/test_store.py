@@ -115,7 +115,7 @@ def test_a_stored_checkpoint_converts_into_a_stored_gguf(store: Path, tiny_untie
     from local_rerank.store import convert_into_store
 
     checkpoint = import_model(tiny_untied, store, name="tiny")
-    converted = convert_into_store(checkpoint, store)
+    converted = convert_into_store(checkpoint, store, quant="Q8_0")  # llama.cpp's spelling names it as q8_0
     assert (converted.name, converted.format) == ("tiny-q8_0", "gguf")
     assert resolve_model("tiny-q8_0", store) == converted.path and verify(converted) == []
     assert sorted(p.name for p in store.iterdir()) == ["tiny", "tiny-q8_0"]

@@ -86,10 +86,11 @@ def interrupts_after_native_code() -> Iterator[None]:
     llama.cpp calls :func:`_log_callback` from native code, and ctypes prints and drops an
     exception raised in a callback: a KeyboardInterrupt that lands there would be lost, and a
     conversion the user interrupted would go on to replace its output. SIGINT only sets a flag
-    meanwhile (in the main thread; elsewhere the signal never reaches Python code anyway).
+    meanwhile, where it would raise KeyboardInterrupt: in the main thread, with Python's own handler.
     """
-    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is None:
-        yield  # None: a handler installed outside Python, which could not be put back
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield  # SIGINT ignored (batch workers), or handled by someone else: theirs to keep
         return
     caught: list[int] = []
     previous = signal.signal(signal.SIGINT, lambda number, frame: caught.append(number))

@@ -48,8 +48,9 @@ def convert_checkpoint(checkpoint: Path, out: Path, *, fmt: str = "gguf", quant:
     quant = (quant or DEFAULT_QUANT[fmt]).lower()  # llama.cpp writes Q8_0; every name here is lower case
     if not checkpoint.is_dir():
         raise ConversionError(f"checkpoint folder not found: {checkpoint}")
-    if checkpoint.resolve().is_relative_to(out.resolve()):  # --force would delete the source with the old output
-        raise ConversionError(f"{out} is the checkpoint {checkpoint} or holds it: write the model elsewhere")
+    if checkpoint.resolve().is_relative_to(out.resolve()) or _reads(checkpoint, out):  # --force would delete the source
+        raise ConversionError(f"{out} is the checkpoint {checkpoint}, holds it or is one of its files: "
+                              "write the model elsewhere")
     taken = [path for path in _outputs(out, fmt) if path.exists() or path.is_symlink()]
     if taken and not force:
         raise ConversionError(f"{taken[0]} already exists; pass --force to replace it")
@@ -86,6 +87,14 @@ def _failure(parity: dict[str, Any]) -> str:
              f"{'' if reach is None else f'; this format reaches {reach:.4f} on this model'})")
     inversions = parity["rank_inversions"]
     return f"{inversions} pair{'s' if inversions > 1 else ''} of documents swapped, {error}" if inversions else error
+
+
+def _reads(checkpoint: Path, out: Path) -> bool:
+    """Whether ``out`` is one of the files a conversion of ``checkpoint`` reads."""
+    name = out.name
+    return out.resolve().parent == checkpoint.resolve() and (
+        name in ("config.json", "tokenizer.json", "tokenizer_config.json")
+        or name.endswith((".safetensors", ".safetensors.index.json")))
 
 
 def _outputs(out: Path, fmt: str) -> list[Path]:

@@ -165,7 +165,10 @@ async def _invalid(request: Request, exc: Exception) -> Response:
     if first["type"] == "json_invalid":
         return _error(400, f"the body is not valid JSON: {first['ctx']['error']}", "invalid_json")
     content_type = request.headers.get("content-type", "")
-    if tuple(first["loc"]) == ("body",) and "json" not in content_type:  # curl -d sends a form
+    media = content_type.split(";")[0].strip().lower()
+    read_as_json = media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+    if tuple(first["loc"]) == ("body",) and not read_as_json:
+        # FastAPI read the body as JSON only under those types (curl -d sends a form)
         return _error(415, "send the body as JSON with Content-Type: application/json "
                            f"(got {content_type or 'no Content-Type'})", "unsupported_media_type")
     field = ".".join(str(part) for part in first["loc"][1:]) or "body"

@@ -152,3 +152,11 @@ def test_ctrl_c_inside_a_native_callback_is_raised_when_the_call_returns() -> No
             _sort_calling_back(interrupted)
     assert len(calls) > 1, "the native call ran to its end first"
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # as batch workers run: Ctrl+C is the parent's
+    try:
+        calls.clear()
+        with interrupts_after_native_code():
+            _sort_calling_back(interrupted)  # ignored, and stays ignored
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)

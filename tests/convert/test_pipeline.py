@@ -66,10 +66,12 @@ def test_quant_names_are_read_in_any_case(tiny_tied: Path, tmp_path: Path) -> No
 def test_force_never_replaces_the_checkpoint_itself(tiny_tied: Path, tmp_path: Path) -> None:
     checkpoint = tmp_path / "models" / "checkpoint"
     shutil.copytree(tiny_tied, checkpoint)
-    for out in (checkpoint, checkpoint.parent, tmp_path):
-        with pytest.raises(ConversionError, match="is the checkpoint .* or holds it"):
+    weights = (checkpoint / "model.safetensors").read_bytes()
+    for out in (checkpoint, checkpoint.parent, tmp_path, checkpoint / "model.safetensors", checkpoint / "config.json"):
+        with pytest.raises(ConversionError, match="is the checkpoint .*, holds it or is one of its files"):
             convert_checkpoint(checkpoint, out, force=True)
-    assert (checkpoint / "model.safetensors").is_file() and (checkpoint / "config.json").is_file()
+    assert (checkpoint / "model.safetensors").read_bytes() == weights and (checkpoint / "config.json").is_file()
+    convert_checkpoint(checkpoint, checkpoint / "model.gguf", check_parity=False)  # a new file beside them is fine
 
 
 def test_a_failed_export_leaves_nothing_behind(tmp_path: Path) -> None:

@@ -159,12 +159,17 @@ def test_a_body_json_cannot_parse_says_why(client: httpx.Client, content: bytes,
     assert answer.json()["error"] == f"the body is not valid JSON: {reason}"
 
 
-@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "text/plain"])
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "text/plain", "text/json"])
 def test_json_sent_as_another_type_is_a_415_that_names_the_header(client: httpx.Client, content_type: str) -> None:
     answer = client.post("/v1/rerank", content=b'{"query": "fruit", "documents": ["a"]}',
                          headers={"content-type": content_type})
     assert answer.status_code == 415 and answer.json()["error_type"] == "unsupported_media_type"
     assert f"Content-Type: application/json (got {content_type})" in answer.json()["error"]
+
+
+def test_a_json_body_of_the_wrong_shape_stays_a_422_whatever_the_header_case(client: httpx.Client) -> None:
+    answer = client.post("/v1/rerank", content=b"[1]", headers={"content-type": "Application/JSON; charset=utf-8"})
+    assert answer.status_code == 422 and answer.json()["error_type"] == "validation_error"
 
 
 def test_a_body_over_the_limit_is_a_413(client: httpx.Client) -> None:
