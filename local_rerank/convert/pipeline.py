@@ -39,8 +39,8 @@ def convert_checkpoint(checkpoint: Path, out: Path, *, fmt: str = "gguf", quant:
 
     Raises:
         ConversionError: bad checkpoint, the destination (or a GGUF's manifest beside it)
-            exists without ``force`` or is (or holds) the checkpoint, the destination cannot be
-            written, or parity failed.
+            exists without ``force``, is the checkpoint, holds it or is one of its files, the
+            destination cannot be written, or parity failed.
     """
     checkpoint, out = Path(checkpoint), Path(out)
     if fmt not in FORMATS:
