@@ -180,7 +180,8 @@ def _table(hits: list[SearchHit]) -> str:
     lines = [f"{'rank':>4}  {'score':>7}  {'bm25':>4}  {'move':>4}  file:lines  passage"]
     for position, hit in enumerate(hits, start=1):
         # p(yes) to 4 places; a BM25 score in 3 figures, since a word in most files scores ~1e-6
-        score = f"{shown_score(hit):7.4f}" if hit.score is not None else f"{shown_score(hit):7.3g}"
+        value = shown_score(hit)
+        score = f"{value:7.4f}" if hit.score is not None else f"{value:7.3g}"
         where = f"{printable(hit.path)}:{hit.passage.start_line}-{hit.passage.end_line}"
         prefix = f"{position:>4}  {score}  {hit.bm25_rank:>4}  {movement(position, hit):>4}  {where}  "
         first = printable(next((line.strip() for line in hit.passage.text.splitlines() if line.strip()), ""))

@@ -226,14 +226,13 @@ def _isa_note(probe: HardwareProbe, model: ModelCandidate) -> str:
     """What this CPU's instruction set means for the model's 8-bit arithmetic; nothing for a float
     model (how bf16 runs is :func:`_format_note`'s), unless the CPU lacks AVX2 altogether."""
     features = probe.cpu_features
-    vnni = "avx512_vnni" in features or "avx_vnni" in features
-    if not (vnni or "amx_int8" in features or "avx2" in features):
+    if not features & (VNNI_FEATURES | {"avx2"}):
         return "; no AVX2: expect slow scoring; a GPU or a newer CPU helps most"
     if model.quantization in FLOAT_QUANTIZATIONS:
         return ""
     if "amx_int8" in features:
         return "; AMX INT8 tiles available"
-    if vnni:
+    if features & VNNI_FEATURES:
         return "; VNNI INT8 dot products available"
     return "; AVX2 without VNNI: INT8 runs, more slowly than on VNNI CPUs"
 

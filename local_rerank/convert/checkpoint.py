@@ -38,8 +38,9 @@ def read_qwen3_config(checkpoint: Path) -> dict[str, Any]:
         value = config.get(key)
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ConversionError(f"{checkpoint}/config.json: {key} must be a positive whole number, got {value!r}")
-    if not isinstance(config.get("rms_norm_eps"), (int, float)) or isinstance(config.get("rms_norm_eps"), bool):
-        raise ConversionError(f"{checkpoint}/config.json: rms_norm_eps must be a number, got {config.get('rms_norm_eps')!r}")
+    epsilon = config.get("rms_norm_eps")
+    if not isinstance(epsilon, (int, float)) or isinstance(epsilon, bool):
+        raise ConversionError(f"{checkpoint}/config.json: rms_norm_eps must be a number, got {epsilon!r}")
     if not (checkpoint / "tokenizer.json").is_file():
         raise ConversionError(f"{checkpoint} has no tokenizer.json")
     return config

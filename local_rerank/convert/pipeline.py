@@ -125,9 +125,4 @@ def _parity(fmt: str, model: Path, checkpoint: Path, quant: str, wanted: bool) -
         return {"skipped": "torch and transformers are not installed (pip install 'local-rerank[reference]')"}
     from local_rerank.convert.parity import check_parity
 
-    parity = check_parity(model, checkpoint, quant, backend=fmt)
-    if (fmt, quant) == ("openvino", "int8"):  # its activations are 8-bit only where the CPU has VNNI
-        from local_rerank.backends.openvino import eight_bit_activations_here
-
-        parity["int8_activations"] = eight_bit_activations_here()
-    return parity
+    return check_parity(model, checkpoint, quant, backend=fmt)
