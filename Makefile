@@ -12,17 +12,54 @@ DEMO_MODEL := models/demo/synthetic-tiny-q8_0.gguf
 QUERY ?= how do I copy a folder with all its files?
 DOCS ?= examples/candidates.jsonl
 
-.PHONY: setup run rank-demo test bench bench-search demo-model clean
+.PHONY: setup run rank-demo test bench bench-search demo-model clean wheelhouse test-tools
 
 setup: $(STAMP)
 
-# llama-cpp-python builds from source (about 8 minutes on 2 cores; pip caches the wheel).
-# For an NVIDIA GPU: CMAKE_ARGS="-DGGML_CUDA=on" make setup
-$(STAMP): pyproject.toml
+# llama-cpp-python is built from source once, into a wheel (BUILD_CACHE), for every x86-64 CPU:
+# the library uses no instruction newer than x86-64, and ggml's CPU kernels are built once per
+# CPU generation (x64 ... haswell, skylakex, icelake, zen4, alderlake ...) as modules beside it;
+# local_rerank/backends/llama_kernels.py loads the best one for the CPU it runs on. A native
+# (-march=native) build died with SIGILL on a CPU older than the one that built it.
+# About 22 minutes on 2 cores, once. For an NVIDIA GPU: CMAKE_ARGS="-DGGML_CUDA=on" make setup
+LLAMA_CPP_PYTHON := llama-cpp-python==0.3.36
+PORTABLE_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_BACKEND_DL=ON -DGGML_CPU_ALL_VARIANTS=ON \
+	-DCMAKE_INSTALL_BINDIR=llama_cpp/lib -DCMAKE_INSTALL_LIBDIR=llama_cpp/lib -DLLAVA_BUILD=OFF
+# The wheel is kept outside the checkout (as pip keeps its cache), so a new clone reuses it.
+BUILD_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/local-rerank-build
+LLAMA_WHEELS := $(BUILD_CACHE)/llama-cpp-python-0.3.36-portable$(if $(CMAKE_ARGS),-$(shell printf '%s' '$(CMAKE_ARGS)' | sha1sum | cut -c1-8))
+LLAMA_WHEEL := $(LLAMA_WHEELS)/.built
+
+$(LLAMA_WHEEL):
+	@echo "Building llama-cpp-python for every x86-64 CPU (about 22 minutes on 2 cores, once)..." >&2
+	rm -rf $(LLAMA_WHEELS)
+	CMAKE_ARGS="$(PORTABLE_CMAKE_ARGS) $(CMAKE_ARGS)" $(PYTHON) -m pip wheel --quiet --no-deps --no-cache-dir \
+		--no-binary llama-cpp-python --wheel-dir $(LLAMA_WHEELS) "$(LLAMA_CPP_PYTHON)"
+	touch $@
+
+$(STAMP): pyproject.toml $(LLAMA_WHEEL)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet --force-reinstall --no-deps $(LLAMA_WHEELS)/*.whl
+	$(PY) -m pip install --quiet --find-links $(LLAMA_WHEELS) -e ".[dev]"
 	touch $@
+
+# Everything the CLI and the TUI need, as wheels for a machine with no network (same Python
+# version and OS): `pip install --no-index --find-links wheelhouse 'local-rerank[gguf]'` there.
+# EXTRAS adds optional parts, e.g. `make wheelhouse EXTRAS=gguf,openvino,office`.
+WHEELHOUSE ?= dist/wheelhouse
+EXTRAS ?= gguf
+wheelhouse: setup
+	mkdir -p $(WHEELHOUSE)
+	cp $(LLAMA_WHEELS)/*.whl $(WHEELHOUSE)/
+	$(PY) -m pip wheel --quiet --find-links $(WHEELHOUSE) --wheel-dir $(WHEELHOUSE) ".[$(EXTRAS)]"
+	@echo "$(WHEELHOUSE): $$(ls $(WHEELHOUSE) | wc -l) wheels, $$(du -sh $(WHEELHOUSE) | cut -f1)" >&2
+
+# qemu-user runs the tests' emulated CPUs (an AVX2-only laptop); installed where apt-get can.
+test-tools:
+	@command -v qemu-x86_64 >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+		{ apt-get update -qq && apt-get install -y -qq qemu-user >/dev/null; } || \
+		echo "qemu-user is missing: the emulated-CPU tests will be skipped" >&2; }
 
 # Search FOLDER (default: this checkout) in the TUI. MODEL is a path or an installed name; by
 # default the default model, downloaded on first use. Offline (or OFFLINE=1), the TUI opens in
@@ -51,8 +88,16 @@ demo-model: setup
 		$(PY) -m tools.synthetic_model models/demo/synthetic-tiny --shape tiny >/dev/null 2>&1 && \
 		$(VENV)/bin/local-rerank convert models/demo/synthetic-tiny --out "$(DEMO_MODEL)" >/dev/null; }
 
-test: setup
+test: setup test-tools
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The parsers' property tests with many more examples than `make test` runs (20,000 each), then a
+# coverage-guided run (atheris) of the GGUF reader and the document readers (bench-results/fuzz.json).
+FUZZ_RUNS ?= 20000
+.PHONY: fuzz
+fuzz: setup
+	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest tests/search/test_properties.py -q
+	$(PY) -m tools.fuzz --runs $(FUZZ_RUNS)
 
 bench: setup
 	$(PY) -m tools.benchmark
@@ -78,4 +123,4 @@ bench-batch: setup
 	$(PY) -m tools.batch_benchmark $(if $(MODEL),--model "$(MODEL)")
 
 clean:
-	rm -rf $(VENV) models/demo .pytest_cache
+	rm -rf $(VENV) models/demo .pytest_cache  # the llama.cpp build in BUILD_CACHE is kept

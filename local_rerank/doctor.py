@@ -82,7 +82,7 @@ def improvements(probe: HardwareProbe, models: Sequence[ModelCandidate] = ()) ->
     if probe.gpus and probe.onnxruntime_installed and not probe.onnxruntime_cuda:
         hints.append("onnxruntime-gpu would run ONNX models on the GPU: pip uninstall onnxruntime && "
                      "pip install 'local-rerank[onnx-gpu]'")
-    if not probe.llama_cpp_installed:
+    if not probe.llama_cpp_installed and not probe.llama_cpp_kernels:  # installed but unusable: its line says why
         hints.append("GGUF models need llama-cpp-python: pip install 'local-rerank[gguf]'")
     if not probe.onnxruntime_installed:
         hints.append("ONNX models need onnxruntime: pip install 'local-rerank[onnx]'")
@@ -164,6 +164,8 @@ def format_report(report: dict[str, Any]) -> str:
         f"onnxruntime: {_runtime(hw['onnxruntime_installed'], hw['onnxruntime_cuda'])}; "
         f"openvino: {_runtime(hw['openvino_installed'], False)}",
     ]
+    if hw["llama_cpp_kernels"]:
+        lines.append(f"llama.cpp CPU: {printable(hw['llama_cpp_kernels'])}")
     for model in report["models"]:
         lines.append(f"\n{printable(model['path'])}")
         if "error" in model:

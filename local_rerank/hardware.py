@@ -40,8 +40,9 @@ class HardwareProbe:
     cpu_features: frozenset[str] = frozenset()
     free_ram_mib: int = 0
     gpus: tuple[Gpu, ...] = ()
-    llama_cpp_installed: bool = False
+    llama_cpp_installed: bool = False  # and its CPU kernels run on this CPU
     llama_cpp_cuda: bool = False  # llama-cpp-python built with GPU offload
+    llama_cpp_kernels: str = ""  # the CPU kernels llama.cpp runs here, or why none can
     onnxruntime_installed: bool = False
     onnxruntime_cuda: bool = False  # onnxruntime-gpu with its CUDA provider
     openvino_installed: bool = False  # CPU only here: OpenVINO's GPU plugin is for Intel GPUs
@@ -49,8 +50,8 @@ class HardwareProbe:
 
 def probe_hardware() -> HardwareProbe:
     """Probe this machine (a few milliseconds, plus nvidia-smi where it exists)."""
-    cpu_model, features, physical = _cpu()
-    llama_installed, llama_cuda = _llama_cpp()
+    cpu_model, features, physical = probe_cpu()
+    llama_installed, llama_cuda, llama_kernels = _llama_cpp()
     onnx_installed, onnx_cuda = _onnxruntime()
     return HardwareProbe(
         cpu_model=cpu_model,
@@ -61,6 +62,7 @@ def probe_hardware() -> HardwareProbe:
         gpus=_nvidia_gpus(),
         llama_cpp_installed=llama_installed,
         llama_cpp_cuda=llama_cuda,
+        llama_cpp_kernels=llama_kernels,
         onnxruntime_installed=onnx_installed,
         onnxruntime_cuda=onnx_cuda,
         openvino_installed=importlib.util.find_spec("openvino") is not None,  # never imported by the probe
@@ -73,7 +75,18 @@ def _available_cores() -> int:
     return available_cores()
 
 
-def _cpu() -> tuple[str, frozenset[str], int]:
+def probe_cpu() -> tuple[str, frozenset[str], int]:
+    """The CPU's model name, its flags of :data:`INT8_FEATURES`, and its physical cores."""
+    model, flags, cores = _read_cpuinfo()
+    return model, flags & set(INT8_FEATURES), cores
+
+
+def cpu_flags() -> frozenset[str]:
+    """Every flag of the CPU as /proc/cpuinfo lists them (empty where there is no such file)."""
+    return _read_cpuinfo()[1]
+
+
+def _read_cpuinfo() -> tuple[str, frozenset[str], int]:
     cpuinfo = Path("/proc/cpuinfo")
     if not cpuinfo.is_file():
         return platform.processor() or platform.machine(), frozenset(), max(1, (os.cpu_count() or 2) // 2)
@@ -89,7 +102,7 @@ def _cpu() -> tuple[str, frozenset[str], int]:
             physical_id = value
         elif key == "core id":
             cores.add((physical_id, value))
-    return model, frozenset(flags & set(INT8_FEATURES)), len(cores) or _available_cores()
+    return model, frozenset(flags), len(cores) or _available_cores()
 
 
 def _free_ram_mib() -> int:
@@ -121,14 +134,20 @@ def _parse_gpu(line: str) -> Gpu | None:
     return Gpu(name=parts[0], total_mib=int(parts[1]), free_mib=int(parts[2]), compute_capability=parts[3])
 
 
-def _llama_cpp() -> tuple[bool, bool]:
+def _llama_cpp() -> tuple[bool, bool, str]:
+    """Installed and runnable here, built with GPU offload, and the CPU kernels it runs (or why none)."""
     if importlib.util.find_spec("llama_cpp") is None:
-        return False, False
+        return False, False, ""
+    from local_rerank.backends.gguf import load_llama_cpp
+    from local_rerank.errors import BackendUnavailableError
+
     try:
-        import llama_cpp
-    except (ImportError, OSError):  # a broken build: its shared library does not load
-        return False, False
-    return True, bool(llama_cpp.llama_supports_gpu_offload())
+        llama_cpp, kernels = load_llama_cpp()
+    except OSError:  # a broken build: its shared library does not load
+        return False, False, "its shared library does not load"
+    except BackendUnavailableError as e:
+        return False, False, str(e)
+    return True, bool(llama_cpp.llama_supports_gpu_offload()), kernels.describe()
 
 
 def _onnxruntime() -> tuple[bool, bool]:

@@ -12,22 +12,28 @@ Needs pydantic (the tools' argument schemas) and the SDK: ``pip install 'local-r
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import Field
 
 from local_rerank.errors import InputError, LocalRerankError
-from local_rerank.search import FolderIndex, IndexReport, SearchFinished, SearchSession
+from local_rerank.search import FolderIndex, IndexReport, SearchCancelled, SearchFinished, SearchSession
 from local_rerank.search.export import hit_record
 from local_rerank.search.extract import DOCUMENT_KINDS, NotIndexable
 from local_rerank.search.packing import Unit
-from local_rerank.settings import MAX_TOP_K
 
 if TYPE_CHECKING:
     from mcp.server import MCPServer
 
+# What one tool call may ask for and take (stated in the tools' descriptions): an agent's mistake costs a
+# line of error or a bounded answer, never a stalled server or a reply larger than its context.
 MAX_GET_LINES = 500
+MAX_GET_CHARS = 100_000  # of text per `get`; longer lines are cut, and the answer says so
+MAX_RESULTS = 100  # files per `search`
+MAX_QUERY_CHARS = 2_000  # the query, and the instruction
+SEARCH_SECONDS = 60.0  # reranking stops after this; the order reached so far is returned
 
 
 class FolderTools:
@@ -37,11 +43,12 @@ class FolderTools:
     """
 
     def __init__(self, index: FolderIndex, session: SearchSession, instruction: str | None = None,
-                 model: Path | None = None) -> None:
+                 model: Path | None = None, search_seconds: float = SEARCH_SECONDS) -> None:
         self.index = index
         self.session = session
         self.instruction = instruction
         self.model = model
+        self.search_seconds = search_seconds
         self.model_error: str | None = None
         self._one_at_a_time = threading.Lock()
 
@@ -55,19 +62,26 @@ class FolderTools:
     def search(self, query: str, top_k: int = 10, instruction: str | None = None, rerank: bool = True,
                unit: Unit = "passage") -> dict[str, Any]:
         """The ``top_k`` best files for ``query``, best first, each with its best passage (``unit``
-        "document": each file reranked on its best passages packed together).
+        "document": each file reranked on its best passages packed together). Reranking that runs
+        past ``search_seconds`` stops at its next batch: the answer then has ``"complete": false``
+        and the order reached (files not yet scored after the scored ones, in BM25 order).
 
         Raises:
-            InputError: an empty query, one without words, or ``top_k`` out of range.
+            InputError: an empty query, one without words, a query or instruction over
+                :data:`MAX_QUERY_CHARS`, or ``top_k`` out of range.
         """
-        if not 1 <= top_k <= MAX_TOP_K:
-            raise InputError(f"top_k must be between 1 and {MAX_TOP_K}, got {top_k}")
+        if not 1 <= top_k <= MAX_RESULTS:
+            raise InputError(f"top_k must be between 1 and {MAX_RESULTS}, got {top_k}")
+        for name, text in (("query", query), ("instruction", instruction or "")):
+            if len(text) > MAX_QUERY_CHARS:
+                raise InputError(f"the {name} is {len(text)} characters long; at most {MAX_QUERY_CHARS}")
         with self._one_at_a_time:
             report = self.index.update()
-            final = _finished(self.session.search(query, instruction or self.instruction, top_k=top_k, rerank=rerank,
-                                                  unit=unit))
-        return {"results": [hit_record(hit) for hit in final.hits], "reranked": final.reranked,
-                "indexed_files": report.files}
+            search = self.session.search(query, instruction or self.instruction, top_k=top_k, rerank=rerank, unit=unit)
+            final = _last_event(search, time.monotonic() + self.search_seconds)
+        return {"results": [hit_record(hit) for hit in final.hits[:top_k]],
+                "reranked": isinstance(final, SearchFinished) and final.reranked,
+                "complete": isinstance(final, SearchFinished), "indexed_files": report.files}
 
     def get(self, path: str, start_line: int = 1, end_line: int | None = None) -> dict[str, Any]:
         """Lines ``start_line`` to ``end_line`` (1-based, inclusive; at most :data:`MAX_GET_LINES`) of an
@@ -90,8 +104,9 @@ class FolderTools:
         if start_line > max(len(lines), 1):  # an empty file still answers its line 1, with no text
             raise InputError(f"line {start_line} is past the end of {path} ({len(lines)} lines)")
         shown = lines[start_line - 1:end_line]
+        text = "\n".join(shown)
         return {"path": path, "start_line": start_line, "end_line": start_line + len(shown) - 1,
-                "total_lines": len(lines), "text": "\n".join(shown)}
+                "total_lines": len(lines), "text": text[:MAX_GET_CHARS], "truncated": len(text) > MAX_GET_CHARS}
 
     def status(self) -> dict[str, Any]:
         """The folder, what its index holds, and the model that reranks (or why none does)."""
@@ -132,12 +147,15 @@ class FolderTools:
         return {"model": None, "model_file": str(self.model) if self.model else None, "reranking": state}
 
 
-def _finished(events: Any) -> SearchFinished:
+def _last_event(search: Any, deadline: float) -> SearchFinished | SearchCancelled:
+    """Drain the search's events; past ``deadline`` cancel it (it stops before its next batch)."""
     final = None
-    for event in events:
+    for event in search:
         final = event
-    if not isinstance(final, SearchFinished):  # searches here run one at a time: nothing cancels them
-        raise LocalRerankError("the search was cancelled")
+        if time.monotonic() > deadline:
+            search.cancel()
+    if not isinstance(final, (SearchFinished, SearchCancelled)):
+        raise LocalRerankError("the search ended without results")
     return final
 
 
@@ -163,27 +181,34 @@ def create_mcp_server(tools: FolderTools) -> "MCPServer":
         except LocalRerankError as e:
             raise ToolError(str(e)) from e
 
-    @server.tool()
-    async def search(query: Annotated[str, Field(description="What you are looking for, in words.")],
-                     top_k: Annotated[int, Field(ge=1, le=MAX_TOP_K, description="How many files.")] = 10,
-                     instruction: Annotated[str | None, Field(description="Task instruction for the reranker "
+    @server.tool(description=(
+        "Rank the folder's files for a query, best first, each with its best passage and line range. `score` is "
+        "p(relevant) when reranked, the BM25 score otherwise. Reranking stops after "
+        f"{SEARCH_SECONDS:.0f} seconds: then `complete` is false and the files not yet scored follow in BM25 "
+        "order."))
+    async def search(query: Annotated[str, Field(max_length=MAX_QUERY_CHARS, description="What you are looking for, "
+                                                 f"in words (at most {MAX_QUERY_CHARS} characters).")],
+                     top_k: Annotated[int, Field(ge=1, le=MAX_RESULTS, description="How many files "
+                                                 f"(at most {MAX_RESULTS}).")] = 10,
+                     instruction: Annotated[str | None, Field(max_length=MAX_QUERY_CHARS,
+                                                              description="Task instruction for the reranker "
                                                               "(default: the server's).")] = None,
                      rerank: Annotated[bool, Field(description="False: the BM25 (keyword) order only.")] = True,
                      unit: Annotated[Unit, Field(description="What the reranker reads of a file: `passage`, its "
                                                  "best passage; `document`, its best passages packed together "
                                                  "(slower, better for long files).")] = "passage",
                      ) -> dict[str, Any]:
-        """Rank the folder's files for a query, best first, each with its best passage and line range.
-        `score` is p(relevant) when reranked, the BM25 score otherwise."""
         return await run(tools.search, query, top_k, instruction, rerank, unit)
 
-    @server.tool()
-    async def get(path: Annotated[str, Field(description="A file path as `search` returned it.")],
+    @server.tool(description=(
+        "Read lines of an indexed file of the folder (a PDF gives its extracted passages): at most "
+        f"{MAX_GET_LINES} lines and {MAX_GET_CHARS:,} characters a call (`truncated` says when the text was cut); "
+        "paths outside the folder or not indexed are refused."))
+    async def get(path: Annotated[str, Field(max_length=4096, description="A file path as `search` returned it.")],
                   start_line: Annotated[int, Field(ge=1, description="First line, from 1.")] = 1,
                   end_line: Annotated[int | None, Field(ge=1, description="Last line, inclusive "
                                                         f"(default and cap: {MAX_GET_LINES} lines).")] = None,
                   ) -> dict[str, Any]:
-        """Read lines of an indexed file of the folder (a PDF gives its extracted passages)."""
         return await run(tools.get, path, start_line, end_line)
 
     @server.tool()

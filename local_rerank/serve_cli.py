@@ -7,6 +7,7 @@ other commands never load them.
 from __future__ import annotations
 
 import os
+import re
 import threading
 from pathlib import Path
 from types import ModuleType
@@ -46,10 +47,17 @@ _LIMITS = QueueLimits()
               show_default=True, help="Documents per request (more: 413).")
 @click.option("--max-request-tokens", type=click.IntRange(1, 2**31), default=_LIMITS.max_tokens, show_default=True,
               help="Prompt tokens per request, after truncation (more: 413).")
+@click.option("--allowed-host", "allowed_hosts", multiple=True, metavar="NAME[:PORT]",
+              help="Another name clients may send in Host (repeatable); by default only the address listened on, "
+                   "and localhost on a loopback one.")
+@click.option("--cors-origin", "cors_origins", multiple=True, metavar="ORIGIN",
+              help="A web origin (https://app.example) whose pages may call the API (repeatable); other pages are "
+                   "refused.")
 @click.option("--access-log", is_flag=True, help="Log every request on stderr.")
 def serve_command(model_path: str | None, host: str, port: int, api_key: str | None, max_length: int | None,
                   backend: str | None, device: str | None, threads: int | None, queue_size: int, max_documents: int,
-                  max_request_tokens: int, access_log: bool) -> None:
+                  max_request_tokens: int, allowed_hosts: tuple[str, ...], cors_origins: tuple[str, ...],
+                  access_log: bool) -> None:
     """Serve the model over HTTP: POST /v1/rerank (Jina, llama-server), /v2/rerank (Cohere), /rerank (TEI).
 
     Also GET /health, GET /v1/models and the OpenAPI docs at /docs. Requests from many clients are
@@ -58,6 +66,10 @@ def serve_command(model_path: str | None, host: str, port: int, api_key: str | N
     from local_rerank.serve.guard import check_exposure
 
     check_exposure(host, api_key)
+    for origin in cors_origins:
+        if origin != "null" and not re.fullmatch(r"https?://[^/\s]+", origin.strip()):
+            raise InputError(f"--cors-origin {origin!r}: give a web origin such as https://app.example "
+                             "(scheme and host, no path)")
     settings = resolve_settings({"model": model_path, "backend": backend, "device": device, "threads": threads,
                                  "max_length": max_length})
     if settings.model is None:
@@ -67,7 +79,7 @@ def serve_command(model_path: str | None, host: str, port: int, api_key: str | N
     sock = runner.bind(host, port)
     limits = QueueLimits(max_pending=queue_size, max_documents=max_documents, max_tokens=max_request_tokens)
     with sock, open_reranker(model, settings) as reranker, ScoringQueue(reranker, limits) as queue:
-        app = app_module.create_app(queue, api_key=api_key)
+        app = app_module.create_app(queue, api_key=api_key, allowed_hosts=allowed_hosts, cors_origins=cors_origins)
         where = runner.address(sock)
         click.echo(printable(f"serving {reranker.backend.model_name} ({model}) with {reranker.backend.name} on "
                              f"{reranker.backend.device} at {where} (API docs: {where}/docs)"), err=True)

@@ -87,7 +87,12 @@ def references(checkpoints: dict[str, Path]):
 
 @pytest.fixture(scope="session")
 def llama_cpp():
-    return pytest.importorskip("llama_cpp")
+    """llama_cpp with its CPU kernels loaded, as the GGUF backend loads them."""
+    module = pytest.importorskip("llama_cpp")
+    from local_rerank.backends.gguf import _llama_cpp
+
+    _llama_cpp()
+    return module
 
 
 @pytest.fixture(scope="session")

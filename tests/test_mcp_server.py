@@ -14,10 +14,10 @@ import pytest
 pytest.importorskip("mcp")
 
 from local_rerank.errors import InputError  # noqa: E402
-from local_rerank.mcp_server import MAX_GET_LINES, FolderTools
+from local_rerank.mcp_server import MAX_GET_CHARS, MAX_GET_LINES, MAX_QUERY_CHARS, MAX_RESULTS, FolderTools
 from local_rerank.search import FolderIndex, SearchSession
 from local_rerank.tokenizer import Tokenizer
-from tests.search.fakes import word_count_reranker
+from tests.search.fakes import slow_reranker, word_count_reranker
 
 
 @pytest.fixture
@@ -68,9 +68,40 @@ def test_search_refuses_bad_arguments(tools: FolderTools, query: str, top_k: int
         tools.search(query, top_k=top_k)
 
 
+@pytest.mark.parametrize("query, top_k, instruction", [
+    ("harbour", 1_000_000, None), ("harbour", MAX_RESULTS + 1, None), ("harbour " * MAX_QUERY_CHARS, 10, None),
+    ("harbour", 10, "x" * (MAX_QUERY_CHARS + 1))])
+def test_search_refuses_a_huge_query_or_a_million_results_in_one_line(tools: FolderTools, query: str, top_k: int,
+                                                                      instruction: str | None) -> None:
+    with pytest.raises(InputError) as refused:
+        tools.search(query, top_k=top_k, instruction=instruction)
+    assert "\n" not in str(refused.value) and len(str(refused.value)) < 200
+
+
+def test_a_search_past_its_time_returns_the_order_reached(folder: Path, tokenizer: Tokenizer) -> None:
+    """A slow model (0.3 s a batch, as native code would take) and a 0.2 s budget: the call ends early."""
+    for n in range(6):
+        (folder / f"harbour-{n}.txt").write_text(f"harbour note {n}\n" + "crane " * n + "\n")
+    index = FolderIndex.open(folder)
+    with SearchSession(index, lambda: slow_reranker(tokenizer, "crane", seconds=0.3), candidates=8) as session:
+        tools = FolderTools(index, session, model=Path("slow.gguf"), search_seconds=0.2)
+        tools.load_model()
+        found = tools.search("harbour", top_k=8)
+        assert not found["complete"] and not found["reranked"]
+        assert len(found["results"]) == 8  # every candidate, the scored ones first
+        assert tools.search("harbour", top_k=8, rerank=False)["complete"]
+
+
+def test_get_cuts_a_file_of_huge_lines(tools: FolderTools, folder: Path) -> None:
+    (folder / "wide.txt").write_text(("harbour " * 10_000 + "\n") * 5)
+    answer = tools.get("wide.txt")
+    assert answer["truncated"] and len(answer["text"]) == MAX_GET_CHARS and answer["end_line"] == 5
+    assert not tools.get("lease.md")["truncated"]
+
+
 def test_get_reads_a_line_range_capped_in_length(tools: FolderTools) -> None:
     assert tools.get("sub/boats.txt", 2, 2) == {"path": "sub/boats.txt", "start_line": 2, "end_line": 2,
-                                                "total_lines": 2, "text": "Crane crane crane."}
+                                                "total_lines": 2, "text": "Crane crane crane.", "truncated": False}
     whole = tools.get("recipes.txt")
     assert whole["end_line"] == MAX_GET_LINES and whole["total_lines"] == 800
     assert whole["text"].splitlines()[-1] == f"line {MAX_GET_LINES} of a long soup recipe"
@@ -113,18 +144,23 @@ async def _session_run(folder: Path, *arguments: str) -> dict[str, Any]:
     with open(os.devnull, "w") as quiet:
         async with stdio_client(server, errlog=quiet) as (read, write), ClientSession(read, write) as session:
             await session.initialize()
-            tools = sorted(tool.name for tool in (await session.list_tools()).tools)
+            listed = {tool.name: tool for tool in (await session.list_tools()).tools}
+            tools = sorted(listed)
             found = _tool_result(await session.call_tool("search", {"query": "harbour crane", "top_k": 2}))
             lines = _tool_result(await session.call_tool("get", {"path": "sub/boats.txt", "start_line": 2}))
             status = _tool_result(await session.call_tool("status", {}))
             refused = await session.call_tool("get", {"path": "../outside.txt"})
             invalid = await session.call_tool("search", {"query": "harbour", "top_k": 0})
-    return {"tools": tools, "search": found, "get": lines, "status": status, "refused": refused, "invalid": invalid}
+    return {"tools": tools, "listed": listed, "search": found, "get": lines, "status": status, "refused": refused, "invalid": invalid}
 
 
 async def test_an_sdk_client_lists_the_tools_and_searches(folder: Path) -> None:
     answers = await _session_run(folder, "--no-rerank")
     assert answers["tools"] == ["get", "search", "status"]
+    search = answers["listed"]["search"]  # the limits are stated where an agent reads them
+    assert search.input_schema["properties"]["top_k"]["maximum"] == MAX_RESULTS
+    assert search.input_schema["properties"]["query"]["maxLength"] == MAX_QUERY_CHARS
+    assert "seconds" in search.description and f"{MAX_GET_CHARS:,}" in answers["listed"]["get"].description
     assert [hit["path"] for hit in answers["search"]["results"]] == ["sub/boats.txt", "lease.md"]
     assert not answers["search"]["reranked"]
     assert answers["get"]["text"] == "Crane crane crane." and answers["get"]["start_line"] == 2

@@ -10,8 +10,13 @@ from typing import Any
 
 
 def machine() -> dict[str, Any]:
-    """The cores, processor and Python a measurement was taken with."""
-    return {"cpu_count": os.cpu_count(), "processor": platform.processor(), "python": platform.python_version()}
+    """The cores, processor (model and the flags that decide matrix speed) and Python a measurement
+    was taken with."""
+    from local_rerank.hardware import probe_cpu
+
+    model, features, _ = probe_cpu()
+    return {"cpu_count": os.cpu_count(), "processor": model, "cpu_features": sorted(features),
+            "python": platform.python_version()}
 
 
 def write_report(path: Path, report: dict[str, Any]) -> None:

@@ -25,9 +25,11 @@ Prints a table (with speed ratios against the reference) and writes JSON.
 
     python -m tools.benchmark [--shape 0.6b] [--docs 16] [--doc-tokens 256] [--out FILE]
 
-Folder search (indexing and query latency on 10,000 generated files) is its own table:
+Folder search (indexing and query latency on 10,000 generated files) is its own table, and so are
+llama.cpp builds side by side (the portable build against a native one):
 
     python -m tools.benchmark search --help
+    python -m tools.benchmark builds --help
 """
 
 from __future__ import annotations
@@ -226,6 +228,11 @@ def main() -> None:
         from tools.search_benchmark import main as search_main
 
         search_main(sys.argv[2:])
+        return
+    if sys.argv[1:2] == ["builds"]:
+        from tools.builds_benchmark import main as builds_main
+
+        builds_main(sys.argv[2:])
         return
     parser = argparse.ArgumentParser(description="Benchmark the scoring paths on a shape twin.")
     parser.add_argument("--shape", default="0.6b")

@@ -34,6 +34,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from local_rerank.backends.base import Backend, BackendOptions, available_cores
+from local_rerank.backends.llama_kernels import LlamaKernels, load_kernels
 from local_rerank.errors import BackendUnavailableError, LocalRerankError, ModelError
 from local_rerank.gguf_file import ScoringPath, read_gguf_model
 from local_rerank.recipe import DEFAULT_MAX_LENGTH, PromptEncoder, answer_ids
@@ -60,12 +61,14 @@ PAD_TOKEN = "<|endoftext|>"  # what the padding decodes: any token would do
 Part = tuple[Sequence[int], int, int]  # token ids, position of the first one, sequence id
 
 _llama: Any = None
+_kernels: LlamaKernels | None = None
 _recent_log: deque[str] = deque(maxlen=8)
 
 
 def _llama_cpp() -> Any:
-    """Import llama_cpp once, initialise its backend and route its log into ``_recent_log``."""
-    global _llama
+    """Import llama_cpp once, route its log into ``_recent_log``, load the CPU kernels for this CPU
+    (:func:`local_rerank.backends.llama_kernels.load_kernels`) and initialise its backend."""
+    global _llama, _kernels
     if _llama is None:
         try:
             import llama_cpp
@@ -74,9 +77,21 @@ def _llama_cpp() -> Any:
                 "the GGUF backend needs llama-cpp-python: pip install 'local-rerank[gguf]'"
             ) from e
         llama_cpp.llama_log_set(_log_callback, ctypes.c_void_p())
+        _kernels = load_kernels(llama_cpp)
         llama_cpp.llama_backend_init()
         _llama = llama_cpp
     return _llama
+
+
+def load_llama_cpp() -> tuple[Any, LlamaKernels]:
+    """llama_cpp, ready to load models, and the CPU kernels it runs here (``doctor`` names them).
+
+    Raises:
+        BackendUnavailableError: llama-cpp-python is missing, or has no kernels for this CPU.
+    """
+    llama = _llama_cpp()
+    assert _kernels is not None
+    return llama, _kernels
 
 
 @contextmanager
@@ -173,6 +188,7 @@ class GgufBackend(Backend):
     def _load_model(self, llama: Any, path: Path) -> Any:
         params = llama.llama_model_default_params()
         params.n_gpu_layers = 999 if self.device == "cuda" else 0
+        params.use_extra_bufts = _kernels is None or _kernels.repack  # off where they would reach AMX
         with interrupts_after_native_code():
             model = llama.llama_model_load_from_file(str(path).encode(), params)
         if not model:

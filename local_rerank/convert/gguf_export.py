@@ -24,7 +24,7 @@ from gguf.quants import quantize
 
 from local_rerank.convert.checkpoint import output_matrix_name, read_qwen3_config
 from local_rerank.convert.safetensors_io import CheckpointTensor, read_checkpoint
-from local_rerank.errors import ConversionError
+from local_rerank.errors import BackendUnavailableError, ConversionError
 from local_rerank.gguf_file import CLASSIFIER_TENSOR
 from local_rerank.recipe import NO_TOKEN, YES_TOKEN, format_prompt
 
@@ -191,12 +191,12 @@ def _encode(values: np.ndarray, qtype: gguf.GGMLQuantizationType) -> np.ndarray:
 
 
 def _llama_quantize(source: Path, out: Path, quant: str) -> None:
+    from local_rerank.backends.gguf import _llama_cpp
+
     try:
-        import llama_cpp
-    except ImportError as e:
-        raise ConversionError(
-            f"{quant} needs llama.cpp's quantizer: pip install 'local-rerank[gguf]' (or choose q8_0)"
-        ) from e
+        llama_cpp = _llama_cpp()  # with its CPU kernels loaded
+    except BackendUnavailableError as e:
+        raise ConversionError(f"{quant} needs llama.cpp's quantizer: {e} (or choose q8_0)") from e
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{quant.upper()}")
     params.nthread = os.cpu_count() or 1

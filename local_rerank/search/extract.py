@@ -268,7 +268,7 @@ class _HtmlText:
     def __init__(self) -> None:
         self.blocks: list[Block] = []
         self.text = io.StringIO()
-        self.start_line = 0
+        self.start_line = self.end_line = 0
         self.heading = 0
         self.pre = 0
         self.hidden = 0
@@ -293,13 +293,15 @@ class _HtmlText:
             return
         if not self.text.tell():
             self.start_line = line + data[:len(data) - len(data.lstrip())].count("\n")
+        if data.strip():  # the block ends on the line of its last visible character, not of what follows it
+            self.end_line = line + data[:len(data.rstrip())].count("\n")
         self.text.write(data)
 
     def flush(self, line: int) -> None:
         raw = self.text.getvalue()
         text = raw.strip("\n") if self.pre else _WHITESPACE.sub(" ", raw).strip()
         if text.strip():
-            self.blocks.append(Block(text, self.start_line, line, self.heading))
+            self.blocks.append(Block(text, self.start_line, max(self.end_line, self.start_line), self.heading))
         self.text, self.heading = io.StringIO(), 0
 
 

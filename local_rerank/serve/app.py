@@ -20,18 +20,23 @@ from typing import Any, Sequence
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException
 
 from local_rerank.errors import InputError, LocalRerankError
 from local_rerank.scoring_queue import QueueFull, RequestTooLarge, Scored, ScoringJob, ScoringQueue, ShuttingDown
-from local_rerank.serve.guard import Guard
+from local_rerank.serve.guard import DOCS_ASSETS, Guard, HostGuard
 from local_rerank.serve.schemas import (ErrorBody, Health, ModelCard, ModelList, TeiRerankRequest, TeiResult,
                                         TextDocument, Tokens, Usage, V1RerankRequest, V1RerankResponse, V1Result,
                                         V2Meta, V2RerankRequest, V2RerankResponse, V2Result)
 
 DEFAULT_MAX_BODY_BYTES = 32 * 2**20
-_ERRORS: dict[int | str, dict[str, Any]] = {status: {"model": ErrorBody} for status in (400, 401, 413, 422, 503)}
+# Every status a route may answer besides 200, each with the one error body (403: Host or Origin,
+# 415: a body not sent as JSON).
+_ERRORS: dict[int | str, dict[str, Any]] = {status: {"model": ErrorBody}
+                                            for status in (400, 401, 403, 413, 415, 422, 503)}
 _log = logging.getLogger("local_rerank.serve")
 
 
@@ -39,12 +44,20 @@ class ClientGone(Exception):
     """The client closed the connection before its scores were ready."""
 
 
-def create_app(queue: ScoringQueue, *, api_key: str | None = None,
-               max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> FastAPI:
-    """The ASGI app serving ``queue``'s model; ``api_key`` (None: none) guards all but /health and the docs."""
-    app = FastAPI(title="local-rerank", version=version("local-rerank"),
-                  description="A local Qwen3-Reranker behind the Jina/llama-server, Cohere v2 and TEI rerank APIs.")
+def create_app(queue: ScoringQueue, *, api_key: str | None = None, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+               allowed_hosts: Sequence[str] = (), cors_origins: Sequence[str] = ()) -> FastAPI:
+    """The ASGI app serving ``queue``'s model; ``api_key`` (None: none) guards all but /health and the docs.
+    Every path answers only requests whose Host names this server (or one of ``allowed_hosts``) and
+    that come from no web page but this server's own and ``cors_origins`` (:class:`HostGuard`)."""
+    # FastAPIOffline: /docs and /redoc load their scripts from this server (fastapi-offline ships
+    # them), not from a CDN, so they work on an air-gapped machine.
+    app = FastAPIOffline(title="local-rerank", version=version("local-rerank"), static_url=DOCS_ASSETS,
+                         description="A local Qwen3-Reranker behind the Jina/llama-server, Cohere v2 and TEI rerank APIs.")
     app.add_middleware(Guard, api_key=api_key, max_body_bytes=max_body_bytes)
+    if cors_origins:  # inside HostGuard, outside the key check: a preflight carries no key
+        app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET", "POST"],
+                           allow_headers=["authorization", "content-type"], max_age=600)
+    app.add_middleware(HostGuard, allowed_hosts=allowed_hosts, cors_origins=cors_origins)
     _add_error_handlers(app)
     app.include_router(_rerank_routes(queue))
     app.include_router(_info_routes(queue))
@@ -90,7 +103,7 @@ def _rerank_routes(queue: ScoringQueue) -> APIRouter:
 
 
 def _info_routes(queue: ScoringQueue) -> APIRouter:
-    router = APIRouter()
+    router = APIRouter(responses={status: {"model": ErrorBody} for status in (401, 403)})
     backend = queue.reranker.backend
 
     @router.get("/health", response_model=Health, summary="Liveness, and the requests waiting or being scored")

@@ -1,7 +1,14 @@
-"""What stands before the app: who may listen where, the API key, and the body size.
+"""What stands before the app: who may listen where, which Host and Origin may call it, the API
+key, and the body size.
 
-Both are checked in an ASGI middleware before any route reads the body, so a client without
-the key learns nothing else (a 401 comes before a 400, a 413 or a 404).
+:class:`HostGuard` comes first, on every path: a request must name this server in its ``Host``
+header (the address it arrived at, ``localhost`` for a loopback one, or a name given with
+``--allowed-host``), and a request from a web page (an ``Origin`` header) must come from this
+server's own pages or from an origin given with ``--cors-origin``. Otherwise a page the user
+visits could rebind its own domain name to 127.0.0.1 (DNS rebinding) and call the API as
+same-origin, or simply post to it from any site. Then :class:`Guard` checks the key and the body
+size before any route reads the body, so a client without the key learns nothing else (a 401
+comes before a 400, a 413 or a 404).
 """
 
 from __future__ import annotations
@@ -9,7 +16,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import json
-from typing import Any
+from typing import Any, Sequence
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -17,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from local_rerank.errors import InputError
 
 OPEN_PATHS = frozenset({"/health", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+DOCS_ASSETS = "/docs-assets"  # the scripts and styles of /docs and /redoc, open like them
 
 
 def check_exposure(host: str, api_key: str | None) -> None:
@@ -42,6 +50,70 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+
+
+def split_authority(value: str) -> tuple[str, int | None]:
+    """``host[:port]`` -> (lower-case host, port or None); IPv6 hosts keep their brackets."""
+    value = value.strip().lower()
+    host, _, port = value.rpartition(":") if value.rfind(":") > value.rfind("]") else (value, "", "")
+    host = host.rstrip(".")
+    return host, int(port) if port.isdigit() else None
+
+
+class HostGuard:
+    """ASGI middleware: 403 for a ``Host`` that does not name this server, and for an ``Origin``
+    that is neither this server nor one of ``cors_origins`` (see the module docstring).
+
+    Args:
+        allowed_hosts: names besides the address a request arrived at (and ``localhost`` for a
+            loopback one): ``name`` (any port of this server) or ``name:port``.
+        cors_origins: web origins (``https://app.example``) whose pages may call the API.
+    """
+
+    def __init__(self, app: ASGIApp, allowed_hosts: Sequence[str] = (), cors_origins: Sequence[str] = ()) -> None:
+        self.app = app
+        self.names = frozenset(split_authority(name) for name in allowed_hosts)
+        self.origins = frozenset(origin.strip().lower().rstrip("/") for origin in cors_origins)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        host = headers.get(b"host", b"").decode("latin-1")
+        origin = headers.get(b"origin", b"").decode("latin-1").strip().lower().rstrip("/") if b"origin" in headers \
+            else None
+        server = scope.get("server") or ("", 0)
+        if not self._names_this_server(host, server):
+            await _refuse(send, 403, f"Host {host!r} does not name this server (it answers to "
+                          f"{', '.join(self._own_names(server))}); add a name with --allowed-host", "forbidden_host")
+        elif origin is not None and origin not in self.origins and not self._same_origin(origin, server):
+            await _refuse(send, 403, f"requests from web pages are refused (Origin {origin!r}); allow an origin "
+                          "with --cors-origin", "forbidden_origin")
+        else:
+            await self.app(scope, receive, send)
+
+    def _names_this_server(self, host: str, server: tuple[str, int | None]) -> bool:
+        name, port = split_authority(host)
+        port = port if port is not None else 80
+        return port == server[1] and (name in self._own_hosts(server[0]) or (name, None) in self.names) \
+            or (name, port) in self.names
+
+    def _same_origin(self, origin: str, server: tuple[str, int | None]) -> bool:
+        scheme, _, authority = origin.partition("://")
+        return scheme == "http" and bool(authority) and self._names_this_server(authority, server)
+
+    @staticmethod
+    def _own_hosts(address: str) -> tuple[str, ...]:
+        literal = f"[{address}]" if ":" in address else address
+        return tuple(dict.fromkeys((literal, *LOOPBACK_NAMES))) if is_loopback(address) else (literal,)
+
+    def _own_names(self, server: tuple[str, int | None]) -> list[str]:
+        named = [f"{name}:{port or server[1]}" for name, port in sorted(self.names, key=str)]
+        return [f"{host}:{server[1]}" for host in self._own_hosts(server[0])] + named
+
+
 class Guard:
     """ASGI middleware: a Bearer ``api_key`` on every path but :data:`OPEN_PATHS` (None: no key),
     checked in constant time before any route runs, and at most ``max_body_bytes`` of body: a
@@ -57,7 +129,9 @@ class Guard:
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
-        if self.key is not None and scope["path"] not in OPEN_PATHS and not self._authorized(headers):
+        path = scope["path"]
+        open_path = path in OPEN_PATHS or path.startswith(DOCS_ASSETS + "/")
+        if self.key is not None and not open_path and not self._authorized(headers):
             await _refuse(send, 401, "a missing or wrong API key (send Authorization: Bearer <key>)",
                           "authentication_error", {"www-authenticate": "Bearer"})
         elif _declared_length(headers) > self.max_body_bytes:

@@ -11,6 +11,7 @@ not know (``model`` sent to TEI, say) are ignored, as those servers ignore them.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
@@ -33,14 +34,19 @@ def _unwrap(value: object) -> object:
     return value
 
 
+# A character that is not white space, in Python's sense and in JSON Schema's (ECMAScript's): the
+# published schema says exactly what the server accepts, for generated clients and fuzzers alike.
+_VISIBLE = re.compile(r"[^\s\x1c-\x1f\x85\ufeff]")
+
+
 def _words(value: str) -> str:
-    if not value.strip():
+    if not _VISIBLE.search(value):
         raise ValueError("is empty")
     return _text(value)
 
 
 Text = Annotated[str, AfterValidator(_text)]
-Words = Annotated[str, AfterValidator(_words)]
+Words = Annotated[str, AfterValidator(_words), WithJsonSchema({"type": "string", "pattern": _VISIBLE.pattern})]
 Document = Annotated[Text, BeforeValidator(_unwrap), WithJsonSchema({"anyOf": [
     {"type": "string"}, {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}]})]
 Instruction = Annotated[Words | None, Field(description="Task instruction (our extension; default: web search "

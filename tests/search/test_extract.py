@@ -35,6 +35,14 @@ def test_html_shows_visible_text_only_with_source_lines() -> None:
         (0, "Stake the plants early.", 7)]
 
 
+@pytest.mark.parametrize("html, lines", [("# Title\n", (1, 1)), ("<p>text\n\n</p>\n", (1, 1)),
+                                         ("\n<p>\n one\n two\n\n<br>", (3, 4))])
+def test_an_html_block_ends_on_its_last_visible_line(html: str, lines: tuple[int, int]) -> None:
+    """Found by the property tests: a trailing newline put the block's end past the file's last line."""
+    [block] = html_blocks(html)
+    assert (block.start_line, block.end_line) == lines
+
+
 def test_code_marks_top_level_definitions_as_places_to_cut() -> None:
     blocks = extract("copy.py", COPY_PY.encode()).blocks
     assert [(b.start_line, b.heading) for b in blocks] == [(1, 0), (4, SOFT_BREAK), (9, SOFT_BREAK), (12, 0)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any, Iterator
 
 import httpx
@@ -203,6 +204,21 @@ def test_health_models_and_docs(client: httpx.Client) -> None:
     assert client.get("/docs").status_code == 200
 
 
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_the_docs_pages_load_everything_from_this_server(client: httpx.Client, page: str) -> None:
+    """An air-gapped machine reaches no CDN: every script, style and icon the page names is served here."""
+    html = client.get(page)
+    assert html.status_code == 200
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html.text)
+    assert assets and not [url for url in assets if "//" in url], assets
+    scripts = [url for url in assets if url.endswith(".js")]
+    assert scripts
+    for url in assets:
+        answer = client.get(url)
+        assert answer.status_code == 200 and len(answer.content) > 1000, url
+    assert "/openapi.json" in html.text
+
+
 @pytest.fixture(scope="module")
 def guarded(reranker: Reranker) -> Iterator[httpx.Client]:
     with ScoringQueue(reranker) as queue, running(create_app(queue, api_key=KEY)) as base:
@@ -224,3 +240,5 @@ def test_the_right_key_passes_and_health_and_docs_are_open(guarded: httpx.Client
     answer = guarded.post("/rerank", json={"query": "fruit", "texts": DOCS}, headers={"authorization": f"Bearer {KEY}"})
     assert answer.status_code == 200
     assert guarded.get("/health").status_code == 200 and guarded.get("/openapi.json").status_code == 200
+    assert guarded.get("/docs-assets/swagger-ui-bundle.js").status_code == 200
+    assert guarded.get("/docs-assets/../v1/models").status_code == 401
