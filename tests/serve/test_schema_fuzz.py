@@ -39,7 +39,7 @@ def test_the_api_survives_its_own_schema_fuzzed(gguf_files, tmp_path: Path) -> N
                                  "--workers", "1", "--seed", "20261204", "--no-color", "--request-timeout", "60",
                                  "--generation-database", "none", "--report", "ndjson",
                                  "--report-ndjson-path", str(events)],
-                                capture_output=True, text=True, timeout=1500)
+                                capture_output=True, text=True, timeout=1500, cwd=tmp_path)
         assert result.returncode == 0, result.stdout[-6000:]
         assert process.poll() is None, "the server died"
         normal = httpx.post(f"{url}/v1/rerank", json={"query": "copy a folder", "documents": ["cp -r", "bananas"]},
