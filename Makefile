@@ -22,12 +22,14 @@ setup: $(STAMP)
 # local_rerank/backends/llama_kernels.py loads the best one for the CPU it runs on. A native
 # (-march=native) build died with SIGILL on a CPU older than the one that built it.
 # About 22 minutes on 2 cores, once. For an NVIDIA GPU: CMAKE_ARGS="-DGGML_CUDA=on" make setup
-LLAMA_CPP_PYTHON := llama-cpp-python==0.3.36
+# The version pyproject.toml pins, built with the arguments below.
+LLAMA_CPP_PYTHON := $(strip $(shell grep -o 'llama-cpp-python==[0-9.]*' pyproject.toml))
 PORTABLE_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_BACKEND_DL=ON -DGGML_CPU_ALL_VARIANTS=ON \
 	-DCMAKE_INSTALL_BINDIR=llama_cpp/lib -DCMAKE_INSTALL_LIBDIR=llama_cpp/lib -DLLAVA_BUILD=OFF
-# The wheel is kept outside the checkout (as pip keeps its cache), so a new clone reuses it.
-BUILD_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/local-rerank-build
-LLAMA_WHEELS := $(BUILD_CACHE)/llama-cpp-python-0.3.36-portable$(if $(CMAKE_ARGS),-$(shell printf '%s' '$(CMAKE_ARGS)' | sha1sum | cut -c1-8))
+# The wheel is kept outside the checkout (as pip keeps its cache), so a new clone reuses it; one
+# folder per version and build arguments (CMAKE_ARGS="-DGGML_CUDA=on" is another build).
+BUILD_CACHE ?= $(or $(XDG_CACHE_HOME),$(if $(HOME),$(HOME)/.cache,.cache))/local-rerank-build
+LLAMA_WHEELS := $(BUILD_CACHE)/$(subst ==,-,$(LLAMA_CPP_PYTHON))-$(shell printf '%s' '$(PORTABLE_CMAKE_ARGS) $(CMAKE_ARGS)' | sha1sum | cut -c1-8)
 LLAMA_WHEEL := $(LLAMA_WHEELS)/.built
 
 $(LLAMA_WHEEL):

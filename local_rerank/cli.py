@@ -173,7 +173,7 @@ def _written(out: Path, manifest: dict[str, Any]) -> str:
 def doctor(models: Sequence[str], device: str, as_json: bool, bench: bool) -> None:
     """What this machine offers, what would run MODELS (paths or installed names) and why."""
     from local_rerank.calibration import load_speeds, save_speeds
-    from local_rerank.doctor import bench_models, doctor_report, format_report
+    from local_rerank.doctor import bench_models, doctor_report, format_report, llama_kernels_line
     from local_rerank.hardware import probe_hardware
     from local_rerank.search.index import cache_root
     from local_rerank.store import find, installed
@@ -188,7 +188,8 @@ def doctor(models: Sequence[str], device: str, as_json: bool, bench: bool) -> No
         measurements = bench_models(probe, paths, Preferences(device=device), lambda line: click.echo(line, err=True))
         if measurements:
             click.echo(f"remembered in {printable(str(save_speeds(cache_root(), probe, measurements)))}", err=True)
-    report = doctor_report(probe, paths, Preferences(device=device), load_speeds(cache_root(), probe))
+    report = doctor_report(probe, paths, Preferences(device=device), load_speeds(cache_root(), probe),
+                           llama_kernels_line(probe))
     click.echo(json.dumps(report, indent=2) if as_json else format_report(report))  # ASCII-escaped JSON
     if any("error" in model for model in report["models"]):
         raise SystemExit(1)  # the report says why; a script's `doctor MODEL && ...` stops here

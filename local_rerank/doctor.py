@@ -82,7 +82,7 @@ def improvements(probe: HardwareProbe, models: Sequence[ModelCandidate] = ()) ->
     if probe.gpus and probe.onnxruntime_installed and not probe.onnxruntime_cuda:
         hints.append("onnxruntime-gpu would run ONNX models on the GPU: pip uninstall onnxruntime && "
                      "pip install 'local-rerank[onnx-gpu]'")
-    if not probe.llama_cpp_installed and not probe.llama_cpp_kernels:  # installed but unusable: its line says why
+    if not probe.llama_cpp_installed:
         hints.append("GGUF models need llama-cpp-python: pip install 'local-rerank[gguf]'")
     if not probe.onnxruntime_installed:
         hints.append("ONNX models need onnxruntime: pip install 'local-rerank[onnx]'")
@@ -114,10 +114,23 @@ def bench_models(probe: HardwareProbe, models: Sequence[Path], preferences: Pref
     return measurements
 
 
+def llama_kernels_line(probe: HardwareProbe) -> str:
+    """The CPU kernels llama.cpp runs here (loading them), or why none can; "" without llama.cpp."""
+    if not probe.llama_cpp_installed:
+        return ""
+    from local_rerank.backends.gguf import load_llama_cpp
+
+    try:
+        return load_llama_cpp()[1].describe()
+    except LocalRerankError as e:
+        return f"cannot run: {e}"
+
+
 def doctor_report(probe: HardwareProbe, models: Sequence[Path], preferences: Preferences = Preferences(),
-                  measured: Mapping[tuple[str, str], float] | None = None) -> dict[str, Any]:
+                  measured: Mapping[tuple[str, str], float] | None = None, llama_kernels: str = "") -> dict[str, Any]:
     """The whole report as plain data (printed as text or JSON by the CLI); ``measured`` are the speeds
-    ``doctor --bench`` recorded on this machine (:func:`local_rerank.calibration.load_speeds`)."""
+    ``doctor --bench`` recorded on this machine (:func:`local_rerank.calibration.load_speeds`),
+    ``llama_kernels`` the line of :func:`llama_kernels_line`."""
     entries = []
     candidates = []
     measured = measured or {}
@@ -147,6 +160,7 @@ def doctor_report(probe: HardwareProbe, models: Sequence[Path], preferences: Pre
             best = {"path": str(first.model.path), "device": first.device, "reason": first.reason}
         except LocalRerankError:
             pass
+    hardware["llama_cpp_kernels"] = llama_kernels
     return {"hardware": hardware, "models": entries, "best": best, "improvements": hints}
 
 

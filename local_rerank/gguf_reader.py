@@ -123,6 +123,8 @@ class _Cursor:
             item_kind, count = self.unpack("<I"), self.unpack("<Q")
             if item_kind in _NUMPY:
                 dtype = np.dtype(_NUMPY[item_kind])
+                if dtype.itemsize * count > len(self.buf) - self.offset:  # a count of 2**63 overflowed numpy
+                    raise ValueError("an array runs past the end of the file")
                 values = np.frombuffer(self.buf, dtype=dtype, count=count, offset=self.offset).tolist()
                 self.offset += dtype.itemsize * count
                 return values

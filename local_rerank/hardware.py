@@ -40,9 +40,8 @@ class HardwareProbe:
     cpu_features: frozenset[str] = frozenset()
     free_ram_mib: int = 0
     gpus: tuple[Gpu, ...] = ()
-    llama_cpp_installed: bool = False  # and its CPU kernels run on this CPU
+    llama_cpp_installed: bool = False
     llama_cpp_cuda: bool = False  # llama-cpp-python built with GPU offload
-    llama_cpp_kernels: str = ""  # the CPU kernels llama.cpp runs here, or why none can
     onnxruntime_installed: bool = False
     onnxruntime_cuda: bool = False  # onnxruntime-gpu with its CUDA provider
     openvino_installed: bool = False  # CPU only here: OpenVINO's GPU plugin is for Intel GPUs
@@ -51,7 +50,7 @@ class HardwareProbe:
 def probe_hardware() -> HardwareProbe:
     """Probe this machine (a few milliseconds, plus nvidia-smi where it exists)."""
     cpu_model, features, physical = probe_cpu()
-    llama_installed, llama_cuda, llama_kernels = _llama_cpp()
+    llama_installed, llama_cuda = _llama_cpp()
     onnx_installed, onnx_cuda = _onnxruntime()
     return HardwareProbe(
         cpu_model=cpu_model,
@@ -62,7 +61,6 @@ def probe_hardware() -> HardwareProbe:
         gpus=_nvidia_gpus(),
         llama_cpp_installed=llama_installed,
         llama_cpp_cuda=llama_cuda,
-        llama_cpp_kernels=llama_kernels,
         onnxruntime_installed=onnx_installed,
         onnxruntime_cuda=onnx_cuda,
         openvino_installed=importlib.util.find_spec("openvino") is not None,  # never imported by the probe
@@ -134,20 +132,20 @@ def _parse_gpu(line: str) -> Gpu | None:
     return Gpu(name=parts[0], total_mib=int(parts[1]), free_mib=int(parts[2]), compute_capability=parts[3])
 
 
-def _llama_cpp() -> tuple[bool, bool, str]:
-    """Installed and runnable here, built with GPU offload, and the CPU kernels it runs (or why none)."""
+def _llama_cpp() -> tuple[bool, bool]:
+    """Installed (its library loads), and built with GPU offload: a single build says so itself; a
+    build for every CPU has its GPU backend as a module beside the CPU kernels, not loaded here
+    (:mod:`local_rerank.backends.llama_kernels` loads them when a GGUF model opens)."""
     if importlib.util.find_spec("llama_cpp") is None:
-        return False, False, ""
-    from local_rerank.backends.gguf import load_llama_cpp
-    from local_rerank.errors import BackendUnavailableError
+        return False, False
+    from local_rerank.backends.llama_kernels import library_folder
 
     try:
-        llama_cpp, kernels = load_llama_cpp()
-    except OSError:  # a broken build: its shared library does not load
-        return False, False, "its shared library does not load"
-    except BackendUnavailableError as e:
-        return False, False, str(e)
-    return True, bool(llama_cpp.llama_supports_gpu_offload()), kernels.describe()
+        import llama_cpp
+    except (ImportError, OSError, RuntimeError):  # a broken build: its shared library does not load
+        return False, False
+    gpu_module = any(library_folder(llama_cpp).glob("libggml-cuda*.so"))
+    return True, gpu_module or bool(llama_cpp.llama_supports_gpu_offload())
 
 
 def _onnxruntime() -> tuple[bool, bool]:

@@ -79,9 +79,11 @@ class FolderTools:
             report = self.index.update()
             search = self.session.search(query, instruction or self.instruction, top_k=top_k, rerank=rerank, unit=unit)
             final = _last_event(search, time.monotonic() + self.search_seconds)
-        return {"results": [hit_record(hit) for hit in final.hits[:top_k]],
+        hits = final.hits[:top_k]
+        return {"results": [hit_record(hit) for hit in hits],
                 "reranked": isinstance(final, SearchFinished) and final.reranked,
-                "complete": isinstance(final, SearchFinished), "indexed_files": report.files}
+                "complete": isinstance(final, SearchFinished),
+                "reranked_results": sum(hit.score is not None for hit in hits), "indexed_files": report.files}
 
     def get(self, path: str, start_line: int = 1, end_line: int | None = None) -> dict[str, Any]:
         """Lines ``start_line`` to ``end_line`` (1-based, inclusive; at most :data:`MAX_GET_LINES`) of an
@@ -103,10 +105,9 @@ class FolderTools:
             lines = self._read_lines(path)
         if start_line > max(len(lines), 1):  # an empty file still answers its line 1, with no text
             raise InputError(f"line {start_line} is past the end of {path} ({len(lines)} lines)")
-        shown = lines[start_line - 1:end_line]
-        text = "\n".join(shown)
+        shown, truncated = _within(lines[start_line - 1:end_line], MAX_GET_CHARS)
         return {"path": path, "start_line": start_line, "end_line": start_line + len(shown) - 1,
-                "total_lines": len(lines), "text": text[:MAX_GET_CHARS], "truncated": len(text) > MAX_GET_CHARS}
+                "total_lines": len(lines), "text": "\n".join(shown), "truncated": truncated}
 
     def status(self) -> dict[str, Any]:
         """The folder, what its index holds, and the model that reranks (or why none does)."""
@@ -147,6 +148,17 @@ class FolderTools:
         return {"model": None, "model_file": str(self.model) if self.model else None, "reranking": state}
 
 
+def _within(lines: list[str], limit: int) -> tuple[list[str], bool]:
+    """The first lines whose text (joined by newlines) fits in ``limit`` characters, and whether any
+    was left out; a first line longer than the limit alone is cut to it (pure)."""
+    size = 0
+    for count, line in enumerate(lines):
+        size += len(line) + (count > 0)
+        if size > limit:
+            return (lines[:count], True) if count else ([line[:limit]], True)
+    return lines, False
+
+
 def _last_event(search: Any, deadline: float) -> SearchFinished | SearchCancelled:
     """Drain the search's events; past ``deadline`` cancel it (it stops before its next batch)."""
     final = None
@@ -184,8 +196,8 @@ def create_mcp_server(tools: FolderTools) -> "MCPServer":
     @server.tool(description=(
         "Rank the folder's files for a query, best first, each with its best passage and line range. `score` is "
         "p(relevant) when reranked, the BM25 score otherwise. Reranking stops after "
-        f"{SEARCH_SECONDS:.0f} seconds: then `complete` is false and the files not yet scored follow in BM25 "
-        "order."))
+        f"{SEARCH_SECONDS:.0f} seconds: then `complete` is false, the first `reranked_results` files are "
+        "reranked and the rest follow in BM25 order."))
     async def search(query: Annotated[str, Field(max_length=MAX_QUERY_CHARS, description="What you are looking for, "
                                                  f"in words (at most {MAX_QUERY_CHARS} characters).")],
                      top_k: Annotated[int, Field(ge=1, le=MAX_RESULTS, description="How many files "
@@ -202,8 +214,9 @@ def create_mcp_server(tools: FolderTools) -> "MCPServer":
 
     @server.tool(description=(
         "Read lines of an indexed file of the folder (a PDF gives its extracted passages): at most "
-        f"{MAX_GET_LINES} lines and {MAX_GET_CHARS:,} characters a call (`truncated` says when the text was cut); "
-        "paths outside the folder or not indexed are refused."))
+        f"{MAX_GET_LINES} lines and {MAX_GET_CHARS:,} characters a call (`truncated`: the text stops before "
+        "`end_line`'s end, whole lines kept where one fits; ask again from the next line); paths outside the "
+        "folder or not indexed are refused."))
     async def get(path: Annotated[str, Field(max_length=4096, description="A file path as `search` returned it.")],
                   start_line: Annotated[int, Field(ge=1, description="First line, from 1.")] = 1,
                   end_line: Annotated[int | None, Field(ge=1, description="Last line, inclusive "

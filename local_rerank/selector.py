@@ -230,7 +230,7 @@ def _isa_note(probe: HardwareProbe, model: ModelCandidate) -> str:
         return "; no AVX2: expect slow scoring; a GPU or a newer CPU helps most"
     if model.quantization in FLOAT_QUANTIZATIONS:
         return ""
-    if "amx_int8" in features:
+    if "amx_int8" in features and model.format != "gguf":  # llama.cpp's AMX kernels are left out (llama_kernels)
         return "; AMX INT8 tiles available"
     if features & VNNI_FEATURES:
         return "; VNNI INT8 dot products available"

@@ -7,7 +7,6 @@ other commands never load them.
 from __future__ import annotations
 
 import os
-import re
 import threading
 from pathlib import Path
 from types import ModuleType
@@ -63,13 +62,10 @@ def serve_command(model_path: str | None, host: str, port: int, api_key: str | N
     Also GET /health, GET /v1/models and the OpenAPI docs at /docs. Requests from many clients are
     queued and scored together; SIGTERM or Ctrl-C finishes the requests in flight, then exits.
     """
-    from local_rerank.serve.guard import check_exposure
+    from local_rerank.serve.guard import check_exposure, normalize_origin
 
     check_exposure(host, api_key)
-    for origin in cors_origins:
-        if origin != "null" and not re.fullmatch(r"https?://[^/\s]+", origin.strip()):
-            raise InputError(f"--cors-origin {origin!r}: give a web origin such as https://app.example "
-                             "(scheme and host, no path)")
+    cors_origins = tuple(normalize_origin(origin) for origin in cors_origins)
     settings = resolve_settings({"model": model_path, "backend": backend, "device": device, "threads": threads,
                                  "max_length": max_length})
     if settings.model is None:

@@ -6,6 +6,7 @@ reference stack skip cleanly where those are not installed.
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 from typing import Iterable
@@ -15,6 +16,18 @@ import pytest
 from local_rerank.tokenizer import Tokenizer
 from tests.tolerances import ONNX_TOLERANCE, OPENVINO_TOLERANCE, TOLERANCE
 from tools.tokenizer_fixture import qwen3_tokenizer_dir
+
+
+try:  # the property tests' examples: the same ones every run in `make test`, many new ones in `make fuzz`
+    from hypothesis import HealthCheck, settings
+
+    settings.register_profile("default", max_examples=150, deadline=None, derandomize=True, database=None,
+                              suppress_health_check=[HealthCheck.too_slow])
+    settings.register_profile("fuzz", max_examples=20_000, deadline=None, database=None,
+                              suppress_health_check=[HealthCheck.too_slow])
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+except ImportError:
+    pass
 
 
 @pytest.fixture(autouse=True)

@@ -25,9 +25,14 @@ def nested_arrays(depth: int) -> bytes:
     return struct.pack("<I", ARRAY) + struct.pack("<IQ", ARRAY, 1) * (depth - 1) + struct.pack("<IQ", UINT32, 0)
 
 
+CRASHES = Path(__file__).parent / "fuzz_crashes"  # inputs the fuzzer (tools/fuzz.py) found
+
+
 @pytest.mark.parametrize(("content", "message"), [
     (gguf_bytes("general.alignment", struct.pack("<II", UINT32, 0)), "invalid general.alignment"),
     (gguf_bytes("deep", nested_arrays(100_000)), "nested too deeply"),
+    (gguf_bytes("huge", struct.pack("<IIQ", ARRAY, UINT32, 2**62)), "runs past the end"),  # was OverflowError
+    ((CRASHES / "gguf-array-count-overflow.gguf").read_bytes(), "runs past the end"),
 ])
 def test_malformed_headers_are_value_errors(tmp_path: Path, content: bytes, message: str) -> None:
     path = tmp_path / "hostile.gguf"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -86,16 +87,24 @@ def test_a_search_past_its_time_returns_the_order_reached(folder: Path, tokenize
     with SearchSession(index, lambda: slow_reranker(tokenizer, "crane", seconds=0.3), candidates=8) as session:
         tools = FolderTools(index, session, model=Path("slow.gguf"), search_seconds=0.2)
         tools.load_model()
+        started = time.monotonic()
         found = tools.search("harbour", top_k=8)
+        assert time.monotonic() - started < 3  # unbounded, the 8 candidates take 4 batches of 0.3 s or more
         assert not found["complete"] and not found["reranked"]
         assert len(found["results"]) == 8  # every candidate, the scored ones first
+        assert 1 <= found["reranked_results"] < 8
+        assert all(0 <= hit["score"] <= 1 for hit in found["results"][:found["reranked_results"]])
         assert tools.search("harbour", top_k=8, rerank=False)["complete"]
 
 
-def test_get_cuts_a_file_of_huge_lines(tools: FolderTools, folder: Path) -> None:
-    (folder / "wide.txt").write_text(("harbour " * 10_000 + "\n") * 5)
-    answer = tools.get("wide.txt")
-    assert answer["truncated"] and len(answer["text"]) == MAX_GET_CHARS and answer["end_line"] == 5
+def test_get_cuts_a_file_of_huge_lines_at_a_whole_line(tools: FolderTools, folder: Path) -> None:
+    line = "harbour " * 5_000  # 40,000 characters: two fit in a call, not three
+    (folder / "wide.txt").write_text((line + "\n") * 5 + "x" * (MAX_GET_CHARS + 10) + "\n")
+    first = tools.get("wide.txt")
+    assert first["truncated"] and first["end_line"] == 2 and first["text"] == f"{line}\n{line}"
+    assert tools.get("wide.txt", first["end_line"] + 1)["end_line"] == 4  # the agent reads on from there
+    huge = tools.get("wide.txt", 6)
+    assert huge["truncated"] and huge["end_line"] == 6 and len(huge["text"]) == MAX_GET_CHARS
     assert not tools.get("lease.md")["truncated"]
 
 

@@ -7,7 +7,9 @@ compared as ratios to the first build. ``portable, repacks off`` is the portable
 llama.cpp's repacked weight buffers off (``use_extra_bufts``: what a build with AMX needs on an
 AMX CPU, see local_rerank/backends/llama_kernels.py), to show what that costs here.
 
-    python -m tools.benchmark builds --build native=PATH.whl [--build portable=.whl/...] [--types q8_0,bf16]
+    python -m tools.benchmark builds --build native=A.whl --build portable=B.whl [--repacks-off] [--types q8_0,bf16]
+
+(`make setup` keeps its portable wheel in ~/.cache/local-rerank-build/.)
 """
 
 from __future__ import annotations

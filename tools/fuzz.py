@@ -14,8 +14,10 @@ written to ``--crashes`` to become a regression test. Prints a table and writes 
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -106,6 +108,7 @@ def run_target(target: str, seed: Path, runs: int, crashes: Path) -> None:
         import local_rerank.search.extract  # noqa: F401
         import local_rerank.search.office  # noqa: F401
     scratch = Path(tempfile.mkdtemp(prefix="fuzz-", dir="/dev/shm" if Path("/dev/shm").is_dir() else None))
+    atexit.register(shutil.rmtree, scratch, ignore_errors=True)  # atheris ends the process with exit()
     one: Callable[[bytes], None] = ((lambda data: check_gguf(data, scratch)) if target == "gguf"
                                     else (lambda data: check_document(target, data)))
     corpus = scratch / "corpus"

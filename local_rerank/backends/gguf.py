@@ -76,6 +76,8 @@ def _llama_cpp() -> Any:
             raise BackendUnavailableError(
                 "the GGUF backend needs llama-cpp-python: pip install 'local-rerank[gguf]'"
             ) from e
+        except (OSError, RuntimeError) as e:  # llama-cpp-python reports a library that does not load so
+            raise BackendUnavailableError(f"llama-cpp-python is installed but its library does not load: {e}") from e
         llama_cpp.llama_log_set(_log_callback, ctypes.c_void_p())
         _kernels = load_kernels(llama_cpp)
         llama_cpp.llama_backend_init()
@@ -188,7 +190,7 @@ class GgufBackend(Backend):
     def _load_model(self, llama: Any, path: Path) -> Any:
         params = llama.llama_model_default_params()
         params.n_gpu_layers = 999 if self.device == "cuda" else 0
-        params.use_extra_bufts = _kernels is None or _kernels.repack  # off where they would reach AMX
+        params.use_extra_bufts = load_llama_cpp()[1].repack  # off where they would reach AMX
         with interrupts_after_native_code():
             model = llama.llama_model_load_from_file(str(path).encode(), params)
         if not model:

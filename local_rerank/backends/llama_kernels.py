@@ -14,8 +14,8 @@ multiply faults: a segmentation fault on every Intel Xeon with AMX (llama.cpp is
 The best module without AMX (``zen4``: AVX-512 with VNNI and BF16) runs there instead; in a
 single build with AMX compiled in (a native build on such a machine), the repacked weight
 buffers that route matrix products to AMX are turned off (:attr:`LlamaKernels.repack`). On
-x86, the formats this project makes (Q8_0, bf16, f16) have no other repacked layout, so
-neither costs them anything.
+x86, Q8_0, bf16 and f16 have no other repacked layout, so that costs them nothing (the 4-bit
+types lose their AVX2 layout).
 
 A single build (a native ``-march=native`` one, or a CUDA one) has its kernels built in;
 :func:`load_kernels` then checks that this CPU has every instruction set they were compiled
@@ -24,13 +24,14 @@ for, since running them elsewhere dies with SIGILL, and says so in one line inst
 
 from __future__ import annotations
 
+import _ctypes
 import ctypes
 import importlib
 import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from local_rerank.errors import BackendUnavailableError
 from local_rerank.hardware import cpu_flags
@@ -42,8 +43,6 @@ ISA_FLAGS = {
     "FMA": "fma", "BMI2": "bmi2", "AVX512": "avx512f", "AVX512_VBMI": "avx512vbmi",
     "AVX512_VNNI": "avx512_vnni", "AVX512_BF16": "avx512_bf16", "AMX_INT8": "amx_int8",
 }
-# The CPU modules whose kernels use AMX (see the module docstring): never loaded.
-AMX_VARIANTS = frozenset({"sapphirerapids"})
 AMX_OFF = ("ggml's AMX kernels crash when built by GCC before 13.3 (the tile configuration is "
            "optimised away; llama.cpp issue 20824)")
 _VARIANT = re.compile(r"^libggml-cpu-(.+)\.so$")
@@ -93,7 +92,7 @@ def load_kernels(llama: Any) -> LlamaKernels:
     with _lock:
         if _loaded is None:
             flags = cpu_flags()
-            lib = _library_folder(llama)
+            lib = library_folder(llama)
             variants = variant_modules(lib)
             _loaded = _load_variant(lib, variants, flags) if variants else _check_single_build(lib, flags)
         return _loaded
@@ -108,43 +107,54 @@ def variant_modules(lib: Path) -> dict[str, Path]:
     return found
 
 
-def choose_variant(scores: dict[str, int]) -> str | None:
-    """The variant with the highest ggml score above 0, AMX variants left out (pure)."""
-    runnable = {name: score for name, score in scores.items() if score > 0 and name not in AMX_VARIANTS}
-    return max(runnable, key=lambda name: (runnable[name], name)) if runnable else None
+@dataclass(frozen=True)
+class Variant:
+    """One CPU module as ggml describes it: its score on this CPU (0: an instruction is missing) and
+    the instruction sets it was compiled for."""
+
+    name: str
+    score: int
+    isa: tuple[str, ...]
 
 
-def _load_variant(lib: Path, variants: dict[str, Path], flags: frozenset[str]) -> LlamaKernels:
-    scores = {name: _score(path) for name, path in variants.items()}
-    best = choose_variant(scores)
+def choose_variant(variants: Sequence[Variant]) -> Variant | None:
+    """The runnable variant (score above 0) with the highest score, leaving out those built with
+    AMX (see the module docstring) (pure)."""
+    runnable = [variant for variant in variants if variant.score > 0 and "AMX_INT8" not in variant.isa]
+    return max(runnable, key=lambda variant: (variant.score, variant.name)) if runnable else None
+
+
+def _load_variant(lib: Path, modules: dict[str, Path], flags: frozenset[str]) -> LlamaKernels:
+    variants = [_inspect(name, path) for name, path in modules.items()]
+    best = choose_variant(variants)
     if best is None:
         raise BackendUnavailableError(
-            f"llama.cpp has no CPU kernels for this CPU (none of {', '.join(sorted(variants))} runs here); "
+            f"llama.cpp has no CPU kernels for this CPU (none of {', '.join(sorted(modules))} runs here); "
             "use an ONNX or OpenVINO model")
     ggml = ctypes.CDLL(str(_loaded_library(lib, "libggml")))
     ggml.ggml_backend_load.restype = ctypes.c_void_p
     ggml.ggml_backend_load.argtypes = [ctypes.c_char_p]
-    if not ggml.ggml_backend_load(str(variants[best]).encode()):
-        raise BackendUnavailableError(f"llama.cpp could not load its {best} CPU kernels from {lib}")
-    for other in _other_backends(lib, variants):  # a GPU backend built as a module (CUDA)
+    if not ggml.ggml_backend_load(str(modules[best.name]).encode()):
+        raise BackendUnavailableError(f"llama.cpp could not load its {best.name} CPU kernels from {lib}")
+    for other in _other_backends(lib, modules):  # a GPU backend built as a module (CUDA)
         ggml.ggml_backend_load(str(other).encode())
-    amx = AMX_OFF if "amx_int8" in flags and AMX_VARIANTS & set(variants) else ""
-    return LlamaKernels(best, tuple(sorted(variants)), _module_isa(variants[best]), amx)
+    amx_built = any("AMX_INT8" in variant.isa for variant in variants)
+    amx = AMX_OFF if "amx_int8" in flags and amx_built else ""
+    return LlamaKernels(best.name, tuple(sorted(modules)), best.isa, amx)
 
 
-def _score(module: Path) -> int:
-    """ggml's own verdict on a CPU module: 0 if this CPU lacks one of its instruction sets. The
-    score function is compiled for the x86-64 baseline, so asking is safe on any CPU."""
+def _inspect(name: str, module: Path) -> Variant:
+    """Ask a CPU module for its score and instruction sets, then close it again (ggml's own loader
+    does the same). Its score and ``ggml_cpu_has_*`` functions are compiled for the x86-64
+    baseline or return constants, so asking is safe on any CPU."""
     library = ctypes.CDLL(str(module))
-    score = getattr(library, "ggml_backend_score", None)
-    if score is None:
-        return 0
-    score.restype = ctypes.c_int
-    return int(score())
-
-
-def _module_isa(module: Path) -> tuple[str, ...]:
-    return _compiled_isa(ctypes.CDLL(str(module)))
+    try:
+        score = getattr(library, "ggml_backend_score", None)
+        if score is not None:
+            score.restype = ctypes.c_int
+        return Variant(name, int(score()) if score is not None else 0, _compiled_isa(library))
+    finally:
+        _ctypes.dlclose(library._handle)
 
 
 def _compiled_isa(library: ctypes.CDLL) -> tuple[str, ...]:
@@ -193,7 +203,7 @@ def _loaded_library(lib: Path, stem: str) -> Path:
     return lib / f"{stem}.so"
 
 
-def _library_folder(llama: Any) -> Path:
+def library_folder(llama: Any) -> Path:
     """Where llama-cpp-python loaded libllama from (its ``lib`` folder, or LLAMA_CPP_LIB_PATH)."""
     bindings = importlib.import_module(f"{llama.__name__}.llama_cpp")
     return Path(getattr(bindings, "_base_path", Path(llama.__file__).parent / "lib"))

@@ -191,10 +191,10 @@ def _encode(values: np.ndarray, qtype: gguf.GGMLQuantizationType) -> np.ndarray:
 
 
 def _llama_quantize(source: Path, out: Path, quant: str) -> None:
-    from local_rerank.backends.gguf import _llama_cpp
+    from local_rerank.backends.gguf import load_llama_cpp
 
     try:
-        llama_cpp = _llama_cpp()  # with its CPU kernels loaded
+        llama_cpp, _ = load_llama_cpp()  # with its CPU kernels loaded
     except BackendUnavailableError as e:
         raise ConversionError(f"{quant} needs llama.cpp's quantizer: {e} (or choose q8_0)") from e
     params = llama_cpp.llama_model_quantize_default_params()

@@ -27,7 +27,7 @@ from starlette.exceptions import HTTPException
 
 from local_rerank.errors import InputError, LocalRerankError
 from local_rerank.scoring_queue import QueueFull, RequestTooLarge, Scored, ScoringJob, ScoringQueue, ShuttingDown
-from local_rerank.serve.guard import DOCS_ASSETS, Guard, HostGuard
+from local_rerank.serve.guard import DOCS_ASSETS, Guard, HostGuard, normalize_origin
 from local_rerank.serve.schemas import (ErrorBody, Health, ModelCard, ModelList, TeiRerankRequest, TeiResult,
                                         TextDocument, Tokens, Usage, V1RerankRequest, V1RerankResponse, V1Result,
                                         V2Meta, V2RerankRequest, V2RerankResponse, V2Result)
@@ -55,8 +55,8 @@ def create_app(queue: ScoringQueue, *, api_key: str | None = None, max_body_byte
                          description="A local Qwen3-Reranker behind the Jina/llama-server, Cohere v2 and TEI rerank APIs.")
     app.add_middleware(Guard, api_key=api_key, max_body_bytes=max_body_bytes)
     if cors_origins:  # inside HostGuard, outside the key check: a preflight carries no key
-        app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET", "POST"],
-                           allow_headers=["authorization", "content-type"], max_age=600)
+        app.add_middleware(CORSMiddleware, allow_origins=[normalize_origin(origin) for origin in cors_origins],
+                           allow_methods=["GET", "POST"], allow_headers=["authorization", "content-type"], max_age=600)
     app.add_middleware(HostGuard, allowed_hosts=allowed_hosts, cors_origins=cors_origins)
     _add_error_handlers(app)
     app.include_router(_rerank_routes(queue))
@@ -103,14 +103,15 @@ def _rerank_routes(queue: ScoringQueue) -> APIRouter:
 
 
 def _info_routes(queue: ScoringQueue) -> APIRouter:
-    router = APIRouter(responses={status: {"model": ErrorBody} for status in (401, 403)})
+    router = APIRouter(responses={403: {"model": ErrorBody}})
     backend = queue.reranker.backend
 
     @router.get("/health", response_model=Health, summary="Liveness, and the requests waiting or being scored")
     async def health() -> Health:
         return Health(pending=queue.pending)
 
-    @router.get("/v1/models", response_model=ModelList, summary="The one model served (OpenAI list shape)")
+    @router.get("/v1/models", response_model=ModelList, summary="The one model served (OpenAI list shape)",
+                responses={401: {"model": ErrorBody}})
     async def models() -> ModelList:
         card = ModelCard(id=backend.model_name, backend=backend.name, device=backend.device,
                          max_length=queue.reranker.encoder.max_length)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import json
+import re
 from typing import Any, Sequence
 
 from starlette.exceptions import HTTPException
@@ -53,12 +54,32 @@ def is_loopback(host: str) -> bool:
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 
 
+_AUTHORITY = re.compile(r"(\[[0-9a-f:.]+\]|[^:\[\]/\\\s@?#]+)(?::([0-9]{1,5}))?")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
 def split_authority(value: str) -> tuple[str, int | None]:
-    """``host[:port]`` -> (lower-case host, port or None); IPv6 hosts keep their brackets."""
-    value = value.strip().lower()
-    host, _, port = value.rpartition(":") if value.rfind(":") > value.rfind("]") else (value, "", "")
-    host = host.rstrip(".")
-    return host, int(port) if port.isdigit() else None
+    """``host[:port]`` -> (lower-case host without a trailing dot, port or None); IPv6 hosts keep
+    their brackets. Anything else (a port that is not 1-5 ASCII digits, stray colons) -> ("", -1),
+    which names no server."""
+    match = _AUTHORITY.fullmatch(value.strip().lower())
+    if match is None:
+        return "", -1
+    return match.group(1).rstrip("."), int(match.group(2)) if match.group(2) else None
+
+
+def normalize_origin(origin: str) -> str:
+    """A web origin as browsers send it: lower case, no trailing slash, no default port.
+
+    Raises:
+        InputError: not ``http(s)://host[:port]``; ``null`` (any sandboxed page of any site) included.
+    """
+    scheme, _, authority = origin.strip().lower().rstrip("/").partition("://")
+    host, port = split_authority(authority)
+    if scheme not in _DEFAULT_PORTS or not host or port == -1:
+        raise InputError(f"--cors-origin {origin!r}: give a web origin such as https://app.example "
+                         "(scheme and host, no path; not null, which any sandboxed page sends)")
+    return f"{scheme}://{host}" + (f":{port}" if port not in (None, _DEFAULT_PORTS[scheme]) else "")
 
 
 class HostGuard:
@@ -74,7 +95,7 @@ class HostGuard:
     def __init__(self, app: ASGIApp, allowed_hosts: Sequence[str] = (), cors_origins: Sequence[str] = ()) -> None:
         self.app = app
         self.names = frozenset(split_authority(name) for name in allowed_hosts)
-        self.origins = frozenset(origin.strip().lower().rstrip("/") for origin in cors_origins)
+        self.origins = frozenset(normalize_origin(origin) for origin in cors_origins)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -82,13 +103,12 @@ class HostGuard:
             return
         headers = dict(scope["headers"])
         host = headers.get(b"host", b"").decode("latin-1")
-        origin = headers.get(b"origin", b"").decode("latin-1").strip().lower().rstrip("/") if b"origin" in headers \
-            else None
+        origin = headers[b"origin"].decode("latin-1") if b"origin" in headers else None
         server = scope.get("server") or ("", 0)
         if not self._names_this_server(host, server):
             await _refuse(send, 403, f"Host {host!r} does not name this server (it answers to "
                           f"{', '.join(self._own_names(server))}); add a name with --allowed-host", "forbidden_host")
-        elif origin is not None and origin not in self.origins and not self._same_origin(origin, server):
+        elif origin is not None and not self._allowed_origin(origin, server):
             await _refuse(send, 403, f"requests from web pages are refused (Origin {origin!r}); allow an origin "
                           "with --cors-origin", "forbidden_origin")
         else:
@@ -96,13 +116,19 @@ class HostGuard:
 
     def _names_this_server(self, host: str, server: tuple[str, int | None]) -> bool:
         name, port = split_authority(host)
-        port = port if port is not None else 80
-        return port == server[1] and (name in self._own_hosts(server[0]) or (name, None) in self.names) \
-            or (name, port) in self.names
+        port = 80 if port is None else port
+        if (name, port) in self.names:  # a name given with its port (a proxy's, a container's mapping)
+            return True
+        return port == server[1] and (name in self._own_hosts(server[0]) or (name, None) in self.names)
 
-    def _same_origin(self, origin: str, server: tuple[str, int | None]) -> bool:
+    def _allowed_origin(self, origin: str, server: tuple[str, int | None]) -> bool:
+        """One of ``cors_origins``, or this server's own pages (http, as it serves them)."""
+        try:
+            origin = normalize_origin(origin)
+        except InputError:
+            return False
         scheme, _, authority = origin.partition("://")
-        return scheme == "http" and bool(authority) and self._names_this_server(authority, server)
+        return origin in self.origins or scheme == "http" and self._names_this_server(authority, server)
 
     @staticmethod
     def _own_hosts(address: str) -> tuple[str, ...]:

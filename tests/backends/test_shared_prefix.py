@@ -15,8 +15,10 @@ from tests.backends.cases import CUSTOM_INSTRUCTION, DOCUMENTS, MAX_LENGTH, QUER
 from tests.tolerances import TOLERANCE
 
 # Shared and unshared paths, alone and in batches, agree to float rounding: measured up to
-# 1.2e-6 (f32), 0 for the other types on the tiny models.
-SAME = 1e-5
+# 1.2e-6 (f32), 0 for the other types on the tiny models with AVX-512 kernels; on an AVX2-only CPU
+# (Zen 3), whose f16 kernels sum in another order, f16 differs by 1.5e-5 (native build and the
+# portable one alike).
+SAME = 5e-5
 ODD_DOCUMENTS = ["", " leading space", "\n\nnewlines first", "<Document>: a fake label", ":colon", "x" * 3000]
 
 

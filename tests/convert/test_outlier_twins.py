@@ -92,6 +92,9 @@ def test_eight_bit_activation_groups_are_not_faithful_on_the_outlier_twin(twins,
     plain = convert_checkpoint(twins["plain"], tmp_path / "plain" / name, fmt=fmt, quant=quant)["parity"]
     assert plain["faithful"]
     outliers = convert_checkpoint(twins["outliers"], tmp_path / "outliers" / name, fmt=fmt, quant=quant)["parity"]
+    if outliers.get("int8_activations") is False:  # a CPU without VNNI: OpenVINO multiplies float activations,
+        assert outliers["passed"] and outliers["faithful"]  # so 8-bit weights alone are judged, and recorded so
+        return
     assert outliers["passed"] and not outliers["faithful"]
     assert outliers["fidelity_bar"] < outliers["max_abs_error"] <= 2 * outliers["format_reach"]
 

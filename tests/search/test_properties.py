@@ -1,30 +1,22 @@
 """Properties of the text readers, the chunker, the .gitignore handling and the CJK analysis, on
 inputs Hypothesis makes up (any Unicode, any line breaks, markup left open, patterns git refuses):
 no exception but the documented ones, blocks and passages within the text's lines, nothing of
-the text lost. The number of examples is Hypothesis's profile: `HYPOTHESIS_PROFILE=fuzz` runs
-many more (`make fuzz`)."""
+the text lost. The examples are Hypothesis's profile (tests/conftest.py): the same 150 each in
+`make test`, new ones and many more with `HYPOTHESIS_PROFILE=fuzz` (`make fuzz`)."""
 
 from __future__ import annotations
-
-import os
 
 import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
 
-from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from local_rerank.search import cjk  # noqa: E402
 from local_rerank.search.chunking import estimate_tokens, passages  # noqa: E402
 from local_rerank.search.extract import NotIndexable, extract, split_lines  # noqa: E402
 from local_rerank.search.walk import _gitignore_spec, _ignored  # noqa: E402
-
-settings.register_profile("default", max_examples=150, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow])
-settings.register_profile("fuzz", max_examples=20_000, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow])
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 BREAKS = ["\n", "\r\n", "\r", "\v", "\f", "\x1c", "\x85", "\u2028", "\u2029"]
 # Lines of Markdown, code and HTML pieces, with any line break and any character among them.

@@ -14,7 +14,8 @@ pytest.importorskip("uvicorn")
 from local_rerank.reranker import Reranker
 from local_rerank.scoring_queue import ScoringQueue
 from local_rerank.serve.app import create_app
-from local_rerank.serve.guard import split_authority
+from local_rerank.errors import InputError
+from local_rerank.serve.guard import normalize_origin, split_authority
 from local_rerank.tokenizer import Tokenizer
 from tests.search.fakes import WordCountBackend
 from tests.serve.servers import running
@@ -48,12 +49,23 @@ def test_authorities_split_into_host_and_port() -> None:
     assert split_authority("[::1]:80") == ("[::1]", 80)
     assert split_authority("[::1]") == ("[::1]", None)
     assert split_authority("example.com.") == ("example.com", None)
+    for odd in ("localhost:\u00b2", "localhost:+80", "localhost:", "a:b:c", "[::1", "localhost:123456", ""):
+        assert split_authority(odd) == ("", -1), odd  # names no server
+
+
+def test_origins_are_compared_as_browsers_send_them() -> None:
+    assert normalize_origin("HTTPS://App.Example:443/") == "https://app.example"
+    assert normalize_origin("http://app.example:8080") == "http://app.example:8080"
+    for bad in ("null", "app.example", "ftp://app.example", "https://app.example/path", "https://:443"):
+        with pytest.raises(InputError, match="--cors-origin"):
+            normalize_origin(bad)
 
 
 @pytest.mark.parametrize("path", ["/health", "/docs", "/openapi.json", "/v1/models"])
 def test_a_host_that_is_not_this_server_is_refused_on_every_path(plain, path: str) -> None:
     client, port = plain
-    for host in (f"attacker.example:{port}", "attacker.example", f"127.0.0.1:{port + 1}", f"reranker.lan.evil:{port}"):
+    for host in (f"attacker.example:{port}", "attacker.example", f"127.0.0.1:{port + 1}", f"reranker.lan.evil:{port}",
+                 f"localhost:+{port}", "localhost:", f"localhost:{port}:{port}"):
         answer = client.get(path, headers={"host": host})
         assert answer.status_code == 403, host
         body = answer.json()

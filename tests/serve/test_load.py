@@ -97,7 +97,7 @@ def _post_raw(url: str, path: str, body: dict[str, object]) -> socket.socket:
     where = urlsplit(url)
     connection = socket.create_connection((where.hostname, where.port))
     data = json.dumps(body).encode()
-    connection.sendall(f"POST {path} HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+    connection.sendall(f"POST {path} HTTP/1.1\r\nHost: {where.netloc}\r\nContent-Type: application/json\r\n"
                        f"Content-Length: {len(data)}\r\n\r\n".encode() + data)
     return connection
 
