@@ -1,5 +1,5 @@
 """A short coverage-guided fuzz run (atheris) of the parsers of files users bring: the GGUF reader
-and model validation, and the document readers. `make fuzz` runs longer."""
+and model validation, and a ZIP-and-XML document reader (DOCX). `make fuzz` runs every reader longer."""
 
 from __future__ import annotations
 
@@ -17,13 +17,13 @@ pytestmark = pytest.mark.slow
 
 def test_a_short_fuzz_run_finds_no_crash(tmp_path: Path) -> None:
     out = tmp_path / "fuzz.json"
-    result = subprocess.run([sys.executable, "-m", "tools.fuzz", "--targets", "gguf,docx,eml,html", "--runs", "400",
+    result = subprocess.run([sys.executable, "-m", "tools.fuzz", "--targets", "gguf,docx", "--runs", "1000",
                              "--out", str(out), "--crashes", str(tmp_path / "crashes")],
                             capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout + result.stderr[-3000:]
     rows = json.loads(out.read_text())["rows"]
-    assert [row["target"] for row in rows] == ["gguf", "docx", "eml", "html"]
-    assert all(row["executions"] >= 400 and not row["crashed"] for row in rows), rows
+    assert [row["target"] for row in rows] == ["gguf", "docx"]
+    assert all(row["executions"] >= 1000 and not row["crashed"] for row in rows), rows
     assert not list((tmp_path / "crashes").glob("*"))
 
 
