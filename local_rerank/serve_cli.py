@@ -62,10 +62,13 @@ def serve_command(model_path: str | None, host: str, port: int, api_key: str | N
     Also GET /health, GET /v1/models and the OpenAPI docs at /docs. Requests from many clients are
     queued and scored together; SIGTERM or Ctrl-C finishes the requests in flight, then exits.
     """
-    from local_rerank.serve.guard import check_exposure, normalize_origin
+    from local_rerank.serve.guard import allowed_host, check_exposure, normalize_origin
 
     check_exposure(host, api_key)
-    cors_origins = tuple(normalize_origin(origin) for origin in cors_origins)
+    for name in allowed_hosts:  # refused in one line now, not after the model has loaded
+        allowed_host(name)
+    for origin in cors_origins:
+        normalize_origin(origin)
     settings = resolve_settings({"model": model_path, "backend": backend, "device": device, "threads": threads,
                                  "max_length": max_length})
     if settings.model is None:

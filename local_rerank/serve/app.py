@@ -54,9 +54,10 @@ def create_app(queue: ScoringQueue, *, api_key: str | None = None, max_body_byte
     app = FastAPIOffline(title="local-rerank", version=version("local-rerank"), static_url=DOCS_ASSETS,
                          description="A local Qwen3-Reranker behind the Jina/llama-server, Cohere v2 and TEI rerank APIs.")
     app.add_middleware(Guard, api_key=api_key, max_body_bytes=max_body_bytes)
+    cors_origins = [normalize_origin(origin) for origin in cors_origins]  # as HostGuard compares them
     if cors_origins:  # inside HostGuard, outside the key check: a preflight carries no key
-        app.add_middleware(CORSMiddleware, allow_origins=[normalize_origin(origin) for origin in cors_origins],
-                           allow_methods=["GET", "POST"], allow_headers=["authorization", "content-type"], max_age=600)
+        app.add_middleware(CORSMiddleware, allow_origins=cors_origins, allow_methods=["GET", "POST"],
+                           allow_headers=["authorization", "content-type"], max_age=600)
     app.add_middleware(HostGuard, allowed_hosts=allowed_hosts, cors_origins=cors_origins)
     _add_error_handlers(app)
     app.include_router(_rerank_routes(queue))

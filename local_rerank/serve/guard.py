@@ -68,6 +68,18 @@ def split_authority(value: str) -> tuple[str, int | None]:
     return match.group(1).rstrip("."), int(match.group(2)) if match.group(2) else None
 
 
+def allowed_host(name: str) -> tuple[str, int | None]:
+    """An ``--allowed-host`` value as (host, port or None).
+
+    Raises:
+        InputError: not ``name`` or ``name:port``.
+    """
+    host, port = split_authority(name)
+    if not host:
+        raise InputError(f"--allowed-host {name!r}: give a host name, optionally with a port (reranker.lan:8080)")
+    return host, port
+
+
 def normalize_origin(origin: str) -> str:
     """A web origin as browsers send it: lower case, no trailing slash, no default port.
 
@@ -94,7 +106,7 @@ class HostGuard:
 
     def __init__(self, app: ASGIApp, allowed_hosts: Sequence[str] = (), cors_origins: Sequence[str] = ()) -> None:
         self.app = app
-        self.names = frozenset(split_authority(name) for name in allowed_hosts)
+        self.names = frozenset(allowed_host(name) for name in allowed_hosts)
         self.origins = frozenset(normalize_origin(origin) for origin in cors_origins)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

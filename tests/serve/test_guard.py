@@ -15,7 +15,7 @@ from local_rerank.reranker import Reranker
 from local_rerank.scoring_queue import ScoringQueue
 from local_rerank.serve.app import create_app
 from local_rerank.errors import InputError
-from local_rerank.serve.guard import normalize_origin, split_authority
+from local_rerank.serve.guard import allowed_host, normalize_origin, split_authority
 from local_rerank.tokenizer import Tokenizer
 from tests.search.fakes import WordCountBackend
 from tests.serve.servers import running
@@ -51,6 +51,13 @@ def test_authorities_split_into_host_and_port() -> None:
     assert split_authority("example.com.") == ("example.com", None)
     for odd in ("localhost:\u00b2", "localhost:+80", "localhost:", "a:b:c", "[::1", "localhost:123456", ""):
         assert split_authority(odd) == ("", -1), odd  # names no server
+
+
+def test_an_allowed_host_that_names_nothing_is_refused_in_one_line() -> None:
+    assert allowed_host("Reranker.LAN:9000") == ("reranker.lan", 9000)
+    for bad in ("a:b", "", "host:99999999", "http://host"):
+        with pytest.raises(InputError, match="--allowed-host"):
+            allowed_host(bad)
 
 
 def test_origins_are_compared_as_browsers_send_them() -> None:
