@@ -29,14 +29,14 @@ from textual.widgets import DataTable, Footer, Header, Input, ProgressBar, Selec
 from local_rerank.errors import LocalRerankError
 from local_rerank.loading import GET_A_MODEL, open_reranker
 from local_rerank.reranker import Reranker
-from local_rerank.search import (FolderIndex, IndexProgress, LexicalResults, RerankProgress, Search,
+from local_rerank.search import (IndexProgress, LexicalResults, RerankProgress, Search,
                                  SearchCancelled, SearchFinished, SearchHit, SearchSession)
+from local_rerank.search.corpus import Corpus
 from local_rerank.search.export import ResultSet
 from local_rerank.search.extract import DOCUMENT_KINDS, NotIndexable, file_kind
 from local_rerank.search.index import NO_MATCH
 from local_rerank.search.packing import Unit
 from local_rerank.search.passage_list import PassageList
-from local_rerank.search.watch import folder_changes
 from local_rerank.settings import Settings
 from local_rerank.text import printable
 from tui.export_screen import ExportScreen
@@ -73,14 +73,14 @@ class RerankApp(App[None]):
         Binding("slash", "focus_query", "Query", show=False),
     ]
 
-    def __init__(self, index: FolderIndex | PassageList, load_reranker: RerankerLoader | None, *,
+    def __init__(self, index: Corpus, load_reranker: RerankerLoader | None, *,
                  banner: str | None = None,
                  instruction: str | None = None, candidates: int | None = None, folder_label: str | None = None,
                  clock: Callable[[], float] = time.perf_counter) -> None:
         super().__init__()
         self.index = index
         self.candidates = candidates
-        self.session = SearchSession(index, load_reranker, candidates=_candidates_for(index, candidates), clock=clock)
+        self.session = SearchSession(index, load_reranker, candidates=index.candidates(candidates), clock=clock)
         self.banner = banner
         self.initial_instruction = instruction
         self.sub_title = folder_label or _home_relative(index.folder)
@@ -113,8 +113,7 @@ class RerankApp(App[None]):
         self.query_one("#query", QueryInput).focus()
         self._name_first_stage()
         self.run_index()
-        if isinstance(self.index, FolderIndex):
-            self.run_watch(self.index)
+        self.run_watch()
         if not self.session.settled.is_set():
             self.status.change(model="loading model…")
             self.run_load_model()
@@ -152,16 +151,15 @@ class RerankApp(App[None]):
             self.post_message(IndexReady(report))
 
     @work(thread=True, group="watch", exclusive=True)
-    def run_watch(self, index: FolderIndex) -> None:
+    def run_watch(self) -> None:
         """Follow the folder: each batch of changes brings the index up to date (a live index)."""
-        for changed in folder_changes(index.folder, self.stop_watching, ignore=index.database.parent):
+        for changed in self.index.changes(self.stop_watching):
             self.post_message(FolderChanged(changed))
 
     def on_folder_changed(self, message: FolderChanged) -> None:
-        if isinstance(self.index, FolderIndex):
-            if message.paths:  # 0: a periodic check, shown only if it finds something
-                self.status.change(index=f"{message.paths} changed, indexing…")
-            self.run_index()
+        if message.paths:  # 0: a periodic check, shown only if it finds something
+            self.status.change(index=f"{message.paths} changed, indexing…")
+        self.run_index()
 
     @work(thread=True, group="model", exclusive=True)
     def run_load_model(self) -> None:
@@ -190,11 +188,7 @@ class RerankApp(App[None]):
 
     def on_index_ready(self, message: IndexReady) -> None:
         report = message.report
-        skipped = sum(report.skipped.values())
-        if isinstance(self.index, PassageList):
-            self.status.change(index=f"{report.passages} passages")
-        else:
-            self.status.change(index=f"{report.files} files" + (f", {skipped} skipped" if skipped else ""))
+        self.status.change(index=self.index.describe(report))
         self.query_one("#progress", ProgressBar).update(total=1, progress=1)
         if self.query_text and (report.read or report.removed):  # the index changed under the last query
             self.start_search(self.query_text)
@@ -328,7 +322,7 @@ class RerankApp(App[None]):
             where = f", {unit} {hit.passage.page}" if hit.passage.page else ""
             self.notify(f"{printable(hit.path)}{where}: open it in its own application", markup=False)
             return
-        if isinstance(self.index, PassageList):
+        if not self.index.has_files:
             self.notify(f"Passage {hit.path} is not a file; Ctrl+S saves the results.")
             return
         target = self.index.folder / hit.path
@@ -401,7 +395,7 @@ class RerankApp(App[None]):
     def _unit_note(self) -> str:
         """Beside "reranked" in the status line: which unit the scores are for, when not the default
         (a list of passages has no files to read whole)."""
-        return " whole files" if self.unit == "document" and isinstance(self.session.index, FolderIndex) else ""
+        return " whole files" if self.unit == "document" and self.session.index.has_files else ""
 
     def action_toggle_unit(self) -> None:
         """Rerank each file's best passages packed together (document mode), or its best passage."""
@@ -427,10 +421,10 @@ class RerankApp(App[None]):
 
         self.push_screen(PassagesScreen(), chosen)
 
-    def search_in(self, corpus: FolderIndex | PassageList) -> None:
+    def search_in(self, corpus: Corpus) -> None:
         """Search ``corpus`` from now on, with the model already loaded; the last query is asked again."""
         self.index = corpus
-        self.session.use(corpus, _candidates_for(corpus, self.candidates))
+        self.session.use(corpus, corpus.candidates(self.candidates))
         self.cancel_index.set()  # a folder still indexing keeps what it has
         self.cancel_index = threading.Event()
         self.stop_watching.set()
@@ -441,8 +435,7 @@ class RerankApp(App[None]):
             self.start_search(self.query_text)
 
     def _name_first_stage(self) -> None:
-        title = "input order" if isinstance(self.index, PassageList) else "BM25 order"
-        self.query_one("#side-by-side", SideBySide).name_first_stage(title)
+        self.query_one("#side-by-side", SideBySide).name_first_stage(self.index.first_stage)
 
     def action_pick_instruction(self) -> None:
         self.query_one("#preset", Select).focus()
@@ -455,13 +448,13 @@ NO_MODEL_BANNER = f"No reranking model installed: results are in BM25 (keyword) 
 RERANK_OFF_BANNER = "Reranking is off (--no-rerank): results are in BM25 (keyword) order."
 
 
-def make_app(index: FolderIndex | PassageList, load_reranker: RerankerLoader | None, banner: str | None = None,
+def make_app(index: Corpus, load_reranker: RerankerLoader | None, banner: str | None = None,
              **options: object) -> RerankApp:
     """The app over ``index``; ``load_reranker`` opens the model in a worker (None: BM25 order only)."""
     return RerankApp(index, load_reranker, banner=banner, **options)  # type: ignore[arg-type]
 
 
-def run_app(index: FolderIndex | PassageList, settings: Settings, model: Path | None, *, rerank: bool = True,
+def run_app(index: Corpus, settings: Settings, model: Path | None, *, rerank: bool = True,
             instruction: str | None = None, candidates: int | None = None) -> None:
     """Run the app in this terminal with the settings' way of running ``model`` (None: no model)."""
     if model is None:
@@ -480,11 +473,6 @@ def editor_command(environ: Mapping[str, str], path: Path, line: int) -> list[st
     if name in ("code", "codium", "subl", "zed"):
         return [*editor, *(["--goto"] if name in ("code", "codium") else []), f"{path}:{line}"]
     return [*editor, f"+{line}", str(path)]
-
-
-def _candidates_for(corpus: FolderIndex | PassageList, candidates: int | None) -> int | None:
-    """A list of passages is reranked whole; a folder gives ``candidates`` (None: the device's default)."""
-    return len(corpus) if isinstance(corpus, PassageList) else candidates
 
 
 def _free_name(path: Path) -> Path:

@@ -20,8 +20,8 @@ from typing import Any, Iterator
 
 from local_rerank.errors import InputError
 from local_rerank.eval.pools import PoolCorpus, ScoreCache
+from local_rerank.search.corpus import Corpus
 from local_rerank.search.index import FolderIndex
-from local_rerank.search.pipeline import Corpus
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ def _pool_set(path: Path, cache: ScoreCache) -> EvalSet:
 def unindexed_relevant(eval_set: EvalSet) -> list[str]:
     """The relevant paths that a query over a folder names but the folder's index does not hold
     (misspelt, or skipped by the walk): they can only score as misses. Call after the update."""
-    missing = {path for query in eval_set.queries if isinstance(query.corpus, FolderIndex)
+    missing = {path for query in eval_set.queries if query.corpus.has_files
                for path in query.relevance if query.corpus.file_kind(path) is None}
     return sorted(missing)
 

@@ -37,6 +37,7 @@ from local_rerank.search.cjk import ANALYSIS, analyze, is_gram, query_terms
 from local_rerank.search.extract import DOCUMENT_KINDS, NotIndexable, decode_text, extract, file_kind
 from local_rerank.search.packing import choose_passages, pack_document
 from local_rerank.search.walk import FoundFile, Skipped, read_file, walk
+from local_rerank.search.watch import folder_changes
 
 SCHEMA = f"local-rerank index 4; passages {PASSAGE_TOKENS}; {ANALYSIS}"
 MAX_FILE_BYTES = 10 * 2**20
@@ -153,7 +154,11 @@ def _cache_errors(directory: Path) -> Iterator[None]:
 
 
 class FolderIndex:
-    """The index of one folder. Safe to use from several threads: each call opens its own connection."""
+    """The index of one folder (a :class:`~local_rerank.search.corpus.Corpus`). Safe to use from
+    several threads: each call opens its own connection."""
+
+    has_files = True
+    first_stage = "BM25 order"
 
     def __init__(self, folder: Path, database: Path) -> None:
         """Open (create, or rebuild when damaged) the index of ``folder`` kept in ``database``.
@@ -301,6 +306,19 @@ class FolderIndex:
                 fetch *= 4
         return [SearchHit(details[pid][0], details[pid][1], details[pid][2], rank, score)
                 for rank, (pid, score) in enumerate(best.items(), start=1)]
+
+    def candidates(self, requested: int | None) -> int | None:
+        """``requested`` (None: the device's default)."""
+        return requested
+
+    def changes(self, stop: threading.Event) -> Iterator[int]:
+        """The folder's changes, as :func:`~local_rerank.search.watch.folder_changes` reports them."""
+        return folder_changes(self.folder, stop, ignore=self.database.parent)
+
+    def describe(self, report: IndexReport) -> str:
+        """"120 files", and how many were skipped."""
+        skipped = sum(report.skipped.values())
+        return f"{report.files} files" + (f", {skipped} skipped" if skipped else "")
 
     @_recovering
     def reranker_text(self, hit: SearchHit) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Callable, Iterator, Mapping
 
 from local_rerank.documents import parse_documents
 from local_rerank.errors import InputError
@@ -22,7 +22,11 @@ MAX_PASSAGES = 10_000
 
 
 class PassageList:
-    """Passages in the order given; ``folder`` names where they came from (for titles)."""
+    """Passages in the order given (a :class:`~local_rerank.search.corpus.Corpus`); ``folder``
+    names where they came from (for titles)."""
+
+    has_files = False
+    first_stage = "input order"
 
     def __init__(self, texts: list[str], source: str) -> None:
         if not texts:
@@ -51,6 +55,22 @@ class PassageList:
         if not query.strip():
             raise InputError("the query is empty")
         return list(self.hits)
+
+    def candidates(self, requested: int | None) -> int | None:
+        """Every passage: the user chose these (``requested`` is ignored)."""
+        return len(self.hits)
+
+    def definitions(self) -> dict[str, str]:
+        """None: a list of passages is too short to learn abbreviations from."""
+        return {}
+
+    def changes(self, stop: threading.Event) -> Iterator[int]:
+        """None: a list does not change."""
+        return iter(())
+
+    def describe(self, report: IndexReport) -> str:
+        """"12 passages"."""
+        return f"{report.passages} passages"
 
     def cached_scores(self, keys: list[str]) -> dict[str, float]:
         """The scores already computed among ``keys``."""

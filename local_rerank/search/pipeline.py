@@ -13,12 +13,13 @@ import hashlib
 import threading
 import time
 from dataclasses import dataclass, replace
-from typing import Callable, Iterator, Mapping, Protocol, Sequence
+from typing import Callable, Iterator, Sequence
 
 from local_rerank.errors import InputError
 from local_rerank.recipe import DEFAULT_INSTRUCTION
 from local_rerank.reranker import Reranker
 from local_rerank.search.chunking import estimate_tokens
+from local_rerank.search.corpus import Corpus
 from local_rerank.search.index import SearchHit
 from local_rerank.search.packing import UNITS, Unit, default_document_tokens
 from local_rerank.search.rewrite import Variant
@@ -37,25 +38,6 @@ CPU_BATCH, GPU_BATCH = 4, 64
 # default instruction and the template are about 100 real tokens).
 PROMPT_ALLOWANCE = 256
 Clock = Callable[[], float]
-
-
-class Corpus(Protocol):
-    """What a search runs over: a folder's index, or a list of passages the user brought."""
-
-    def lexical(self, query: str, limit: int) -> list[SearchHit]:
-        """The first-stage candidates for ``query``, best first."""
-
-    def reranker_text(self, hit: SearchHit) -> str:
-        """What the reranker reads for ``hit``."""
-
-    def document_text(self, hit: SearchHit, query: str, budget: int) -> str:
-        """What the reranker reads for ``hit``'s whole file in document mode (``budget`` estimated tokens)."""
-
-    def cached_scores(self, keys: list[str]) -> dict[str, float]:
-        """The scores already known among ``keys``."""
-
-    def save_scores(self, scores: Mapping[str, float]) -> None:
-        """Remember scores by key."""
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,9 @@ from dataclasses import replace
 from typing import Iterator, Sequence
 
 from local_rerank.reranker import Reranker
-from local_rerank.search.index import FolderIndex, SearchHit
-from local_rerank.search.pipeline import (CPU_CANDIDATES, Clock, Corpus, LexicalResults, RerankProgress,
+from local_rerank.search.corpus import Corpus
+from local_rerank.search.index import SearchHit
+from local_rerank.search.pipeline import (CPU_CANDIDATES, Clock, LexicalResults, RerankProgress,
                                           SearchCancelled, SearchEvent, SearchFinished, SearchRequest, rerank_stage)
 from local_rerank.search.rewrite import Variant, fuse_rankings, fuse_scores, variants
 
@@ -28,7 +29,7 @@ def rewritten_candidates(corpus: Corpus, request: SearchRequest, previous: str |
     started = clock()
     limit = request.candidates or CPU_CANDIDATES
     first = corpus.lexical(request.query, limit)
-    definitions = corpus.definitions() if isinstance(corpus, FolderIndex) else {}
+    definitions = corpus.definitions()
     found = variants(request.query, previous, definitions, first if feedback else ())
     rankings = [first] + [corpus.lexical(variant.text, limit) for variant in found]
     hits = fuse_rankings(rankings, limit) if found else first

@@ -27,7 +27,8 @@ from typing import Callable, Iterator
 
 from local_rerank.errors import LocalRerankError
 from local_rerank.reranker import Reranker
-from local_rerank.search.pipeline import (Clock, Corpus, LexicalResults, SearchCancelled, SearchEvent,
+from local_rerank.search.corpus import Corpus
+from local_rerank.search.pipeline import (Clock, LexicalResults, SearchCancelled, SearchEvent,
                                           SearchFinished, SearchRequest, default_candidates, lexical_stage,
                                           rerank_stage)
 from local_rerank.search.packing import Unit
