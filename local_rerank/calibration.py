@@ -69,7 +69,7 @@ def measure(choice: Choice) -> Measurement:
     documents = [BENCH_SENTENCE * BENCH_REPEATS] * BENCH_DOCUMENTS
     started = time.perf_counter()
     with Reranker.from_choices([choice]) as reranker:
-        tokens = sum(len(prompt.ids) for prompt in reranker.encoder.encode(BENCH_QUERY, documents))
+        tokens = sum(len(prompt.ids) for prompt in reranker.prepare(BENCH_QUERY, documents))
         reranker.score(BENCH_QUERY, documents[:1])
         begun = time.perf_counter()
         reranker.score(BENCH_QUERY, documents)

@@ -106,8 +106,7 @@ def _rerank_json(reranker: Reranker, results: list[RankResult], return_documents
         if return_documents:
             entry["document"] = {"text": result.text}
         entries.append(entry)
-    backend = reranker.backend
-    return {"model": backend.model_name, "backend": backend.name, "device": backend.device, "results": entries}
+    return {**reranker.info.to_json(), "results": entries}
 
 
 def _table(results: list[RankResult]) -> str:

@@ -72,7 +72,7 @@ def eval_command(source: Path, queries_file: Path | None, model_path: str | None
         click.echo(json.dumps(_record(eval_set, results, reranker), indent=2, ensure_ascii=False))
         return
     click.echo(f"{eval_set.name}: {len(eval_set.queries)} queries, at most {candidates} candidates each"
-               + (f", reranked by {reranker.backend.model_name}" if reranker else ""))
+               + (f", reranked by {reranker.info.model}" if reranker else ""))
     click.echo(metrics_table(results))
     for stage in (stage for stage in results if stage.startswith("bm25+rerank")):
         click.echo(f"\np(yes) of the candidates ({stage})\n" + score_chart(results[stage].relevant, results[stage].others))
@@ -80,7 +80,7 @@ def eval_command(source: Path, queries_file: Path | None, model_path: str | None
 
 def _record(eval_set: EvalSet, results: dict[str, StageResult], reranker: Reranker | None) -> dict[str, object]:
     return {"collection": eval_set.name, "queries": len(eval_set.queries),
-            "model": reranker.backend.model_name if reranker is not None else None,
+            "model": reranker.info.model if reranker is not None else None,
             "stages": {stage: {**result.metrics, "seconds_per_query": result.seconds}
                        for stage, result in results.items()}}
 

@@ -136,9 +136,9 @@ class FolderTools:
     def _model_summary(self) -> dict[str, Any]:
         reranker = self.session.reranker
         if reranker is not None:
-            backend = reranker.backend
-            return {"model": backend.model_name, "model_file": str(self.model), "backend": backend.name,
-                    "device": backend.device, "reranking": "ready"}
+            info = reranker.info
+            return {"model": info.model, "model_file": str(self.model), "backend": info.backend,
+                    "device": info.device, "reranking": "ready"}
         if self.model is None:
             state = "off (no model; BM25 order)"
         elif self.model_error is not None:

@@ -166,6 +166,24 @@ class PromptEncoder:
         return [self._wrap((head_ids + query_ids + doc_ids)[: self.body_budget], True) for doc_ids in docs]
 
 
+def cap_documents(encoder: PromptEncoder, prompts: list[EncodedPrompt], query: str, instruction: str | None,
+                  max_document_tokens: int) -> list[EncodedPrompt]:
+    """``prompts`` with each document cut to at most ``max_document_tokens`` tokens (from its end),
+    on top of the encoder's own budget; the template around it is kept whole."""
+    if max_document_tokens < 1:
+        raise InputError(f"max document tokens must be at least 1, got {max_document_tokens}")
+    head = format_body(query, "", instruction).removesuffix(" ")
+    limit = len(encoder.tokenizer.encode_plain([head])[0]) + max_document_tokens
+    prefix, suffix = len(encoder.prefix_ids), len(encoder.suffix_ids)
+    capped = []
+    for prompt in prompts:
+        body = prompt.ids[prefix:len(prompt.ids) - suffix]
+        if len(body) > limit:
+            prompt = EncodedPrompt(encoder.prefix_ids + body[:limit] + encoder.suffix_ids, True)
+        capped.append(prompt)
+    return capped
+
+
 def _split_at_query(instruction: str | None) -> tuple[str, str]:
     """The head's text before the query (without its space) and after it."""
     before, after = _head("\0", instruction).split("\0")

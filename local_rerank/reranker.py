@@ -1,15 +1,24 @@
-"""The public entry point: ``Reranker.load(path).rank(query, documents)``."""
+"""The scoring engine and public entry point: ``Reranker.load(path).rank(query, documents)``.
+
+Every caller that scores (``rank``, folder search, ``serve``'s queue, ``batch``, ``eval``,
+calibration, the benchmarks) goes through a :class:`Reranker`: it checks and encodes the inputs
+(:meth:`Reranker.prepare`, the recipe's prompt and truncation), scores prompts with an optional
+stop check (:meth:`Reranker.score_prompts`), and says what it runs (:attr:`Reranker.info`, its
+batch limits, :attr:`Reranker.identity`). No other module touches a backend or the encoder.
+"""
 
 from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Callable, Sequence
+
+import numpy as np
 
 from local_rerank.backends import Backend, BackendOptions, open_backend
 from local_rerank.errors import BackendUnavailableError, DeviceFallbackWarning, InputError
-from local_rerank.recipe import DEFAULT_MAX_LENGTH, PromptEncoder, check_max_length
+from local_rerank.recipe import DEFAULT_MAX_LENGTH, EncodedPrompt, PromptEncoder, cap_documents, check_max_length
 from local_rerank.selector import Choice
 from local_rerank.text import has_surrogates
 
@@ -25,8 +34,23 @@ class RankResult:
     truncated: bool = False
 
 
+@dataclass(frozen=True)
+class EngineInfo:
+    """What a reranker runs: the model's name, the backend, the device it really runs on
+    ("cpu" or "cuda") and the token budget of one prompt."""
+
+    model: str
+    backend: str
+    device: str
+    max_length: int
+
+    def to_json(self) -> dict[str, Any]:
+        """{"model", "backend", "device"}: what ``rank --json``, ``batch`` and MCP report."""
+        return {"model": self.model, "backend": self.backend, "device": self.device}
+
+
 class Reranker:
-    """Scores documents against a query with a Qwen3-Reranker model.
+    """Scores documents against a query with a Qwen3-Reranker model (the scoring engine).
 
     Args:
         backend: a loaded backend; it brings the model's own tokenizer.
@@ -39,11 +63,26 @@ class Reranker:
         self.source = source
 
     @property
+    def info(self) -> EngineInfo:
+        """The model, backend, device and token budget."""
+        return EngineInfo(self.backend.model_name, self.backend.name, self.backend.device, self.encoder.max_length)
+
+    @property
+    def max_batch_tokens(self) -> int:
+        """The most tokens the backend scores in one batch."""
+        return self.backend.max_batch_tokens
+
+    @property
+    def max_batch_sequences(self) -> int:
+        """The most prompts the backend scores in one batch."""
+        return self.backend.max_batch_sequences
+
+    @property
     def identity(self) -> str:
         """What determines this reranker's scores: backend, device, budget and the model file's
         path, size and modification time (a changed file is a different model)."""
-        backend = self.backend
-        parts = [backend.name, backend.model_name, backend.device, str(self.encoder.max_length)]
+        info = self.info
+        parts = [info.backend, info.model, info.device, str(info.max_length)]
         if self.source is not None:
             info = self.source.stat()
             parts += [str(self.source.resolve()), str(info.st_size), str(info.st_mtime_ns)]
@@ -77,13 +116,38 @@ class Reranker:
                               DeviceFallbackWarning, stacklevel=2)
         raise BackendUnavailableError("the selector offered no way to run this model")
 
-    def score(self, query: str, documents: Sequence[str], instruction: str | None = None) -> list[float]:
-        """p("yes") for each document, in input order.
+    def prepare(self, query: str, documents: Sequence[str], instruction: str | None = None, *,
+                max_document_tokens: int | None = None) -> list[EncodedPrompt]:
+        """Check the inputs and encode one prompt per document (cut to the token budget, and to
+        ``max_document_tokens`` of document when given), in input order.
+
+        Raises:
+            InputError: empty query, no documents, a document that is not a string, or a
+                ``max_document_tokens`` under 1.
+        """
+        check_inputs(query, documents, instruction)
+        prompts = self.encoder.encode(query, documents, instruction)
+        if max_document_tokens is not None:
+            prompts = cap_documents(self.encoder, prompts, query, instruction, max_document_tokens)
+        return prompts
+
+    def score_prompts(self, prompts: Sequence[EncodedPrompt], stop: Callable[[], bool] | None = None) -> np.ndarray:
+        """p("yes") for each prepared prompt, in input order; ``stop`` is asked before each batch.
+
+        Raises:
+            ScoringStopped: ``stop`` answered True.
+        """
+        return self.backend.score([prompt.ids for prompt in prompts], stop=stop)
+
+    def score(self, query: str, documents: Sequence[str], instruction: str | None = None,
+              stop: Callable[[], bool] | None = None) -> list[float]:
+        """p("yes") for each document, in input order; ``stop`` is asked before each batch.
 
         Raises:
             InputError: empty query, no documents, or a document that is not a string.
+            ScoringStopped: ``stop`` answered True.
         """
-        return [result.score for result in self._score(query, documents, instruction)]
+        return [result.score for result in self._score(query, documents, instruction, stop)]
 
     def rank(self, query: str, documents: Sequence[str], instruction: str | None = None,
              top_k: int | None = None) -> list[RankResult]:
@@ -93,10 +157,10 @@ class Reranker:
         results = self._score(query, documents, instruction)
         return sorted(results, key=lambda result: -result.score)[:top_k]
 
-    def _score(self, query: str, documents: Sequence[str], instruction: str | None) -> list[RankResult]:
-        check_inputs(query, documents, instruction)
-        prompts = self.encoder.encode(query, documents, instruction)
-        scores = self.backend.score([p.ids for p in prompts])
+    def _score(self, query: str, documents: Sequence[str], instruction: str | None,
+               stop: Callable[[], bool] | None = None) -> list[RankResult]:
+        prompts = self.prepare(query, documents, instruction)
+        scores = self.score_prompts(prompts, stop)
         return [RankResult(i, float(scores[i]), documents[i], prompts[i].truncated) for i in range(len(documents))]
 
     def close(self) -> None:

@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from local_rerank.errors import InputError, LocalRerankError
-from local_rerank.recipe import EncodedPrompt, PromptEncoder, format_body
-from local_rerank.reranker import Reranker, check_inputs
+from local_rerank.recipe import EncodedPrompt
+from local_rerank.reranker import Reranker
 
 _MAX_RETRY_AFTER_S = 300
 
@@ -112,8 +112,8 @@ class ScoringQueue:
                  pack_sequences: int | None = None) -> None:
         self.reranker = reranker
         self.limits = limits
-        self.pack_tokens = pack_tokens or reranker.backend.max_batch_tokens
-        self.pack_sequences = pack_sequences or reranker.backend.max_batch_sequences
+        self.pack_tokens = pack_tokens or reranker.max_batch_tokens
+        self.pack_sequences = pack_sequences or reranker.max_batch_sequences
         self.packs: deque[int] = deque(maxlen=1024)  # jobs in each of the last packs scored
         self._waiting: deque[_Entry] = deque()
         self._in_flight: list[_Entry] = []
@@ -151,12 +151,7 @@ class ScoringQueue:
         if not isinstance(documents, str) and len(documents) > self.limits.max_documents:
             raise RequestTooLarge(f"{len(documents)} documents; at most {self.limits.max_documents} per request",
                                   "documents")
-        check_inputs(query, documents, instruction)
-        encoder = self.reranker.encoder
-        prompts = encoder.encode(query, documents, instruction)
-        if max_document_tokens is not None:
-            prompts = cap_documents(encoder, prompts, query, instruction, max_document_tokens)
-        job = ScoringJob(prompts)
+        job = ScoringJob(self.reranker.prepare(query, documents, instruction, max_document_tokens=max_document_tokens))
         if job.tokens > self.limits.max_tokens:
             raise RequestTooLarge(f"{job.tokens} prompt tokens; at most {self.limits.max_tokens} per request",
                                   "documents")
@@ -243,7 +238,7 @@ class ScoringQueue:
         self.packs.append(len(live))
         started = time.perf_counter()
         try:
-            scores = self.reranker.backend.score([p.ids for entry in live for p in entry.job.prompts],
+            scores = self.reranker.score_prompts([p for entry in live for p in entry.job.prompts],
                                                  stop=lambda: all(entry.withdrawn.is_set() for entry in live))
         except Exception as e:  # the callers raise it (ScoringStopped: nobody is left to); the worker goes on
             for entry in live:
@@ -268,21 +263,3 @@ class ScoringQueue:
             return 1
         tokens = sum(entry.job.tokens for entry in (*self._waiting, *self._in_flight))
         return min(_MAX_RETRY_AFTER_S, max(1, math.ceil(tokens / self._tokens_per_s)))
-
-
-def cap_documents(encoder: PromptEncoder, prompts: list[EncodedPrompt], query: str, instruction: str | None,
-                  max_document_tokens: int) -> list[EncodedPrompt]:
-    """``prompts`` with each document cut to at most ``max_document_tokens`` tokens (from its end),
-    on top of the encoder's own budget; the template around it is kept whole."""
-    if max_document_tokens < 1:
-        raise InputError(f"max document tokens must be at least 1, got {max_document_tokens}")
-    head = format_body(query, "", instruction).removesuffix(" ")
-    limit = len(encoder.tokenizer.encode_plain([head])[0]) + max_document_tokens
-    prefix, suffix = len(encoder.prefix_ids), len(encoder.suffix_ids)
-    capped = []
-    for prompt in prompts:
-        body = prompt.ids[prefix:len(prompt.ids) - suffix]
-        if len(body) > limit:
-            prompt = EncodedPrompt(encoder.prefix_ids + body[:limit] + encoder.suffix_ids, True)
-        capped.append(prompt)
-    return capped

@@ -155,7 +155,7 @@ def _search(index: FolderIndex, query: str, instruction: str | None, candidates:
         reranker = session.load_model()
         final, found = _run_showing_progress(session.search(query, instruction, top_k=top_k, rewrite=rewrite,
                                                             unit=unit, document_tokens=document_tokens))
-        return final, reranker.backend.model_name if reranker is not None else None, found
+        return final, reranker.info.model if reranker is not None else None, found
 
 
 def describe_index(report: IndexReport) -> str:

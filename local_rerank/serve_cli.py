@@ -80,8 +80,9 @@ def serve_command(model_path: str | None, host: str, port: int, api_key: str | N
     with sock, open_reranker(model, settings) as reranker, ScoringQueue(reranker, limits) as queue:
         app = app_module.create_app(queue, api_key=api_key, allowed_hosts=allowed_hosts, cors_origins=cors_origins)
         where = runner.address(sock)
-        click.echo(printable(f"serving {reranker.backend.model_name} ({model}) with {reranker.backend.name} on "
-                             f"{reranker.backend.device} at {where} (API docs: {where}/docs)"), err=True)
+        info = reranker.info
+        click.echo(printable(f"serving {info.model} ({model}) with {info.backend} on "
+                             f"{info.device} at {where} (API docs: {where}/docs)"), err=True)
         runner.serve(app, sock, access_log=access_log)
     click.echo("stopped", err=True)
 

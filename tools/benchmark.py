@@ -131,7 +131,7 @@ def run_worker(row: str, model: Path, documents: list[str], threads: int) -> dic
                                   share_prefix=not row.endswith("-unshared"))
         reranker = Reranker(backend)
         score = reranker.score
-        tokens = sum(len(p.ids) for p in reranker.encoder.encode(QUERY, documents))
+        tokens = sum(len(p.ids) for p in reranker.prepare(QUERY, documents))
     loaded = time.perf_counter()
     score(QUERY, documents[:1])  # warm-up
     warm = time.perf_counter()

@@ -67,9 +67,9 @@ def time_row(backend_factory, documents: list[str], repeats: int) -> dict:
     started = time.perf_counter()
     with Reranker(backend_factory()) as reranker:
         loaded = time.perf_counter()
-        if reranker.backend.device != "cuda":
-            raise RuntimeError(f"the backend runs on {reranker.backend.device}, not cuda")
-        tokens = sum(len(p.ids) for p in reranker.encoder.encode(QUERY, documents))
+        if reranker.info.device != "cuda":
+            raise RuntimeError(f"the backend runs on {reranker.info.device}, not cuda")
+        tokens = sum(len(p.ids) for p in reranker.prepare(QUERY, documents))
         scores = reranker.score(QUERY, documents)  # warm-up (and the scores compared)
         used = gpu_memory_used_mib()
         passes = []

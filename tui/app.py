@@ -197,8 +197,8 @@ class RerankApp(App[None]):
         for warning in message.warnings:
             self.notify(warning, severity="warning", timeout=10, markup=False)
         if message.reranker is not None:
-            backend = message.reranker.backend
-            self.status.change(model=f"{backend.model_name} ({backend.name}, {backend.device})")
+            info = message.reranker.info
+            self.status.change(model=f"{info.model} ({info.backend}, {info.device})")
         else:
             # the notice with the reason fades; the status line keeps saying why there is no model
             self.status.change(model="model failed to start (BM25 order)" if message.error else "no model (BM25 order)")
@@ -369,7 +369,7 @@ class RerankApp(App[None]):
             return
         reranked = self.reranker is not None and any(hit.score is not None for hit in self.hits)
         results = ResultSet(self.query_text, self.hits, self.query_one("#instruction-bar", InstructionBar).instruction,
-                            self.reranker.backend.model_name if reranked and self.reranker else None,
+                            self.reranker.info.model if reranked and self.reranker else None,
                             unit=self.unit)
 
         def saved(path: Path | None) -> None:

@@ -104,10 +104,10 @@ class ShardWorker:
         scored = self.scorer.score(requests, progress)
         part = self.layout.part(spec.index)
         size, digest = _write_atomically(part, lambda path: data.write(path, kept, scored.scores))
-        backend = self.scorer.reranker.backend
+        info = self.scorer.reranker.info
         record = ShardRecord(spec.index, part.name, size, digest, spec.rows, len(kept),
-                             sum(len(r.documents) for r in requests), scored.truncated, backend.model_name,
-                             backend.name, backend.device, round(time.perf_counter() - started, 3),
+                             sum(len(r.documents) for r in requests), scored.truncated, info.model,
+                             info.backend, info.device, round(time.perf_counter() - started, 3),
                              tuple(reject.to_json() for reject in rejects))
         _write_atomically(self.layout.record(spec.index), lambda path: path.write_text(record.to_json(self.layout.job)))
         return record

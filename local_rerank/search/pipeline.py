@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Callable, Iterator, Sequence
 
+from local_rerank.backends.base import ScoringStopped
 from local_rerank.errors import InputError
 from local_rerank.recipe import DEFAULT_INSTRUCTION
 from local_rerank.reranker import Reranker
@@ -143,15 +144,19 @@ def rerank_stage(index: Corpus, hits: Sequence[SearchHit], request: SearchReques
     cached = index.cached_scores(keys)
     scored = [replace(hit, score=cached.get(key)) for hit, key in zip(hits, keys)]
     pending = [i for i, hit in enumerate(scored) if hit.score is None]
-    on_cpu = reranker.backend.device == "cpu"
+    on_cpu = reranker.info.device == "cpu"
     most = batch_size or (CPU_BATCH if on_cpu else GPU_BATCH)
     for start, end in batch_spans(len(pending), most, first=1 if on_cpu and batch_size is None else most):
         if cancel is not None and cancel.is_set():
             yield SearchCancelled(_order(scored))
             return
         batch = pending[start:end]
-        scores = reranker.score(request.query, [texts[i] for i in batch],
-                                instruction=request.instruction)
+        try:
+            scores = reranker.score(request.query, [texts[i] for i in batch], instruction=request.instruction,
+                                    stop=None if cancel is None else cancel.is_set)
+        except ScoringStopped:  # cancelled between two of the backend's batches
+            yield SearchCancelled(_order(scored))
+            return
         index.save_scores({keys[i]: score for i, score in zip(batch, scores)})
         for i, score in zip(batch, scores):
             scored[i] = replace(scored[i], score=score)
@@ -179,8 +184,9 @@ def score_key(model_identity: str, request: SearchRequest, text_digest: str) -> 
 def _document_budget(request: SearchRequest, reranker: Reranker) -> int:
     """Estimated tokens of a packed file in document mode: the request's or the device's, capped so
     that the prompt is not cut (only the document would be, from its end)."""
-    budget = request.document_tokens or default_document_tokens(reranker.backend.device)
-    room = reranker.encoder.max_length - PROMPT_ALLOWANCE - estimate_tokens(request.query + (request.instruction or ""))
+    info = reranker.info
+    budget = request.document_tokens or default_document_tokens(info.device)
+    room = info.max_length - PROMPT_ALLOWANCE - estimate_tokens(request.query + (request.instruction or ""))
     return max(1, min(budget, room))  # the best passage is read whatever the budget
 
 

@@ -221,7 +221,7 @@ class SearchSession:
         if request.candidates is not None:
             return request.candidates
         reranker = self.reranker if self.settled.is_set() else None
-        return default_candidates(reranker.backend.device if reranker is not None else None)
+        return default_candidates(reranker.info.device if reranker is not None else None)
 
     @staticmethod
     def _wait(ready: Callable[[], bool], cancelled: threading.Event, poll: bool = True) -> bool:

@@ -67,7 +67,7 @@ def create_app(queue: ScoringQueue, *, api_key: str | None = None, max_body_byte
 
 def _rerank_routes(queue: ScoringQueue) -> APIRouter:
     router = APIRouter(responses=_ERRORS)
-    model = queue.reranker.backend.model_name
+    model = queue.reranker.info.model
 
     @router.post("/v1/rerank", response_model=V1RerankResponse, response_model_exclude_none=True,
                  summary="Jina / llama-server rerank")
@@ -93,7 +93,7 @@ def _rerank_routes(queue: ScoringQueue) -> APIRouter:
         job = await _prepare(queue, body.query, body.texts, body.instruction)
         if not body.truncate and any(job.truncated):
             number = job.truncated.index(True)
-            raise RequestTooLarge(f"text {number} is over the {queue.reranker.encoder.max_length}-token budget; "
+            raise RequestTooLarge(f"text {number} is over the {queue.reranker.info.max_length}-token budget; "
                                   'send "truncate": true to cut it', "texts")
         scored = await _score(request, queue, job)
         return [TeiResult(index=i, score=_logit(scored.scores[i]) if body.raw_scores else scored.scores[i],
@@ -105,7 +105,7 @@ def _rerank_routes(queue: ScoringQueue) -> APIRouter:
 
 def _info_routes(queue: ScoringQueue) -> APIRouter:
     router = APIRouter(responses={403: {"model": ErrorBody}})
-    backend = queue.reranker.backend
+    info = queue.reranker.info
 
     @router.get("/health", response_model=Health, summary="Liveness, and the requests waiting or being scored")
     async def health() -> Health:
@@ -114,8 +114,7 @@ def _info_routes(queue: ScoringQueue) -> APIRouter:
     @router.get("/v1/models", response_model=ModelList, summary="The one model served (OpenAI list shape)",
                 responses={401: {"model": ErrorBody}})
     async def models() -> ModelList:
-        card = ModelCard(id=backend.model_name, backend=backend.name, device=backend.device,
-                         max_length=queue.reranker.encoder.max_length)
+        card = ModelCard(id=info.model, backend=info.backend, device=info.device, max_length=info.max_length)
         return ModelList(data=[card])
 
     return router
