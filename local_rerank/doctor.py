@@ -9,6 +9,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from local_rerank.calibration import Measurement, measure_apart, speeds_for
 from local_rerank.errors import LocalRerankError, ModelError
+from local_rerank.formats import FORMATS
 from local_rerank.hardware import HardwareProbe
 from local_rerank.selector import BF16_FEATURES, ModelCandidate, Preferences, choose
 from local_rerank.text import printable
@@ -82,12 +83,10 @@ def improvements(probe: HardwareProbe, models: Sequence[ModelCandidate] = ()) ->
     if probe.gpus and probe.onnxruntime_installed and not probe.onnxruntime_cuda:
         hints.append("onnxruntime-gpu would run ONNX models on the GPU: pip uninstall onnxruntime && "
                      "pip install 'local-rerank[onnx-gpu]'")
-    if not probe.llama_cpp_installed:
-        hints.append("GGUF models need llama-cpp-python: pip install 'local-rerank[gguf]'")
-    if not probe.onnxruntime_installed:
-        hints.append("ONNX models need onnxruntime: pip install 'local-rerank[onnx]'")
-    if any(fmt == "openvino" for fmt, _ in have) and not probe.openvino_installed:
-        hints.append("OpenVINO models need openvino: pip install 'local-rerank[openvino]'")
+    for fmt in FORMATS.values():
+        wanted = fmt.suggested or any(name == fmt.name for name, _ in have)
+        if wanted and not getattr(probe, fmt.probe_installed):
+            hints.append(f"{fmt.title} models need {fmt.runtime}: pip install 'local-rerank[{fmt.extra}]'")
     if "avx2" not in probe.cpu_features:
         hints.append("this CPU lacks AVX2, so INT8 scoring is slow; a GPU helps most")
     return hints

@@ -12,28 +12,20 @@ from pathlib import Path
 from typing import Mapping
 
 from local_rerank.errors import BackendUnavailableError
+from local_rerank.formats import FORMATS, WEIGHT_TYPES
+from local_rerank.formats import cpu_order as cpu_order_of_formats
+from local_rerank.formats import gpu_order as gpu_order_of_formats
 from local_rerank.hardware import Gpu, HardwareProbe
 
 # Headroom on top of the weights: KV cache, activations and the runtime's own buffers.
 GPU_HEADROOM_MIB = 1024
 CPU_HEADROOM_MIB = 1536
-# Preference among model variants, best first: fidelity first, then speed. On the CPU, every
-# variant up to f32 meets the fidelity bar (at most Q8_0's error against float32 on the parity
-# set; README "Accuracy"), in the order of speed measured on the 0.6B shape twin in README
-# "Speed" (its quiet third run: bf16 2.5x the reference where the CPU has AVX512-BF16, int8-a8
-# 2.3x, q8_0 2.25x, f16 2.1x; ONNX int8 and fp32 from the loaded runs). OpenVINO int8 is as fast
-# as bf16 (1.4x Q8_0) and passes the plain parity set, but on the outlier twin (activation
-# outliers, as real LLMs have) its error is twice Q8_0's and over the gate (README "Honest
-# twins"): a named option, behind every faithful format. int8-dynamic is fast but 3x less
-# faithful, and its operators have no CUDA kernels, so it is last on the CPU and absent on the
-# GPU. OpenVINO runs on the CPU only.
-CPU_ORDER = (("gguf", "bf16"), ("onnx", "int8-a8"), ("gguf", "q8_0"), ("onnx", "int8"), ("gguf", "f16"),
-             ("onnx", "fp32"), ("openvino", "fp32"), ("gguf", "f32"), ("openvino", "int8"), ("onnx", "int8-dynamic"))
-# Formats at least as faithful as Q8_0 on the parity set, except OpenVINO int8, whose error grows
-# fastest with activation outliers (2.4x its plain-twin error at 10x outliers, where Q8_0's grows
-# 1.1x; README "Honest twins"): measured speed may reorder these, never put a less faithful one
-# (W8A8 int8-dynamic, OpenVINO int8, 4-bit) ahead of them.
-CPU_FAITHFUL = frozenset(CPU_ORDER) - {("onnx", "int8-dynamic"), ("openvino", "int8")}
+# Preference among model variants, best first: fidelity first, then speed (the ranks and why:
+# local_rerank/formats.py). Faithful: at least as faithful as Q8_0 on the parity set, also with
+# activation outliers; measured speed may reorder these, never put a less faithful one (W8A8
+# int8-dynamic, OpenVINO int8, 4-bit) ahead of them. OpenVINO runs on the CPU only.
+CPU_ORDER = cpu_order_of_formats()
+CPU_FAITHFUL = frozenset(w.variant for w in WEIGHT_TYPES if w.cpu_faithful)
 # Without these, llama.cpp converts bf16 to f32 in software: slower than every other faithful
 # variant, so bf16 then goes behind f32.
 BF16_FEATURES = frozenset({"avx512_bf16", "amx_bf16"})
@@ -44,13 +36,8 @@ VNNI_FEATURES = frozenset({"avx512_vnni", "avx_vnni", "amx_int8"})
 _OPENVINO_INT8 = ("openvino", "int8")
 # Weights in floating point: the CPU's 8-bit instructions (VNNI, AMX INT8) do nothing for them.
 FLOAT_QUANTIZATIONS = frozenset({"bf16", "f16", "f32", "fp16", "fp32"})
-# Measured on an H100 (tools/gpu_benchmark.py, 0.6B twin, 100 documents of 256 tokens): GGUF
-# bf16 404 ms at 2.1e-3 from the reference, f16 543 ms at 1.5e-3, q8_0 523 ms at 1.2e-2 (q8_0
-# only saves memory, which the free-memory check already accounts for). onnxruntime-gpu is not
-# measured yet, so the measured formats come first. bf16 matrix products need compute
-# capability 8.0 (Ampere); before that bf16 goes last.
-GPU_ORDER = (("gguf", "bf16"), ("gguf", "f16"), ("gguf", "q8_0"), ("onnx", "fp16"), ("onnx", "int8"),
-             ("onnx", "fp32"), ("gguf", "f32"))
+# bf16 matrix products need compute capability 8.0 (Ampere); before that bf16 goes last.
+GPU_ORDER = gpu_order_of_formats()
 GPU_BF16_CAPABILITY = 8.0
 Speeds = Mapping[tuple[Path, str], float]  # (model path, device) -> prompt tokens/s measured here
 
@@ -210,16 +197,16 @@ def _ordered(models: list[ModelCandidate], order: tuple[tuple[str, str], ...],
 
 
 def _installed(probe: HardwareProbe, fmt: str) -> bool:
-    return {"gguf": probe.llama_cpp_installed, "onnx": probe.onnxruntime_installed,
-            "openvino": probe.openvino_installed}.get(fmt, False)
+    return fmt in FORMATS and bool(getattr(probe, FORMATS[fmt].probe_installed))
 
 
 def _has_cuda(probe: HardwareProbe, fmt: str) -> bool:
-    return {"gguf": probe.llama_cpp_cuda, "onnx": probe.onnxruntime_cuda}.get(fmt, False)  # OpenVINO: CPU only
+    cuda = FORMATS[fmt].probe_cuda if fmt in FORMATS else None
+    return cuda is not None and bool(getattr(probe, cuda))
 
 
 def _runtime(fmt: str) -> str:
-    return {"gguf": "llama-cpp-python", "onnx": "onnxruntime-gpu"}[fmt]
+    return FORMATS[fmt].cuda_runtime or FORMATS[fmt].runtime
 
 
 def _isa_note(probe: HardwareProbe, model: ModelCandidate) -> str:
@@ -243,10 +230,7 @@ def _why_no_gpu(probe: HardwareProbe, models: list[ModelCandidate]) -> str:
     gpu = max(probe.gpus, key=lambda g: g.free_mib)
     formats = {m.format for m in models}
     if not any(_has_cuda(probe, f) for f in formats):
-        hints = {"gguf": "llama-cpp-python was built without CUDA (reinstall with CMAKE_ARGS=\"-DGGML_CUDA=on\")",
-                 "onnx": "onnxruntime has no CUDA provider (install onnxruntime-gpu instead of onnxruntime)",
-                 "openvino": "OpenVINO models run on the CPU only"}
-        return f"{gpu.name} found, but " + "; ".join(hints[f] for f in sorted(formats))
+        return f"{gpu.name} found, but " + "; ".join(FORMATS[f].no_cuda_hint for f in sorted(formats))
     smallest = min((m for m in models if _has_cuda(probe, m.format)), key=lambda m: m.size_mib)
     return (f"{gpu.name} has {gpu.free_mib} MiB free; the smallest model that runs there needs about "
             f"{smallest.size_mib + GPU_HEADROOM_MIB:.0f} MiB")
@@ -256,6 +240,5 @@ def _why_nothing(probe: HardwareProbe, models: list[ModelCandidate]) -> str:
     if not models:
         return "no model to run: convert one with `local-rerank convert`"
     formats = sorted({m.format for m in models})
-    extras = {"gguf": "'local-rerank[gguf]'", "onnx": "'local-rerank[onnx]'", "openvino": "'local-rerank[openvino]'"}
     return "no runtime for " + ", ".join(formats) + " models is installed: pip install " + \
-        " ".join(extras[f] for f in formats if not _installed(probe, f))
+        " ".join(f"'local-rerank[{FORMATS[f].extra}]'" for f in formats if not _installed(probe, f))

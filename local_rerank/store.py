@@ -26,6 +26,7 @@ from typing import Any, Mapping
 from local_rerank.convert.manifest import manifest_path
 from local_rerank.errors import InputError, ModelError
 from local_rerank.files import file_records, move_into_place, remove_path, sha256_file
+from local_rerank.formats import FORMATS
 from local_rerank.settings import expand_home
 
 STORE_FILE = "store.json"
@@ -215,14 +216,15 @@ def _download(entry: dict[str, Any], folder: Path) -> Path:
 def convert_into_store(stored: StoredModel, store: Path, fmt: str = "gguf", quant: str | None = None,
                        force: bool = False) -> StoredModel:
     """Convert a stored Hugging Face checkpoint and install the result as ``<name>-<quant>``."""
-    from local_rerank.convert.pipeline import DEFAULT_QUANT, convert_checkpoint
+    from local_rerank.convert.pipeline import convert_checkpoint
 
     if stored.format != "hf":
         raise InputError(f"{stored.name} is already a {stored.format} model; only checkpoints are converted")
-    quant = (quant or DEFAULT_QUANT[fmt]).lower()  # as convert_checkpoint names it: Q8_0 is q8_0
-    name = f"{stored.name}-{quant}" if fmt == "gguf" else f"{stored.name}-{fmt}-{quant}"
+    quant = (quant or FORMATS[fmt].default_quant).lower()  # as convert_checkpoint names it: Q8_0 is q8_0
+    single_file = FORMATS[fmt].layout == "file"
+    name = f"{stored.name}-{quant}" if single_file else f"{stored.name}-{fmt}-{quant}"
     with tempfile.TemporaryDirectory(dir=store) as tmp:
-        out = Path(tmp) / (f"{name}.gguf" if fmt == "gguf" else name)
+        out = Path(tmp) / (f"{name}.{fmt}" if single_file else name)
         convert_checkpoint(stored.path, out, fmt=fmt, quant=quant)
         return import_model(out, store, name=name, force=force)
 

@@ -6,9 +6,10 @@ from pathlib import Path
 
 from local_rerank.backends.base import Backend, BackendOptions
 from local_rerank.errors import ModelError
+from local_rerank.formats import FORMAT_NAMES
 from local_rerank.gguf_file import is_gguf
 
-BACKENDS = ("gguf", "onnx", "openvino")
+BACKENDS = FORMAT_NAMES  # one backend per format
 
 
 class UnknownFormat(ModelError):

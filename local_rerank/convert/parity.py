@@ -23,20 +23,10 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-# Absolute tolerance on p("yes") per weight type, GGUF and ONNX. Measured worst cases on
-# this check set (tiny synthetic model / 0.6B shape twin; README, "Accuracy"), with margin.
-TOLERANCES = {
-    "f32": 1e-3,  # llama.cpp keeps its KV cache in f16
-    "f16": 3e-3,
-    "bf16": 3e-2,  # measured 7.2e-3 (tiny untied model), 2.2e-3 (0.6B twin)
-    "q8_0": 3e-2,  # llama.cpp also quantizes activations to 8 bits
-    "fp32": 1e-4,  # onnxruntime, float32 throughout
-    "fp16": 1e-2,
-    "int8": 3e-2,
-    "int8-a8": 3e-2,  # int8 weights and activations per block of 32, like q8_0
-    "int8-dynamic": 0.1,
-}
-LOW_BIT_TOLERANCE = 0.15  # k-quants, int4 and other 2-6 bit types: a coarse sanity bound
+from local_rerank.formats import LOW_BIT_TOLERANCE, tolerances
+
+# Absolute tolerance on p("yes") per weight type (local_rerank/formats.py), GGUF and ONNX.
+TOLERANCES = tolerances()
 # How much further than the simulated format a file may be: the simulation rounds as the format
 # does but does not repeat each runtime's accumulation order, f16 KV cache or padding. Measured
 # file / simulation ratios on the synthetic models: README "Accuracy".

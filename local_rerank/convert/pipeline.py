@@ -17,14 +17,8 @@ from local_rerank.convert.gguf_export import Progress
 from local_rerank.convert.manifest import MANIFEST_SUFFIX, build_manifest, manifest_path, write_manifest
 from local_rerank.errors import ConversionError
 from local_rerank.files import move_into_place, remove_path
+from local_rerank.formats import FORMATS
 
-FORMATS = ("gguf", "onnx", "openvino")
-DEFAULT_QUANT = {"gguf": "q8_0", "onnx": "int8", "openvino": "int8"}
-_LIBRARIES = {
-    "gguf": ("gguf", "numpy", "llama_cpp_python", "tokenizers", "torch", "transformers"),
-    "onnx": ("optimum", "optimum-onnx", "onnx", "onnxruntime", "onnxruntime-gpu", "torch", "transformers"),
-    "openvino": ("openvino", "optimum", "optimum-onnx", "onnx", "torch", "transformers"),
-}
 
 
 def reference_available() -> bool:
@@ -45,7 +39,7 @@ def convert_checkpoint(checkpoint: Path, out: Path, *, fmt: str = "gguf", quant:
     checkpoint, out = Path(checkpoint), Path(out)
     if fmt not in FORMATS:
         raise ConversionError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    quant = (quant or DEFAULT_QUANT[fmt]).lower()  # llama.cpp writes Q8_0; every name here is lower case
+    quant = (quant or FORMATS[fmt].default_quant).lower()  # llama.cpp writes Q8_0; every name here is lower case
     if not checkpoint.is_dir():
         raise ConversionError(f"checkpoint folder not found: {checkpoint}")
     if checkpoint.resolve().is_relative_to(out.resolve()) or _reads(checkpoint, out):  # --force would delete the source
@@ -73,7 +67,7 @@ def convert_checkpoint(checkpoint: Path, out: Path, *, fmt: str = "gguf", quant:
     move_into_place(partial, final)
     manifest = build_manifest(model=final, fmt=fmt, quantization=quant, parity=parity,
                               source={"path": str(checkpoint.resolve()), "name": checkpoint.name},
-                              libraries=_LIBRARIES[fmt])
+                              libraries=FORMATS[fmt].converter_libraries)
     write_manifest(manifest_path(final), manifest)
     if final != out:
         raise ConversionError(f"parity check failed: {_failure(parity)}; the model was kept as {final}")
@@ -100,7 +94,7 @@ def _reads(checkpoint: Path, out: Path) -> bool:
 def _outputs(out: Path, fmt: str) -> list[Path]:
     """What a conversion to ``out`` writes: the model, and beside a GGUF file its manifest
     (an export folder holds its own)."""
-    return [out, out.with_name(out.name + MANIFEST_SUFFIX)] if fmt == "gguf" else [out]
+    return [out, out.with_name(out.name + MANIFEST_SUFFIX)] if FORMATS[fmt].layout == "file" else [out]
 
 
 def _export(fmt: str, checkpoint: Path, target: Path, quant: str, progress: Progress | None) -> None:

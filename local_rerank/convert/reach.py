@@ -23,6 +23,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from local_rerank.formats import WEIGHT_TYPES
+from local_rerank.formats import Rounding as Rounding_
+
 Rounding = Callable[[Any], Any]  # torch.Tensor -> torch.Tensor of the same shape, float32
 
 
@@ -82,21 +85,26 @@ class FormatRounding:
     head: bool = True  # whether the answer rows are stored (and multiplied) in the format too
 
 
-_Q8_0 = _symmetric(32, f16_scale=True)
-_INT8_BLOCKS = _symmetric(32)  # OpenVINO's 8-bit activation groups
-FORMAT_ROUNDING: dict[tuple[str, str], FormatRounding] = {
-    # llama.cpp: f16/bf16 weights multiply f16/bf16 activations; Q8_0 weights multiply Q8_0 activations.
-    ("gguf", "f16"): FormatRounding(_to("float16"), _to("float16")),
-    ("gguf", "bf16"): FormatRounding(_to("bfloat16"), _to("bfloat16")),
-    ("gguf", "q8_0"): FormatRounding(_Q8_0, _Q8_0),
-    # Not ONNX int8 and int8-a8 (MatMulNBits): files landed at 0.3x to 2.1x a simulation with
-    # symmetric blocks of 32 (README "The export gate"), too loose a yardstick; they keep their bar.
-    # quantize_dynamic: int8 weights per output channel, u8 activations with one range per tensor.
-    ("onnx", "int8-dynamic"): FormatRounding(_symmetric(None), _asymmetric(None)),
-    # u8 weights in groups of 32 with a zero point; 8-bit activations per group of 32 (on VNNI CPUs;
-    # elsewhere OpenVINO keeps float activations, so the file lands nearer the reference than this).
-    ("openvino", "int8"): FormatRounding(_asymmetric(32), _INT8_BLOCKS, head=False),
+# The arithmetic behind each rounding name of local_rerank/formats.py.
+ROUNDERS: dict[str, Rounding] = {
+    "float16": _to("float16"),
+    "bfloat16": _to("bfloat16"),
+    "q8_0": _symmetric(32, f16_scale=True),  # blocks of 32, one f16 scale each
+    "int8-blocks-32": _symmetric(32),  # OpenVINO's 8-bit activation groups
+    "int8-channels": _symmetric(None),  # one scale per output channel
+    "u8-tensor": _asymmetric(None),  # one range per tensor
+    "u8-groups-32": _asymmetric(32),  # groups of 32 with a zero point
 }
+
+
+def format_rounding(rounding: Rounding_) -> FormatRounding:
+    """The arithmetic of a weight type's rounding (:class:`local_rerank.formats.Rounding`)."""
+    activations = None if rounding.activations is None else ROUNDERS[rounding.activations]
+    return FormatRounding(ROUNDERS[rounding.weights], activations, rounding.embedding, rounding.head)
+
+
+FORMAT_ROUNDING: dict[tuple[str, str], FormatRounding] = {
+    w.variant: format_rounding(w.rounding) for w in WEIGHT_TYPES if w.rounding is not None}
 
 
 def round_model(model: Any, rounding: FormatRounding) -> None:

@@ -1,0 +1,53 @@
+"""The format descriptors: every part of the program that reads them finds what it needs."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from local_rerank.formats import FORMATS, WEIGHT_TYPES, cpu_order, gpu_order, tolerances, weight_type
+from local_rerank.hardware import HardwareProbe
+
+
+def test_every_weight_type_belongs_to_a_format_once() -> None:
+    variants = [w.variant for w in WEIGHT_TYPES]
+    assert len(set(variants)) == len(variants)
+    assert {w.format for w in WEIGHT_TYPES} == set(FORMATS)
+
+
+def test_a_weight_type_name_means_one_tolerance_in_every_format() -> None:
+    by_name: dict[str, set[float]] = {}
+    for w in WEIGHT_TYPES:
+        by_name.setdefault(w.quant, set()).add(w.tolerance)
+    assert all(len(bars) == 1 for bars in by_name.values()), by_name
+    assert tolerances()["q8_0"] == weight_type("gguf", "q8_0").tolerance  # type: ignore[union-attr]
+
+
+def test_ranks_are_distinct_and_faithful_types_come_first_on_the_cpu() -> None:
+    for order, rank in ((cpu_order(), "cpu_rank"), (gpu_order(), "gpu_rank")):
+        ranks = [getattr(w, rank) for w in WEIGHT_TYPES if getattr(w, rank) is not None]
+        assert sorted(ranks) == list(range(len(ranks))) and len(order) == len(ranks)
+    faithful = [weight_type(*v).cpu_faithful for v in cpu_order()]  # type: ignore[union-attr]
+    assert faithful == sorted(faithful, reverse=True)  # no less faithful type ahead of a faithful one
+
+
+def test_the_default_weight_type_of_each_format_is_described() -> None:
+    for fmt in FORMATS.values():
+        assert weight_type(fmt.name, fmt.default_quant) is not None, fmt.name
+
+
+@pytest.mark.parametrize("fmt", list(FORMATS.values()), ids=list(FORMATS))
+def test_the_probe_answers_for_each_formats_runtime(fmt) -> None:  # type: ignore[no-untyped-def]
+    fields = {field.name for field in dataclasses.fields(HardwareProbe)}
+    assert fmt.probe_installed in fields
+    assert fmt.probe_cuda is None or fmt.probe_cuda in fields
+
+
+def test_the_reach_simulation_knows_every_rounding_named() -> None:
+    reach = pytest.importorskip("local_rerank.convert.reach")
+    for w in WEIGHT_TYPES:
+        if w.rounding is not None:
+            assert w.rounding.weights in reach.ROUNDERS
+            assert w.rounding.activations is None or w.rounding.activations in reach.ROUNDERS
+    assert set(reach.FORMAT_ROUNDING) == {w.variant for w in WEIGHT_TYPES if w.rounding is not None}
