@@ -19,20 +19,20 @@ GPU_HEADROOM_MIB = 1024
 CPU_HEADROOM_MIB = 1536
 # Preference among model variants, best first: fidelity first, then speed. On the CPU, every
 # variant up to f32 meets the fidelity bar (at most Q8_0's error against float32 on the parity
-# set; README "Accuracy"), in the order of speed measured on the 0.6B shape twin in README
-# "Speed" (its quiet third run: bf16 2.5x the reference where the CPU has AVX512-BF16, int8-a8
+# set; docs/how-it-works.md "Accuracy"), in the order of speed measured on the 0.6B shape twin in
+# docs/speed.md (its quiet third run: bf16 2.5x the reference where the CPU has AVX512-BF16, int8-a8
 # 2.3x, q8_0 2.25x, f16 2.1x; ONNX int8 and fp32 from the loaded runs). OpenVINO int8 is as fast
 # as bf16 (1.4x Q8_0) and passes the plain parity set, but on the outlier twin (activation
-# outliers, as real LLMs have) its error is twice Q8_0's and over the gate (README "Honest
-# twins"): a named option, behind every faithful format. int8-dynamic is fast but 3x less
+# outliers, as real LLMs have) its error is twice Q8_0's and over the gate (docs/how-it-works.md
+# "Honest twins"): a named option, behind every faithful format. int8-dynamic is fast but 3x less
 # faithful, and its operators have no CUDA kernels, so it is last on the CPU and absent on the
 # GPU. OpenVINO runs on the CPU only.
 CPU_ORDER = (("gguf", "bf16"), ("onnx", "int8-a8"), ("gguf", "q8_0"), ("onnx", "int8"), ("gguf", "f16"),
              ("onnx", "fp32"), ("openvino", "fp32"), ("gguf", "f32"), ("openvino", "int8"), ("onnx", "int8-dynamic"))
 # Formats at least as faithful as Q8_0 on the parity set, except OpenVINO int8, whose error grows
 # fastest with activation outliers (2.4x its plain-twin error at 10x outliers, where Q8_0's grows
-# 1.1x; README "Honest twins"): measured speed may reorder these, never put a less faithful one
-# (W8A8 int8-dynamic, OpenVINO int8, 4-bit) ahead of them.
+# 1.1x; docs/how-it-works.md "Honest twins"): measured speed may reorder these, never put a less
+# faithful one (W8A8 int8-dynamic, OpenVINO int8, 4-bit) ahead of them.
 CPU_FAITHFUL = frozenset(CPU_ORDER) - {("onnx", "int8-dynamic"), ("openvino", "int8")}
 # Without these, llama.cpp converts bf16 to f32 in software: slower than every other faithful
 # variant, so bf16 then goes behind f32.

@@ -24,7 +24,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 # Absolute tolerance on p("yes") per weight type, GGUF and ONNX. Measured worst cases on
-# this check set (tiny synthetic model / 0.6B shape twin; README, "Accuracy"), with margin.
+# this check set (tiny synthetic model / 0.6B shape twin; docs/how-it-works.md "Accuracy"), with margin.
 TOLERANCES = {
     "f32": 1e-3,  # llama.cpp keeps its KV cache in f16
     "f16": 3e-3,
@@ -39,7 +39,7 @@ TOLERANCES = {
 LOW_BIT_TOLERANCE = 0.15  # k-quants, int4 and other 2-6 bit types: a coarse sanity bound
 # How much further than the simulated format a file may be: the simulation rounds as the format
 # does but does not repeat each runtime's accumulation order, f16 KV cache or padding. Measured
-# file / simulation ratios on the synthetic models: README "Accuracy".
+# file / simulation ratios on the synthetic models: docs/how-it-works.md "The export gate".
 REACH_MARGIN = 2.0
 
 CHECK_MAX_LENGTH = 512

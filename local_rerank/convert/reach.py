@@ -90,7 +90,7 @@ FORMAT_ROUNDING: dict[tuple[str, str], FormatRounding] = {
     ("gguf", "bf16"): FormatRounding(_to("bfloat16"), _to("bfloat16")),
     ("gguf", "q8_0"): FormatRounding(_Q8_0, _Q8_0),
     # Not ONNX int8 and int8-a8 (MatMulNBits): files landed at 0.3x to 2.1x a simulation with
-    # symmetric blocks of 32 (README "The export gate"), too loose a yardstick; they keep their bar.
+    # symmetric blocks of 32 (docs/how-it-works.md "The export gate"), too loose a yardstick; they keep their bar.
     # quantize_dynamic: int8 weights per output channel, u8 activations with one range per tensor.
     ("onnx", "int8-dynamic"): FormatRounding(_symmetric(None), _asymmetric(None)),
     # u8 weights in groups of 32 with a zero point; 8-bit activations per group of 32 (on VNNI CPUs;
