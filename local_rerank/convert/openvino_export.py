@@ -31,7 +31,7 @@ DEFAULT_OPENVINO_TYPE = "int8"
 MODEL_FILE = "model.xml"
 WEIGHTS_FILE = "model.bin"
 # Values per group of 8-bit weights, as in GGUF Q8_0. Measured on the 0.6B twin's parity set
-# (README "Accuracy"): one scale per row (per channel) had 1.5x Q8_0's error, groups of 32 less
+# (docs/how-it-works.md "Accuracy"): one scale per row (per channel) had 1.5x Q8_0's error, groups of 32 less
 # than Q8_0's; the embedding table is quantized the same way (a float16 table gained nothing).
 WEIGHT_GROUP = 32
 

@@ -29,7 +29,7 @@ from local_rerank.formats import LOW_BIT_TOLERANCE, tolerances
 TOLERANCES = tolerances()
 # How much further than the simulated format a file may be: the simulation rounds as the format
 # does but does not repeat each runtime's accumulation order, f16 KV cache or padding. Measured
-# file / simulation ratios on the synthetic models: README "Accuracy".
+# file / simulation ratios on the synthetic models: docs/how-it-works.md "The export gate".
 REACH_MARGIN = 2.0
 
 CHECK_MAX_LENGTH = 512

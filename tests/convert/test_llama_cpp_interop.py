@@ -71,7 +71,7 @@ def test_our_layout_is_llama_cpps_plus_the_untied_output(converted_by_llama_cpp,
 def test_the_gate_passes_llama_cpps_own_q8_0_and_ours_is_no_worse(converter: Path, checkpoints, gguf_files,
                                                                   tmp_path: Path, head: str) -> None:
     """Never refuse a file as faithful as the field's converter makes, and score as well as it does
-    (README "Accuracy": on the causal path both files read the answer rows from a Q8_0 matrix)."""
+    (docs/how-it-works.md "The export gate": on the causal path both files read the answer rows from a Q8_0 matrix)."""
     from local_rerank.convert.parity import check_parity
 
     theirs = _convert_with_llama_cpp(converter, checkpoints[head], "q8_0", tmp_path / "theirs.gguf")

@@ -4,7 +4,7 @@ Real LLMs carry a few hidden channels whose activations dwarf the rest at the in
 linear layers; random-weight twins do not, so a format that quantizes activations to 8 bits
 could pass every test here and still fail on the released weights. ``build_synthetic_model(
 outliers=K)`` scales K channels of the RMSNorm weights that feed the projections 30x (see
-tools/synthetic_model.py). Measured on this twin (README "Honest twins"): weight-only int8
+tools/synthetic_model.py). Measured on this twin (docs/how-it-works.md "Honest twins"): weight-only int8
 and bf16 stay far inside their bar (6.5e-3, 3.9e-3); 8-bit activations per group of 32 land
 near or over the bar of 3e-2 (ONNX int8-a8 2.8e-2, Q8_0 3.6e-2, OpenVINO int8 5.9e-2), as far
 as the format's own rounding reaches on this model: the gate keeps such a file and calls it
