@@ -23,6 +23,7 @@ from typing import Mapping, Sequence
 
 from local_rerank.errors import CacheError, LocalRerankError
 from local_rerank.hardware import HardwareProbe
+from local_rerank.reranker import Reranker
 from local_rerank.selector import Choice, ModelCandidate
 
 CALIBRATION_FILE = "calibration.json"
@@ -64,8 +65,6 @@ def measure(choice: Choice) -> Measurement:
     Raises:
         LocalRerankError: the model does not load or run (the caller reports it).
     """
-    from local_rerank.reranker import Reranker
-
     documents = [BENCH_SENTENCE * BENCH_REPEATS] * BENCH_DOCUMENTS
     started = time.perf_counter()
     with Reranker.from_choices([choice]) as reranker:

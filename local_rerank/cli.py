@@ -133,7 +133,7 @@ def _table(results: list[RankResult]) -> str:
 @click.option("--no-parity", is_flag=True, help="Skip the parity check against the float32 reference.")
 def convert(checkpoint: Path, fmt: str, quant: str | None, out: Path, force: bool, no_parity: bool) -> None:
     """Export a Hugging Face Qwen3-Reranker CHECKPOINT folder to a model file."""
-    from local_rerank.convert.manifest import manifest_path
+    from local_rerank.manifest import manifest_path
     from local_rerank.convert.pipeline import convert_checkpoint
 
     with _progress_bar(f"converting to {fmt}") as progress:

@@ -7,11 +7,16 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+from local_rerank.backends import detect_format
+from local_rerank.backends.gguf import load_llama_cpp
 from local_rerank.calibration import Measurement, measure_apart, speeds_for
 from local_rerank.errors import LocalRerankError, ModelError
 from local_rerank.formats import FORMATS
-from local_rerank.hardware import HardwareProbe
-from local_rerank.selector import BF16_FEATURES, ModelCandidate, Preferences, choose
+from local_rerank.gguf_file import file_type_name, read_gguf_model
+from local_rerank.gguf_reader import read_header
+from local_rerank.hardware import BF16_FEATURES, HardwareProbe
+from local_rerank.manifest import manifest_path, read_manifest
+from local_rerank.selector import ModelCandidate, Preferences, choose
 from local_rerank.text import printable
 
 
@@ -24,15 +29,9 @@ def model_candidate(path: Path) -> ModelCandidate:
         ModelError: not a model (see :func:`local_rerank.backends.detect_format`), or a
             manifest that is not a JSON object.
     """
-    from local_rerank.backends import detect_format
-    from local_rerank.convert.manifest import manifest_path, read_manifest
-
     path = Path(path)
     fmt = detect_format(path)
     if fmt == "gguf":
-        from local_rerank.gguf_file import file_type_name
-        from local_rerank.gguf_reader import read_header
-
         try:
             file_type = file_type_name(read_header(path).fields.get("general.file_type"))
         except (ValueError, OSError):
@@ -65,8 +64,6 @@ def validate_model(candidate: ModelCandidate) -> None:
         ModelError: the reason the model cannot run.
     """
     if candidate.format == "gguf":
-        from local_rerank.gguf_file import read_gguf_model
-
         read_gguf_model(candidate.path)
 
 
@@ -117,7 +114,6 @@ def llama_kernels_line(probe: HardwareProbe) -> str:
     """The CPU kernels llama.cpp runs here (loading them), or why none can; "" without llama.cpp."""
     if not probe.llama_cpp_installed:
         return ""
-    from local_rerank.backends.gguf import load_llama_cpp
 
     try:
         return load_llama_cpp()[1].describe()

@@ -15,9 +15,14 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 # CPU features that decide how fast INT8 and F16 matrix products run.
 INT8_FEATURES = ("avx2", "fma", "f16c", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_int8", "amx_bf16")
+# CPU features that multiply bf16 natively (else bf16 is converted in software), and those with
+# 8-bit dot products (VNNI, or AMX tiles).
+BF16_FEATURES = frozenset({"avx512_bf16", "amx_bf16"})
+VNNI_FEATURES = frozenset({"avx512_vnni", "avx_vnni", "amx_int8"})
 
 
 @dataclass(frozen=True)
@@ -55,7 +60,7 @@ def probe_hardware() -> HardwareProbe:
     return HardwareProbe(
         cpu_model=cpu_model,
         physical_cores=physical,
-        logical_cores=_available_cores(),
+        logical_cores=available_cores(),
         cpu_features=features,
         free_ram_mib=_free_ram_mib(),
         gpus=_nvidia_gpus(),
@@ -67,10 +72,11 @@ def probe_hardware() -> HardwareProbe:
     )
 
 
-def _available_cores() -> int:
-    from local_rerank.backends.base import available_cores
-
-    return available_cores()
+def available_cores() -> int:
+    """CPU cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def probe_cpu() -> tuple[str, frozenset[str], int]:
@@ -100,7 +106,7 @@ def _read_cpuinfo() -> tuple[str, frozenset[str], int]:
             physical_id = value
         elif key == "core id":
             cores.add((physical_id, value))
-    return model, frozenset(flags), len(cores) or _available_cores()
+    return model, frozenset(flags), len(cores) or available_cores()
 
 
 def _free_ram_mib() -> int:
@@ -138,8 +144,6 @@ def _llama_cpp() -> tuple[bool, bool]:
     (:mod:`local_rerank.backends.llama_kernels` loads them when a GGUF model opens)."""
     if importlib.util.find_spec("llama_cpp") is None:
         return False, False
-    from local_rerank.backends.llama_kernels import library_folder
-
     try:
         import llama_cpp
     except (ImportError, OSError, RuntimeError):  # a broken build: its shared library does not load
@@ -159,3 +163,9 @@ def _onnxruntime() -> tuple[bool, bool]:
     except importlib.metadata.PackageNotFoundError:
         return True, False
     return True, True
+
+
+def library_folder(llama: Any) -> Path:
+    """Where llama-cpp-python loaded libllama from (its ``lib`` folder, or LLAMA_CPP_LIB_PATH)."""
+    bindings = importlib.import_module(f"{llama.__name__}.llama_cpp")
+    return Path(getattr(bindings, "_base_path", Path(llama.__file__).parent / "lib"))

@@ -5,7 +5,12 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from local_rerank.calibration import load_speeds, speeds_for
+from local_rerank.doctor import model_candidate
+from local_rerank.errors import LocalRerankError
+from local_rerank.hardware import probe_hardware
 from local_rerank.reranker import Reranker
+from local_rerank.search.index import cache_root
 from local_rerank.selector import Choice, Preferences, choose
 from local_rerank.settings import Settings
 from local_rerank.store import find, installed, resolve_model, store_dir
@@ -18,9 +23,6 @@ GET_A_MODEL = (f"get one with `local-rerank models pull {DEFAULT_MODEL}` (or `lo
 
 def choices_for(model: Path, settings: Settings) -> list[Choice]:
     """The selector's ways to run this model with these settings, best first."""
-    from local_rerank.doctor import model_candidate
-    from local_rerank.hardware import probe_hardware
-
     candidate = model_candidate(model)
     if settings.backend is not None:  # the user overrides the format read from the file
         candidate = replace(candidate, format=settings.backend)
@@ -54,12 +56,6 @@ def search_model(settings: Settings, store: Path | None = None) -> Path | None:
 def _fastest_measured_variant(store: Path, settings: Settings) -> Path | None:
     """The selector's first choice among the installed variants of the default model's size, when
     any of them was measured on this machine; None otherwise."""
-    from local_rerank.calibration import load_speeds, speeds_for
-    from local_rerank.doctor import model_candidate
-    from local_rerank.errors import LocalRerankError
-    from local_rerank.hardware import probe_hardware
-    from local_rerank.search.index import cache_root
-
     family = [m for m in installed(store) if m.name.startswith(DEFAULT_FAMILY) and m.format != "hf"]
     if len(family) < 2:
         return None

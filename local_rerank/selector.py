@@ -15,7 +15,7 @@ from local_rerank.errors import BackendUnavailableError
 from local_rerank.formats import FORMATS, WEIGHT_TYPES
 from local_rerank.formats import cpu_order as cpu_order_of_formats
 from local_rerank.formats import gpu_order as gpu_order_of_formats
-from local_rerank.hardware import Gpu, HardwareProbe
+from local_rerank.hardware import BF16_FEATURES, VNNI_FEATURES, Gpu, HardwareProbe
 
 # Headroom on top of the weights: KV cache, activations and the runtime's own buffers.
 GPU_HEADROOM_MIB = 1024
@@ -26,13 +26,11 @@ CPU_HEADROOM_MIB = 1536
 # int8-dynamic, OpenVINO int8, 4-bit) ahead of them. OpenVINO runs on the CPU only.
 CPU_ORDER = cpu_order_of_formats()
 CPU_FAITHFUL = frozenset(w.variant for w in WEIGHT_TYPES if w.cpu_faithful)
-# Without these, llama.cpp converts bf16 to f32 in software: slower than every other faithful
-# variant, so bf16 then goes behind f32.
-BF16_FEATURES = frozenset({"avx512_bf16", "amx_bf16"})
+# Without BF16_FEATURES, llama.cpp converts bf16 to f32 in software: slower than every other
+# faithful variant, so bf16 then goes behind f32.
 _BF16 = ("gguf", "bf16")
-# OpenVINO's int8 export multiplies 8-bit activations by 8-bit weights only with VNNI (or AMX);
+# OpenVINO's int8 export multiplies 8-bit activations by 8-bit weights only with VNNI_FEATURES;
 # without, its products run in float32 on weights widened at run time.
-VNNI_FEATURES = frozenset({"avx512_vnni", "avx_vnni", "amx_int8"})
 _OPENVINO_INT8 = ("openvino", "int8")
 # Weights in floating point: the CPU's 8-bit instructions (VNNI, AMX INT8) do nothing for them.
 FLOAT_QUANTIZATIONS = frozenset({"bf16", "f16", "f32", "fp16", "fp32"})

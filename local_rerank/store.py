@@ -23,10 +23,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from local_rerank.convert.manifest import manifest_path
-from local_rerank.errors import InputError, ModelError
+from local_rerank.backends import UnknownFormat, detect_format
+from local_rerank.convert.checkpoint import read_qwen3_config
+from local_rerank.convert.pipeline import convert_checkpoint
+from local_rerank.errors import ConversionError, InputError, ModelError
 from local_rerank.files import file_records, move_into_place, remove_path, sha256_file
 from local_rerank.formats import FORMATS
+from local_rerank.gguf_file import read_gguf_model
+from local_rerank.manifest import manifest_path
 from local_rerank.settings import expand_home
 
 STORE_FILE = "store.json"
@@ -216,8 +220,6 @@ def _download(entry: dict[str, Any], folder: Path) -> Path:
 def convert_into_store(stored: StoredModel, store: Path, fmt: str = "gguf", quant: str | None = None,
                        force: bool = False) -> StoredModel:
     """Convert a stored Hugging Face checkpoint and install the result as ``<name>-<quant>``."""
-    from local_rerank.convert.pipeline import convert_checkpoint
-
     if stored.format != "hf":
         raise InputError(f"{stored.name} is already a {stored.format} model; only checkpoints are converted")
     quant = (quant or FORMATS[fmt].default_quant).lower()  # as convert_checkpoint names it: Q8_0 is q8_0
@@ -302,12 +304,7 @@ def _is_record(record: Any) -> bool:
 
 
 def _validate(source: Path) -> str:
-    from local_rerank.backends import UnknownFormat, detect_format
-
     if source.is_dir() and (source / "config.json").is_file() and not any((source / name).is_file() for name in ("model.onnx", "model.xml")):
-        from local_rerank.convert.checkpoint import read_qwen3_config
-        from local_rerank.errors import ConversionError
-
         try:
             read_qwen3_config(source)
         except ConversionError as e:
@@ -320,8 +317,6 @@ def _validate(source: Path) -> str:
                          "ONNX or OpenVINO export folder, a Hugging Face checkpoint folder or a bundle from "
                          "`models export-bundle`)") from e
     if fmt == "gguf":
-        from local_rerank.gguf_file import read_gguf_model
-
         read_gguf_model(source)
     return fmt
 

@@ -85,7 +85,7 @@ def test_the_candidate_carries_its_conversions_fidelity_verdict(tmp_path: Path, 
 @pytest.mark.slow
 def test_a_gguf_candidate_reads_the_verdict_beside_it_and_ignores_a_garbage_manifest(gguf_files,
                                                                                    tmp_path: Path) -> None:
-    from local_rerank.convert.manifest import manifest_path
+    from local_rerank.manifest import manifest_path
     from local_rerank.doctor import model_candidate
 
     copy = tmp_path / "model.gguf"

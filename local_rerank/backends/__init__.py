@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from local_rerank.backends import onnx, openvino
 from local_rerank.backends.base import Backend, BackendOptions
+from local_rerank.backends.gguf import GgufBackend
+from local_rerank.backends.onnx import OnnxBackend
+from local_rerank.backends.openvino import OpenVinoBackend
 from local_rerank.errors import ModelError
 from local_rerank.formats import FORMAT_NAMES
 from local_rerank.gguf_file import is_gguf
@@ -23,8 +27,6 @@ def detect_format(path: Path) -> str:
         ModelError: nothing there, something that is neither a regular file nor a folder (a
             FIFO would block the read), or neither a GGUF file nor an ONNX or OpenVINO export folder.
     """
-    from local_rerank.backends import onnx, openvino
-
     path = Path(path)
     if not path.exists():
         raise ModelError(f"model not found: {path}")
@@ -45,16 +47,10 @@ def open_backend(path: Path, backend: str | None = None, options: BackendOptions
     """Load the model at ``path`` with the named backend, or the one its format needs."""
     name = backend or detect_format(path)
     if name == "gguf":
-        from local_rerank.backends.gguf import GgufBackend
-
         return GgufBackend(Path(path), options, max_length=max_length)
     if name == "onnx":
-        from local_rerank.backends.onnx import OnnxBackend
-
         return OnnxBackend(Path(path), options, max_length=max_length)
     if name == "openvino":
-        from local_rerank.backends.openvino import OpenVinoBackend
-
         return OpenVinoBackend(Path(path), options, max_length=max_length)
     raise ModelError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
 

@@ -14,7 +14,6 @@ the scores (a server's client hangs up) passes ``stop``, asked between batches.
 
 from __future__ import annotations
 
-import os
 import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -42,13 +41,6 @@ class BackendOptions:
     device: Device = "auto"
     threads: int | None = None
     max_batch_tokens: int | None = None
-
-
-def available_cores() -> int:
-    """CPU cores this process may run on."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 class Backend(ABC):

@@ -15,10 +15,11 @@ from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
-from local_rerank.backends.base import Backend, BackendOptions, available_cores
-from local_rerank.convert.manifest import manifest_path, read_manifest
+from local_rerank.backends.base import Backend, BackendOptions
 from local_rerank.errors import ModelError
 from local_rerank.files import sha256_file
+from local_rerank.hardware import available_cores
+from local_rerank.manifest import manifest_path, read_manifest
 from local_rerank.tokenizer import Tokenizer
 
 PAD_TOKEN = "<|endoftext|>"

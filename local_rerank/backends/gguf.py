@@ -33,10 +33,11 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from local_rerank.backends.base import Backend, BackendOptions, available_cores
+from local_rerank.backends.base import Backend, BackendOptions
 from local_rerank.backends.llama_kernels import LlamaKernels, load_kernels
 from local_rerank.errors import BackendUnavailableError, LocalRerankError, ModelError
 from local_rerank.gguf_file import ScoringPath, read_gguf_model
+from local_rerank.hardware import available_cores
 from local_rerank.recipe import DEFAULT_MAX_LENGTH, PromptEncoder, answer_ids
 
 MAX_SEQUENCES = 64  # llama.cpp allows 256

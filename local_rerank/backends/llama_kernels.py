@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import _ctypes
 import ctypes
-import importlib
 import re
 import threading
 from dataclasses import dataclass
@@ -34,7 +33,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from local_rerank.errors import BackendUnavailableError
-from local_rerank.hardware import cpu_flags
+from local_rerank.hardware import cpu_flags, library_folder
 
 # ggml's instruction sets, as its feature list and its ``ggml_cpu_has_*`` functions name them,
 # and the /proc/cpuinfo flag that says a CPU has each one.
@@ -201,9 +200,3 @@ def _loaded_library(lib: Path, stem: str) -> Path:
         if path.parent == folder and (path.name == f"{stem}.so" or path.name.startswith(f"{stem}.so.")):
             return path
     return lib / f"{stem}.so"
-
-
-def library_folder(llama: Any) -> Path:
-    """Where llama-cpp-python loaded libllama from (its ``lib`` folder, or LLAMA_CPP_LIB_PATH)."""
-    bindings = importlib.import_module(f"{llama.__name__}.llama_cpp")
-    return Path(getattr(bindings, "_base_path", Path(llama.__file__).parent / "lib"))

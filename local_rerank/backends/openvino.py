@@ -19,6 +19,7 @@ import numpy as np
 from local_rerank.backends.base import BackendOptions
 from local_rerank.backends.export_folder import ExportFolderBackend, find_export_folder
 from local_rerank.errors import BackendUnavailableError, ModelError
+from local_rerank.hardware import VNNI_FEATURES, probe_hardware
 from local_rerank.recipe import DEFAULT_MAX_LENGTH
 
 MODEL_FILE = "model.xml"
@@ -81,9 +82,6 @@ def error_reason(error: Exception) -> str:
 
 def eight_bit_activations_here() -> bool:
     """Whether OpenVINO quantizes an int8 model's activations on this CPU (it does where it has VNNI)."""
-    from local_rerank.hardware import probe_hardware
-    from local_rerank.selector import VNNI_FEATURES
-
     return bool(probe_hardware().cpu_features & VNNI_FEATURES)
 
 

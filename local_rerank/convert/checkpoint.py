@@ -8,7 +8,6 @@ from typing import Any
 
 from local_rerank.errors import ConversionError
 
-
 # The sizes every exporter reads from config.json.
 SHAPE_KEYS = ("hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads", "intermediate_size",
               "max_position_embeddings")

@@ -22,6 +22,7 @@ import gguf
 import numpy as np
 from gguf.quants import quantize
 
+from local_rerank.backends.gguf import load_llama_cpp
 from local_rerank.convert.checkpoint import output_matrix_name, read_qwen3_config
 from local_rerank.convert.safetensors_io import CheckpointTensor, read_checkpoint
 from local_rerank.errors import BackendUnavailableError, ConversionError
@@ -191,8 +192,6 @@ def _encode(values: np.ndarray, qtype: gguf.GGMLQuantizationType) -> np.ndarray:
 
 
 def _llama_quantize(source: Path, out: Path, quant: str) -> None:
-    from local_rerank.backends.gguf import load_llama_cpp
-
     try:
         llama_cpp, _ = load_llama_cpp()  # with its CPU kernels loaded
     except BackendUnavailableError as e:

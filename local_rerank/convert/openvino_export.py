@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from local_rerank.backends.openvino import error_reason
+from local_rerank.convert.onnx_export import TOKENIZER_FILES, export_onnx
 from local_rerank.errors import ConversionError
 
 OPENVINO_TYPES = ("int8", "fp32")
@@ -44,8 +46,6 @@ def export_openvino(checkpoint: Path, out: Path, quant: str = DEFAULT_OPENVINO_T
         import openvino
     except ImportError as e:
         raise ConversionError("OpenVINO export needs openvino: pip install 'local-rerank[convert-openvino]'") from e
-    from local_rerank.backends.openvino import error_reason
-    from local_rerank.convert.onnx_export import TOKENIZER_FILES, export_onnx
 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)

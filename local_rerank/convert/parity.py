@@ -73,6 +73,10 @@ CHECK_SET: tuple[CheckCase, ...] = (
         instruction="Given a code search query, retrieve the code snippet that answers it",
     ),
 )
+from local_rerank.backends.openvino import eight_bit_activations_here
+from local_rerank.convert.reach import FORMAT_ROUNDING, round_model
+from local_rerank.convert.reference import ReferenceScorer
+from local_rerank.reranker import Reranker
 
 
 def tolerance_for(quantization: str, reach: float | None = None) -> float:
@@ -146,10 +150,6 @@ def judge(expected: CheckScores, actual: CheckScores, quantization: str,
 def check_parity(model: Path, checkpoint: Path, quantization: str, backend: str) -> dict[str, Any]:
     """Parity of a converted model against the reference on the check set (for OpenVINO int8, also
     whether this CPU runs its activations in 8 bits: ``int8_activations``)."""
-    from local_rerank.convert.reach import FORMAT_ROUNDING, round_model
-    from local_rerank.convert.reference import ReferenceScorer
-    from local_rerank.reranker import Reranker
-
     reference = ReferenceScorer(checkpoint, max_length=CHECK_MAX_LENGTH)
     expected = score_check_set(reference.score)
     with Reranker.load(model, backend=backend, max_length=CHECK_MAX_LENGTH) as reranker:
@@ -157,7 +157,6 @@ def check_parity(model: Path, checkpoint: Path, quantization: str, backend: str)
     verdict = judge(expected, actual, quantization)
     openvino_int8 = (backend, quantization) == ("openvino", "int8")
     if openvino_int8:  # its activations are 8-bit only where the CPU has VNNI: probed once, recorded
-        from local_rerank.backends.openvino import eight_bit_activations_here
 
         eight_bit = eight_bit_activations_here()
     rounding = FORMAT_ROUNDING.get((backend, quantization))

@@ -13,12 +13,19 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
-from local_rerank.convert.gguf_export import Progress
-from local_rerank.convert.manifest import MANIFEST_SUFFIX, build_manifest, manifest_path, write_manifest
+from local_rerank.convert.gguf_export import Progress, export_gguf
+from local_rerank.convert.onnx_export import export_onnx
+from local_rerank.convert.openvino_export import export_openvino
+from local_rerank.convert.parity import check_parity
 from local_rerank.errors import ConversionError
 from local_rerank.files import move_into_place, remove_path
 from local_rerank.formats import FORMATS
-
+from local_rerank.manifest import (
+    MANIFEST_SUFFIX,
+    build_manifest,
+    manifest_path,
+    write_manifest,
+)
 
 
 def reference_available() -> bool:
@@ -99,16 +106,10 @@ def _outputs(out: Path, fmt: str) -> list[Path]:
 
 def _export(fmt: str, checkpoint: Path, target: Path, quant: str, progress: Progress | None) -> None:
     if fmt == "gguf":
-        from local_rerank.convert.gguf_export import export_gguf
-
         export_gguf(checkpoint, target, quant, progress)
     elif fmt == "onnx":
-        from local_rerank.convert.onnx_export import export_onnx
-
         export_onnx(checkpoint, target, quant)
     else:
-        from local_rerank.convert.openvino_export import export_openvino
-
         export_openvino(checkpoint, target, quant)
 
 
@@ -117,6 +118,5 @@ def _parity(fmt: str, model: Path, checkpoint: Path, quant: str, wanted: bool) -
         return {"skipped": "disabled with --no-parity"}
     if not reference_available():
         return {"skipped": "torch and transformers are not installed (pip install 'local-rerank[reference]')"}
-    from local_rerank.convert.parity import check_parity
 
     return check_parity(model, checkpoint, quant, backend=fmt)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 import math
 import struct
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping
 
 import numpy as np

@@ -19,14 +19,13 @@ from local_rerank.backends.llama_kernels import (
     ISA_FLAGS,
     Variant,
     _check_single_build,
-    library_folder,
     _inspect,
     choose_variant,
     load_kernels,
     variant_modules,
 )
 from local_rerank.errors import BackendUnavailableError
-from local_rerank.hardware import cpu_flags
+from local_rerank.hardware import cpu_flags, library_folder
 
 DOCS = ["cp -r copies a folder recursively", "bananas are yellow", "rsync -a src/ dst/ copies directories"]
 
