@@ -93,6 +93,12 @@ demo-model: setup
 test: setup test-tools
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# ruff (style, imports, bugs) and mypy (types), as configured in pyproject.toml; .ci/run runs it.
+.PHONY: lint
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) -m mypy
+
 # The parsers' property tests with many more examples than `make test` runs (20,000 each), then a
 # coverage-guided run (atheris) of the GGUF reader and the document readers (bench-results/fuzz.json).
 FUZZ_RUNS ?= 20000

@@ -94,7 +94,7 @@ def _read_cpuinfo() -> tuple[str, frozenset[str], int]:
     cpuinfo = Path("/proc/cpuinfo")
     if not cpuinfo.is_file():
         return platform.processor() or platform.machine(), frozenset(), max(1, (os.cpu_count() or 2) // 2)
-    model, flags, cores = platform.machine(), set(), set()
+    model, flags, cores = platform.machine(), set[str](), set[tuple[str, str]]()
     physical_id = "0"
     for line in cpuinfo.read_text(errors="replace").splitlines():
         key, _, value = (part.strip() for part in line.partition(":"))

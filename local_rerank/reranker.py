@@ -94,8 +94,8 @@ class Reranker:
         info = self.info
         parts = [info.backend, info.model, info.device, str(info.max_length)]
         if self.source is not None:
-            info = self.source.stat()
-            parts += [str(self.source.resolve()), str(info.st_size), str(info.st_mtime_ns)]
+            stat = self.source.stat()
+            parts += [str(self.source.resolve()), str(stat.st_size), str(stat.st_mtime_ns)]
         return "|".join(parts)
 
     @classmethod

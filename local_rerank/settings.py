@@ -16,7 +16,7 @@ import os
 import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, cast
 
 from local_rerank.backends import BACKENDS
 from local_rerank.errors import InputError, SettingsError
@@ -49,7 +49,7 @@ class Settings:
     max_length: int = DEFAULT_MAX_LENGTH
 
 
-_TYPES = {"model": str, "backend": str, "device": str, "threads": int, "max_length": int}
+_TYPES: dict[str, type] = {"model": str, "backend": str, "device": str, "threads": int, "max_length": int}
 _ENVIRONMENT = "environment"
 
 
@@ -135,20 +135,20 @@ def _parse_env(key: str, raw: str) -> Any:
 def _checked(key: str, value: Any, source: str) -> Any:
     if key not in _TYPES:
         raise SettingsError(f"unknown setting {key!r} from {source}")
-    if not isinstance(value, _TYPES[key]) or isinstance(value, bool):
+    if type(value) is not _TYPES[key]:  # exactly: True is an int to isinstance
         raise SettingsError(f"setting {key!r} from {source} must be {_TYPES[key].__name__}, got {value!r}")
     if key == "backend" and value not in BACKENDS:
         raise SettingsError(f"setting 'backend' from {source} must be one of {', '.join(BACKENDS)}, got {value!r}")
     if key == "device" and value not in DEVICES:
         raise SettingsError(f"setting 'device' from {source} must be one of {', '.join(DEVICES)}, got {value!r}")
-    if key == "threads" and not 1 <= value <= MAX_THREADS:
+    if key == "threads" and not 1 <= cast(int, value) <= MAX_THREADS:
         raise SettingsError(f"setting 'threads' from {source} must be at least 1 and at most {MAX_THREADS}, "
                             f"got {value}")
     if key == "max_length":
         try:
-            check_max_length(value)
+            check_max_length(cast(int, value))
         except InputError as e:
             raise SettingsError(f"setting 'max_length' from {source}: {e}") from e
     if key == "model":
-        value = str(expand_home(value, f"setting 'model' from {source}"))
+        value = str(expand_home(str(value), f"setting 'model' from {source}"))
     return value

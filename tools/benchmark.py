@@ -106,6 +106,7 @@ def run_worker(row: str, model: Path, documents: list[str], threads: int) -> dic
     """Score in this process and report timings, scores and peak memory."""
     torch_threads = None
     started = time.perf_counter()
+    score: Callable[..., list[float]]
     if row == "reference":
         import torch
 
@@ -119,9 +120,11 @@ def run_worker(row: str, model: Path, documents: list[str], threads: int) -> dic
         from local_rerank import BackendOptions, Reranker
         from local_rerank.backends.gguf import GgufBackend
         from local_rerank.backends.onnx import OnnxBackend
+        from local_rerank.backends.base import Backend
         from local_rerank.backends.openvino import OpenVinoBackend
 
         options = BackendOptions(threads=threads)
+        backend: Backend
         if row.startswith("onnx"):
             backend = OnnxBackend(model, options)
         elif row.startswith("openvino"):

@@ -111,11 +111,11 @@ def rows(shape: str, batch_tokens: list[int], wanted: set[str]):
             continue
         path = twin_gguf(shape, quant)
         for tokens in batch_tokens:
-            def factory(path=path, tokens=tokens):
+            def gguf_factory(path=path, tokens=tokens):
                 from local_rerank.backends.gguf import GgufBackend
 
                 return GgufBackend(path, BackendOptions(device="cuda", max_batch_tokens=tokens))
-            yield f"gguf-{quant}", tokens, factory
+            yield f"gguf-{quant}", tokens, gguf_factory
     onnx_reason = (None if probe.onnxruntime_cuda else "onnxruntime has no CUDA provider (onnxruntime-gpu is not "
                    "installed)" if probe.onnxruntime_installed else "onnxruntime is not installed")
     for quant in ONNX_TYPES:
@@ -130,11 +130,11 @@ def rows(shape: str, batch_tokens: list[int], wanted: set[str]):
             yield f"onnx-{quant}", None, onnx_reason
             continue
 
-        def factory(path=path):
+        def onnx_factory(path=path):
             from local_rerank.backends.onnx import OnnxBackend
 
             return OnnxBackend(path, BackendOptions(device="cuda"))
-        yield f"onnx-{quant}", None, factory
+        yield f"onnx-{quant}", None, onnx_factory
 
 
 def _table(results: list[dict]) -> str:
@@ -191,6 +191,7 @@ def main(argv: list[str] | None = None) -> None:
         if isinstance(factory, str):
             results.append({"row": name, "skipped": factory})
             continue
+        assert reference is not None  # computed above whenever a row can run
         print(f"running {name} {tokens or ''} ...", file=sys.stderr)
         try:
             result = time_row(factory, documents, args.repeats)

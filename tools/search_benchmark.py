@@ -182,8 +182,7 @@ def main(argv: list[str] | None = None) -> None:
         index, indexing = measure_indexing(folder, cache)
         queries = sample_queries(folder, args.queries)
         lexical = [measure_lexical(index, queries, n) for n in (CPU_CANDIDATES, 100)]
-        model = twin_gguf(args.shape, args.quant) if args.rerank_queries else None
-        rerank = (measure_rerank(index, queries[:args.rerank_queries], model, args.threads)
+        rerank = (measure_rerank(index, queries[:args.rerank_queries], twin_gguf(args.shape, args.quant), args.threads)
                   if args.rerank_queries else None)
     report = {"files": args.files, "shape": args.shape, "quant": args.quant, "threads": args.threads,
               "indexing": indexing, "lexical": lexical, "rerank": rerank}

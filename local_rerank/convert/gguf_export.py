@@ -159,7 +159,7 @@ def _tensor_plan(tensors: dict[str, CheckpointTensor], config: dict[str, Any],
 
 
 _Q = gguf.GGMLQuantizationType
-_NUMPY_FLOATS = {_Q.F32: np.dtype(np.float32), _Q.F16: np.dtype(np.float16)}
+_NUMPY_FLOATS: dict[gguf.GGMLQuantizationType, np.dtype] = {_Q.F32: np.dtype(np.float32), _Q.F16: np.dtype(np.float16)}
 _DIRECT_QTYPES = {"f32": _Q.F32, "f16": _Q.F16, "bf16": _Q.BF16, "q8_0": _Q.Q8_0}
 _FILE_TYPES = {
     "f32": gguf.LlamaFileType.ALL_F32, "f16": gguf.LlamaFileType.MOSTLY_F16,

@@ -26,7 +26,7 @@ import tempfile
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 from local_rerank.convert.checkpoint import output_matrix_name, read_qwen3_config
 from local_rerank.convert.safetensors_io import read_checkpoint
@@ -114,7 +114,7 @@ def _quantize(source: Path, target: Path, quant: str) -> None:
         _save(convert_float_to_float16(onnx.load(str(source)), keep_io_types=True), target)
 
 
-def _save(model, target: Path) -> None:  # noqa: ANN001
+def _save(model: Any, target: Path) -> None:
     import onnx
 
     onnx.save_model(model, str(target), save_as_external_data=True, all_tensors_to_one_file=True,

@@ -88,7 +88,8 @@ def tolerance_for(quantization: str, reach: float | None = None) -> float:
     return max(bar, min(REACH_MARGIN * reach, LOW_BIT_TOLERANCE))
 
 
-def count_inversions(reference: Sequence[float], candidate: Sequence[float], margin: float) -> int:
+def count_inversions(reference: Sequence[float] | np.ndarray, candidate: Sequence[float] | np.ndarray,
+                     margin: float) -> int:
     """Pairs whose reference scores differ by more than ``margin`` but swap order in ``candidate``."""
     inversions = 0
     for i, j in combinations(range(len(reference)), 2):
