@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence
 
-from local_rerank.batch.inputs import InputPlan, ShardSpec, plan_input
+from local_rerank.batch.inputs import InputPlan, plan_input
 from local_rerank.batch.local import run_local
+from local_rerank.batch.shard_spec import ShardSpec
 from local_rerank.batch.manifest import (REJECTS, JobIdentity, claim_output, identity_of, model_sha256,
                                          remove_temporaries, verified_records, write_manifest)
 from local_rerank.batch.shards import Opener, OutputLayout, ShardRecord
