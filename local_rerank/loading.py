@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from local_rerank.cache import cache_root
 from local_rerank.reranker import Reranker
 from local_rerank.selector import Choice, Preferences, choose
 from local_rerank.settings import Settings
@@ -58,7 +59,6 @@ def _fastest_measured_variant(store: Path, settings: Settings) -> Path | None:
     from local_rerank.doctor import model_candidate
     from local_rerank.errors import LocalRerankError
     from local_rerank.hardware import probe_hardware
-    from local_rerank.search.index import cache_root
 
     family = [m for m in installed(store) if m.name.startswith(DEFAULT_FAMILY) and m.format != "hf"]
     if len(family) < 2:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Mapping
 
 from local_rerank.search.cjk import query_terms
-from local_rerank.search.index import SearchHit
+from local_rerank.search.hits import SearchHit
 from local_rerank.search.passage_list import PassageList
 
 _K1, _B = 1.2, 0.75

@@ -25,15 +25,16 @@ import threading
 import time
 from collections import Counter
 from contextlib import closing, contextmanager
-from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 from typing import Callable, Concatenate, Iterable, Iterator, Mapping, ParamSpec, TypeVar
 
+from local_rerank.cache import cache_root
 from local_rerank.errors import CacheError, InputError
 from local_rerank.search.abbreviations import definitions_in
 from local_rerank.search.chunking import PASSAGE_TOKENS, Passage, passages
 from local_rerank.search.cjk import ANALYSIS, analyze, is_gram, query_terms
+from local_rerank.search.hits import IndexProgress, IndexReport, SearchHit, document_text, passage_hash
 from local_rerank.search.extract import DOCUMENT_KINDS, NotIndexable, decode_text, extract, file_kind
 from local_rerank.search.packing import choose_passages, pack_document
 from local_rerank.search.walk import FoundFile, Skipped, read_file, walk
@@ -72,52 +73,6 @@ _CACHE_ADVICE = {5: "another local-rerank is writing this index; try again when 
                  14: _WRITABLE}  # SQLITE_CANTOPEN
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
-
-
-def cache_root(environ: Mapping[str, str] = os.environ) -> Path:
-    """Where indexes live: $LOCAL_RERANK_CACHE, else the platform's user cache directory."""
-    if environ.get("LOCAL_RERANK_CACHE"):
-        return Path(environ["LOCAL_RERANK_CACHE"]).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("local-rerank", appauthor=False))
-
-
-@dataclass(frozen=True)
-class IndexProgress:
-    """How far an update has got: ``done`` of ``total`` files looked at."""
-
-    done: int
-    total: int
-    path: str
-
-
-@dataclass(frozen=True)
-class IndexReport:
-    """What an update did and what the index holds."""
-
-    files: int
-    passages: int
-    read: int
-    unchanged: int
-    removed: int
-    skipped: dict[str, int] = field(default_factory=dict)
-    replaced_utf8: int = 0
-    seconds: float = 0.0
-    complete: bool = True
-
-
-@dataclass(frozen=True)
-class SearchHit:
-    """A file's best passage for a query, the file's BM25 rank (1 = best) and score, and, once
-    reranked, p("yes")."""
-
-    path: str
-    passage: Passage
-    passage_hash: str
-    bm25_rank: int
-    bm25_score: float
-    score: float | None = None
 
 
 class _Damaged(Exception):
@@ -418,18 +373,6 @@ def fts_query(query: str) -> str:
         raise InputError("the query has no words to search for")
     content = [term for term in terms if is_gram(term) or term not in STOPWORDS] or terms
     return " OR ".join(f'"{term}"' for term in content)
-
-
-def document_text(path: str, passage: Passage) -> str:
-    """What the reranker reads for a passage of a file: its path, section and text."""
-    where = f"{path} — {passage.heading}" if passage.heading else path
-    return f"{where}\n{passage.text}"
-
-
-def passage_hash(path: str, passage: Passage) -> str:
-    """A digest of what the reranker reads for this passage (:func:`document_text`), so that the
-    score cache follows any change to it."""
-    return hashlib.sha256(document_text(path, passage).encode("utf-8", "replace")).hexdigest()[:32]
 
 
 def _read(entry: FoundFile, max_file_bytes: int) -> tuple[str, Iterable[Passage], str | None, int]:

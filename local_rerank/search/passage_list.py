@@ -8,7 +8,6 @@ Passages are named ``#1``, ``#2``, ... by their position; scores are cached in m
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from pathlib import Path
 from typing import Callable, Iterator, Mapping
@@ -16,7 +15,7 @@ from typing import Callable, Iterator, Mapping
 from local_rerank.documents import parse_documents
 from local_rerank.errors import InputError
 from local_rerank.search.chunking import Passage
-from local_rerank.search.index import IndexProgress, IndexReport, SearchHit
+from local_rerank.search.hits import IndexProgress, IndexReport, SearchHit, text_digest
 
 MAX_PASSAGES = 10_000
 
@@ -102,5 +101,4 @@ class PassageList:
 
 def _hit(position: int, text: str) -> SearchHit:
     passage = Passage(text, 1, max(len(text.splitlines()), 1))
-    digest = hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:32]
-    return SearchHit(f"#{position}", passage, digest, position, 0.0)
+    return SearchHit(f"#{position}", passage, text_digest(text), position, 0.0)
