@@ -35,7 +35,9 @@ from local_rerank.search.abbreviations import definitions_in
 from local_rerank.search.chunking import PASSAGE_TOKENS, Passage, passages
 from local_rerank.search.cjk import ANALYSIS, analyze, is_gram, query_terms
 from local_rerank.search.hits import IndexProgress, IndexReport, SearchHit, document_text, passage_hash
-from local_rerank.search.extract import DOCUMENT_KINDS, NotIndexable, decode_text, extract, file_kind
+from local_rerank.search.blocks import NotIndexable
+from local_rerank.search.extract import counts_extracted_lines, extract, file_kind
+from local_rerank.search.text_blocks import decode_text
 from local_rerank.search.packing import choose_passages, pack_document
 from local_rerank.search.walk import FoundFile, Skipped, read_file, walk
 from local_rerank.search.watch import folder_changes
@@ -336,10 +338,10 @@ class FolderIndex:
             OSError: the file cannot be read (a name that is not UTF-8 among them: ``relpath``
                 holds it escaped, see :func:`~local_rerank.search.walk.printable`).
             NotIndexable: it has turned binary, too large or not a regular file since it was indexed;
-                or it is a PDF or a document (:data:`DOCUMENT_KINDS`), whose passages count lines in
-                the extracted text, not in the file.
+                or it is a PDF or a document, whose passages count lines in the extracted text, not in
+                the file (:func:`~local_rerank.search.extract.counts_extracted_lines`).
         """
-        if file_kind(relpath) in DOCUMENT_KINDS | {"pdf"}:
+        if counts_extracted_lines(file_kind(relpath)):
             raise NotIndexable("its passages are shown on their own")
         return decode_text(read_file(self.folder / relpath, MAX_FILE_BYTES))[0].splitlines()
 
