@@ -16,7 +16,8 @@ class Block:
     """A run of text that belongs together, with its 1-based line span.
 
     Lines count in the file itself, except for PDFs and documents
-    (:func:`~local_rerank.search.extract.counts_extracted_lines`), where they count in the extracted text; ``page`` says on which PDF page (or slide) the block starts.
+    (:func:`~local_rerank.search.extract.counts_extracted_lines`), where they count in the extracted
+    text; ``page`` says on which PDF page (or slide) the block starts.
     """
 
     text: str
