@@ -18,6 +18,7 @@ from typing import Any, Callable, Iterator, Sequence
 import click
 
 from local_rerank.backends import BACKENDS
+from local_rerank.cache import cache_root
 from local_rerank.errors import InputError, LocalRerankError
 from local_rerank.recipe import DEFAULT_MAX_LENGTH, MAX_MAX_LENGTH, MIN_MAX_LENGTH
 from local_rerank.loading import open_reranker
@@ -174,7 +175,6 @@ def doctor(models: Sequence[str], device: str, as_json: bool, bench: bool) -> No
     from local_rerank.calibration import load_speeds, save_speeds
     from local_rerank.doctor import bench_models, doctor_report, format_report, llama_kernels_line
     from local_rerank.hardware import probe_hardware
-    from local_rerank.search.index import cache_root
     from local_rerank.store import find, installed
 
     store = store_dir()

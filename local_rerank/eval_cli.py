@@ -9,6 +9,7 @@ from typing import Callable
 
 import click
 
+from local_rerank.cache import cache_root
 from local_rerank.errors import InputError
 from local_rerank.eval.compare import compare_models
 from local_rerank.eval.datasets import EvalSet, load_eval_set, unindexed_relevant
@@ -16,7 +17,6 @@ from local_rerank.eval.report import metrics_table, score_chart
 from local_rerank.eval.runner import EvalProgress, StageResult, evaluate
 from local_rerank.loading import open_reranker, search_model
 from local_rerank.reranker import Reranker
-from local_rerank.search.index import cache_root
 from local_rerank.search.packing import UNITS
 from local_rerank.search.pipeline import CPU_CANDIDATES
 from local_rerank.settings import MAX_CANDIDATES, resolve_settings

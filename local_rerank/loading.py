@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from local_rerank.cache import cache_root
 from local_rerank.calibration import load_speeds, speeds_for
 from local_rerank.doctor import model_candidate
 from local_rerank.errors import LocalRerankError
 from local_rerank.hardware import probe_hardware
 from local_rerank.reranker import Reranker
-from local_rerank.search.index import cache_root
 from local_rerank.selector import Choice, Preferences, choose
 from local_rerank.settings import Settings
 from local_rerank.store import find, installed, resolve_model, store_dir

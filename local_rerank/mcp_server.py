@@ -21,7 +21,8 @@ from pydantic import Field
 from local_rerank.errors import InputError, LocalRerankError
 from local_rerank.search import FolderIndex, IndexReport, SearchCancelled, SearchFinished, SearchSession
 from local_rerank.search.export import hit_record
-from local_rerank.search.extract import DOCUMENT_KINDS, NotIndexable
+from local_rerank.search.blocks import NotIndexable
+from local_rerank.search.extract import counts_extracted_lines
 from local_rerank.search.packing import Unit
 
 if TYPE_CHECKING:
@@ -100,7 +101,7 @@ class FolderTools:
         with self._one_at_a_time:
             self.index.update()
             kind = self._indexed_kind(path)
-            if kind == "pdf" or kind in DOCUMENT_KINDS:  # lines count in the extracted text
+            if counts_extracted_lines(kind):
                 return self._pdf_passages(path, start_line, end_line)
             lines = self._read_lines(path)
         if start_line > max(len(lines), 1):  # an empty file still answers its line 1, with no text

@@ -18,7 +18,7 @@ from local_rerank.loading import GET_A_MODEL, open_reranker, search_model
 from local_rerank.search import (FolderIndex, IndexProgress, IndexReport, RerankProgress, SearchEvent,
                                  SearchFinished, SearchHit, SearchSession)
 from local_rerank.search.export import FORMATS, ResultSet, export_text, hit_record, shown_score
-from local_rerank.search.index import NO_MATCH, fts_query
+from local_rerank.search.lexical import NO_MATCH, fts_query
 from local_rerank.search.passage_list import PassageList
 from local_rerank.search.packing import CPU_DOCUMENT_TOKENS, GPU_DOCUMENT_TOKENS, UNITS, Unit
 from local_rerank.search.pipeline import PROMPT_ALLOWANCE, LexicalResults, movement

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from local_rerank.search.index import SearchHit
+from local_rerank.search.hits import SearchHit
 from local_rerank.search.chunking import Passage
 from local_rerank.search_cli import _table
 from tests.search.folders import build_mixed_folder

@@ -89,7 +89,8 @@ def check_gguf(data: bytes, scratch: Path) -> None:
 
 def check_document(kind: str, data: bytes) -> None:
     """Extract a document's blocks; only NotIndexable may escape."""
-    from local_rerank.search.extract import NotIndexable, extract
+    from local_rerank.search.blocks import NotIndexable
+    from local_rerank.search.extract import extract
 
     try:
         for block in extract(f"input.{kind}", data).blocks:

@@ -31,10 +31,11 @@ from local_rerank.loading import GET_A_MODEL, open_reranker
 from local_rerank.reranker import Reranker
 from local_rerank.search import (IndexProgress, LexicalResults, RerankProgress, Search,
                                  SearchCancelled, SearchFinished, SearchHit, SearchSession)
+from local_rerank.search.blocks import NotIndexable
 from local_rerank.search.corpus import Corpus
 from local_rerank.search.export import ResultSet
-from local_rerank.search.extract import DOCUMENT_KINDS, NotIndexable, file_kind
-from local_rerank.search.index import NO_MATCH
+from local_rerank.search.extract import counts_extracted_lines, file_kind
+from local_rerank.search.lexical import NO_MATCH
 from local_rerank.search.packing import Unit
 from local_rerank.search.passage_list import PassageList
 from local_rerank.settings import Settings
@@ -317,7 +318,7 @@ class RerankApp(App[None]):
         if hit is None:
             return
         kind = file_kind(hit.path)
-        if kind in DOCUMENT_KINDS | {"pdf"}:  # no editor for these; say where the passage is
+        if counts_extracted_lines(kind):  # no editor for these; say where the passage is
             unit = "slide" if kind == "pptx" else "page"
             where = f", {unit} {hit.passage.page}" if hit.passage.page else ""
             self.notify(f"{printable(hit.path)}{where}: open it in its own application", markup=False)

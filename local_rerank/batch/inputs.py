@@ -10,61 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Protocol
 
-from local_rerank.batch.rows import BadRow
+from local_rerank.batch.jsonl import read_jsonl_shard, scan_jsonl
+from local_rerank.batch.parquet import read_parquet_shard, scan_parquet
+from local_rerank.batch.shard_spec import InputFile, Scanner, ShardData, ShardSpec
 from local_rerank.errors import InputError
 
 _SUFFIXES = (".parquet", ".pq", ".jsonl", ".ndjson", ".json")  # what a folder's input files are named
 PARQUET_MAGIC = b"PAR1"
-
-
-@dataclass(frozen=True)
-class ShardSpec:
-    """One shard: rows ``first_row`` on of one input file (row numbers count from 1; in a
-    JSONL file they are line numbers). ``start`` is where reading begins: a byte offset in a
-    JSONL file, a 0-based row index in a Parquet file."""
-
-    index: int
-    path: str
-    fmt: str
-    first_row: int
-    rows: int
-    start: int
-
-
-@dataclass(frozen=True)
-class InputFile:
-    """One input file as it was planned: its identity and its row count."""
-
-    path: str
-    size_bytes: int
-    sha256: str
-    rows: int
-
-
-class ShardData(Protocol):
-    """The rows of one shard as its format reads them.
-
-    ``numbers`` holds each row's number; ``fields`` its text fields (see
-    :func:`~local_rerank.batch.rows.parse_row`), or why they could not be read.
-    """
-
-    numbers: list[int]
-    fields: list[Mapping[str, Any] | BadRow]
-
-    def record(self, position: int) -> Any:
-        """The row at ``position`` as JSON-able data, for the rejects file."""
-        ...
-
-    def write(self, path: Path, kept: list[int], scores: list[float | list[float]]) -> None:
-        """Write the rows at ``kept`` (in that order) to ``path``, each with its ``score``
-        (a float: a pair) or ``scores`` (a list: candidates)."""
-        ...
-
-
-# (file, shard rows) -> the file's identity, and (first row, rows, start) per shard
-Scanner = Callable[[Path, int], tuple[InputFile, list[tuple[int, int, int]]]]
 
 
 @dataclass(frozen=True)
@@ -139,26 +92,14 @@ def detect_format(path: Path) -> str:
     return "parquet" if head == PARQUET_MAGIC else "jsonl"
 
 
-def read_shard(spec: ShardSpec) -> "ShardData":
+def read_shard(spec: ShardSpec) -> ShardData:
     """The rows of one shard, read from its input file.
 
     Raises:
         InputError: the file changed or cannot be read there.
     """
-    if spec.fmt == "parquet":
-        from local_rerank.batch.parquet import read_parquet_shard
-
-        return read_parquet_shard(spec)
-    from local_rerank.batch.jsonl import read_jsonl_shard
-
-    return read_jsonl_shard(spec)
+    return read_parquet_shard(spec) if spec.fmt == "parquet" else read_jsonl_shard(spec)
 
 
 def _scanner(fmt: str) -> Scanner:
-    if fmt == "parquet":
-        from local_rerank.batch.parquet import scan_parquet
-
-        return scan_parquet
-    from local_rerank.batch.jsonl import scan_jsonl
-
-    return scan_jsonl
+    return scan_parquet if fmt == "parquet" else scan_jsonl

@@ -15,12 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence
 
-from local_rerank.batch.inputs import InputPlan, ShardSpec, plan_input
+from local_rerank.batch.inputs import InputPlan, plan_input
 from local_rerank.batch.local import run_local
 from local_rerank.batch.manifest import (REJECTS, JobIdentity, claim_output, identity_of, model_sha256,
                                          remove_temporaries, verified_records, write_manifest)
+from local_rerank.batch.shard_spec import ShardSpec
 from local_rerank.batch.shards import Opener, OutputLayout, ShardRecord
 from local_rerank.errors import InputError
+from local_rerank.loading import open_reranker
 from local_rerank.reranker import Reranker
 from local_rerank.settings import Settings
 from local_rerank.text import has_surrogates
@@ -58,8 +60,6 @@ class ModelOpener:
     settings: Settings
 
     def __call__(self) -> Reranker:
-        from local_rerank.loading import open_reranker
-
         return open_reranker(self.model, self.settings)
 
 

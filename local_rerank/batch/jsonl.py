@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from local_rerank.batch.inputs import InputFile, ShardSpec
 from local_rerank.batch.rows import BadRow
+from local_rerank.batch.shard_spec import InputFile, ShardSpec
 from local_rerank.errors import InputError
 
 _BOM = b"\xef\xbb\xbf"

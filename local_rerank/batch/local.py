@@ -16,7 +16,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable, Sequence
 
-from local_rerank.batch.inputs import ShardSpec
+from local_rerank.batch.shard_spec import ShardSpec
 from local_rerank.batch.shards import Opener, OutputLayout, ShardRecord, ShardWorker
 from local_rerank.errors import LocalRerankError
 

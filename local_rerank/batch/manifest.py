@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from local_rerank.batch.inputs import InputPlan, ShardSpec
+from local_rerank.batch.inputs import InputPlan
+from local_rerank.batch.shard_spec import ShardSpec
 from local_rerank.batch.shards import RECORDS, OutputLayout, ShardRecord
 from local_rerank.errors import InputError
 from local_rerank.files import remove_path, sha256_file

@@ -15,8 +15,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
 
-from local_rerank.batch.inputs import InputFile, ShardSpec
 from local_rerank.batch.rows import TEXT_FIELDS, BadRow
+from local_rerank.batch.shard_spec import InputFile, ShardSpec
 from local_rerank.errors import InputError, LocalRerankError
 from local_rerank.files import sha256_file
 

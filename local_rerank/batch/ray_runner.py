@@ -19,8 +19,8 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Sequence
 
-from local_rerank.batch.inputs import ShardSpec
 from local_rerank.batch.resources import WorkerShape, ray_shape
+from local_rerank.batch.shard_spec import ShardSpec
 from local_rerank.batch.shards import Opener, OutputLayout, ShardRecord, ShardWorker
 from local_rerank import errors
 from local_rerank.errors import LocalRerankError

@@ -18,9 +18,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from local_rerank.batch.inputs import ShardSpec, read_shard
+from local_rerank.batch.inputs import read_shard
 from local_rerank.batch.rows import BadRow, Reject, Request, parse_row
 from local_rerank.batch.scoring import ShardScorer
+from local_rerank.batch.shard_spec import ShardSpec
 from local_rerank.files import sha256_file
 from local_rerank.reranker import Reranker
 

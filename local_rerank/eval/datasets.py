@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from local_rerank.errors import InputError
-from local_rerank.eval.pools import PoolCorpus, ScoreCache
+from local_rerank.eval.pools import PoolCorpus
 from local_rerank.search.corpus import Corpus
 from local_rerank.search.index import FolderIndex
+from local_rerank.search.score_cache import ScoreCache, SqliteScores
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ def load_eval_set(source: Path, queries_file: Path | None, cache: Path) -> EvalS
     if source.is_dir() and (source / "corpus.jsonl").is_file():
         return _beir_set(source, cache)
     if source.is_file() and queries_file is None:
-        return _pool_set(source, ScoreCache(cache / "eval-scores.sqlite3"))
+        return _pool_set(source, SqliteScores.file(cache / "eval-scores.sqlite3"))
     if source.is_dir():
         raise InputError(f"{source} holds no corpus.jsonl (a BEIR folder); for a folder of files give --queries")
     raise InputError(f"{source} does not exist" if not source.exists() else f"{source}: give a folder with --queries")

@@ -19,7 +19,7 @@ from typing import Callable
 from local_rerank.eval.datasets import EvalQuery, EvalSet
 from local_rerank.eval.metrics import mean_metrics, query_metrics
 from local_rerank.reranker import Reranker
-from local_rerank.search.index import SearchHit
+from local_rerank.search.hits import SearchHit
 from local_rerank.search.packing import Unit
 from local_rerank.search.pipeline import SearchRequest, lexical_stage
 from local_rerank.search.rewritten import rerank_all, rerank_with_variants, rewritten_candidates

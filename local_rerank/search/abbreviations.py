@@ -1,8 +1,10 @@
-"""Abbreviations that a text defines, as "Low-Rank Adaptation (LoRA)", for query rewriting."""
+"""Abbreviations that a text defines, as "Low-Rank Adaptation (LoRA)", and those a folder's index
+holds, for query rewriting."""
 
 from __future__ import annotations
 
 import re
+import sqlite3
 
 _SHORT = r"([A-Za-z][A-Za-z0-9]*(?:[-.][A-Za-z0-9]+)*)"
 _ABBREVIATION = re.compile(rf"[(（]\s*{_SHORT}\s*[)）]")
@@ -82,3 +84,11 @@ def _long_form(short: str, candidate: str) -> str | None:
         position -= 1
     start = candidate.rfind(" ", 0, position + 1) + 1
     return candidate[start:].strip(" ,;:")
+
+
+def stored_definitions(connection: sqlite3.Connection) -> dict[str, str]:
+    """The abbreviations that a folder's index holds (its ``definitions`` table, filled with
+    :func:`definitions_in` as files are read): {abbreviation: its most frequent long form}."""
+    rows = connection.execute("SELECT short, long, count(*) AS uses FROM definitions GROUP BY short, long "
+                              "ORDER BY uses, long DESC").fetchall()
+    return {short: long for short, long, _ in rows}  # the most frequent comes last and wins

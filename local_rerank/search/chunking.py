@@ -17,7 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
-from local_rerank.search.extract import SOFT_BREAK, Block, split_lines
+from local_rerank.search.blocks import SOFT_BREAK, Block
+from local_rerank.search.text_blocks import split_lines
 
 PASSAGE_TOKENS = 384
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Mapping, Protocol
 
 from local_rerank.search.chunking import Passage
-from local_rerank.search.index import IndexProgress, IndexReport, SearchHit
+from local_rerank.search.hits import IndexProgress, IndexReport, SearchHit
 
 
 class Corpus(Protocol):

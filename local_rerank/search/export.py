@@ -17,7 +17,7 @@ from typing import Any
 
 from local_rerank.errors import InputError
 from local_rerank.recipe import DEFAULT_INSTRUCTION
-from local_rerank.search.index import SearchHit
+from local_rerank.search.hits import SearchHit
 
 FORMATS = ("json", "csv", "md")
 CSV_FIELDS = ("rank", "score", "reranked", "bm25_rank", "path", "start_line", "end_line", "page", "passage",

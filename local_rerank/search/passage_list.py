@@ -3,12 +3,12 @@
 The first stage is the list's own order (the order of the retriever that produced it) and
 every passage is reranked, so a :class:`~local_rerank.search.session.SearchSession` over a
 :class:`PassageList` ranks the whole list, streamed and cancellable as folder results are.
-Passages are named ``#1``, ``#2``, ... by their position; scores are cached in memory.
+Passages are named ``#1``, ``#2``, ... by their position; scores are cached in memory unless
+another store is given.
 """
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from pathlib import Path
 from typing import Callable, Iterator, Mapping
@@ -16,27 +16,27 @@ from typing import Callable, Iterator, Mapping
 from local_rerank.documents import parse_documents
 from local_rerank.errors import InputError
 from local_rerank.search.chunking import Passage
-from local_rerank.search.index import IndexProgress, IndexReport, SearchHit
+from local_rerank.search.hits import IndexProgress, IndexReport, SearchHit, text_digest
+from local_rerank.search.score_cache import MemoryScores, ScoreCache
 
 MAX_PASSAGES = 10_000
 
 
 class PassageList:
     """Passages in the order given (a :class:`~local_rerank.search.corpus.Corpus`); ``folder``
-    names where they came from (for titles)."""
+    names where they came from (for titles). Scores go to ``scores`` (None: memory, for this run)."""
 
     has_files = False
     first_stage = "input order"
 
-    def __init__(self, texts: list[str], source: str) -> None:
+    def __init__(self, texts: list[str], source: str, scores: ScoreCache | None = None) -> None:
         if not texts:
             raise InputError(f"{source} holds no passages")
         if len(texts) > MAX_PASSAGES:
             raise InputError(f"{source} holds {len(texts)} passages; at most {MAX_PASSAGES} can be ranked at once")
         self.folder = Path(source)
         self.hits = [_hit(position, text) for position, text in enumerate(texts, start=1)]
-        self._scores: dict[str, float] = {}
-        self._lock = threading.Lock()
+        self.scores = MemoryScores() if scores is None else scores
 
     @classmethod
     def from_text(cls, text: str, source: str) -> "PassageList":
@@ -74,13 +74,11 @@ class PassageList:
 
     def cached_scores(self, keys: list[str]) -> dict[str, float]:
         """The scores already computed among ``keys``."""
-        with self._lock:
-            return {key: self._scores[key] for key in keys if key in self._scores}
+        return self.scores.cached_scores(keys)
 
     def save_scores(self, scores: Mapping[str, float]) -> None:
-        """Remember scores by key (for this run only)."""
-        with self._lock:
-            self._scores.update(scores)
+        """Remember scores by key."""
+        self.scores.save_scores(scores)
 
     def reranker_text(self, hit: SearchHit) -> str:
         """What the reranker reads for a passage: the passage alone, as ``local-rerank rank`` would."""
@@ -102,5 +100,4 @@ class PassageList:
 
 def _hit(position: int, text: str) -> SearchHit:
     passage = Passage(text, 1, max(len(text.splitlines()), 1))
-    digest = hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:32]
-    return SearchHit(f"#{position}", passage, digest, position, 0.0)
+    return SearchHit(f"#{position}", passage, text_digest(text), position, 0.0)

@@ -21,7 +21,7 @@ from local_rerank.recipe import DEFAULT_INSTRUCTION
 from local_rerank.reranker import Reranker
 from local_rerank.search.chunking import estimate_tokens
 from local_rerank.search.corpus import Corpus
-from local_rerank.search.index import SearchHit
+from local_rerank.search.hits import SearchHit, text_digest
 from local_rerank.search.packing import UNITS, Unit, default_document_tokens
 from local_rerank.search.rewrite import Variant
 
@@ -139,7 +139,7 @@ def rerank_stage(index: Corpus, hits: Sequence[SearchHit], request: SearchReques
         texts.append(index.reranker_text(hit) if request.unit == "passage"
                      else index.document_text(hit, request.query, budget))
     digests = ([hit.passage_hash for hit in hits] if request.unit == "passage"
-               else [hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:32] for text in texts])
+               else [text_digest(text) for text in texts])
     keys = [score_key(identity, request, digest) for digest in digests]
     cached = index.cached_scores(keys)
     scored = [replace(hit, score=cached.get(key)) for hit, key in zip(hits, keys)]

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
 from local_rerank.search.cjk import UNSPACED_RUN, is_gram, normalize, query_terms
-from local_rerank.search.index import STOPWORDS, SearchHit
+from local_rerank.search.hits import SearchHit
+from local_rerank.search.lexical import STOPWORDS
 
 _PRONOUNS = re.compile(r"\b(it|its|this|that|they|them|their|these|those)\b|它|其|这个|那个|それ|これ|あれ", re.I)
 _ELLIPSIS = re.compile(r"^\s*(and|what about|how about|also|or)\b|^\s*(那|还有|それで|では)", re.I)

@@ -14,7 +14,7 @@ from typing import Iterator, Sequence
 
 from local_rerank.reranker import Reranker
 from local_rerank.search.corpus import Corpus
-from local_rerank.search.index import SearchHit
+from local_rerank.search.hits import SearchHit
 from local_rerank.search.pipeline import (CPU_CANDIDATES, Clock, LexicalResults, RerankProgress,
                                           SearchCancelled, SearchEvent, SearchFinished, SearchRequest, rerank_stage)
 from local_rerank.search.rewrite import Variant, fuse_rankings, fuse_scores, variants

@@ -22,7 +22,7 @@ from typing import Iterator
 
 import pathspec
 
-from local_rerank.search.extract import NotIndexable
+from local_rerank.search.blocks import NotIndexable
 
 # Hidden entries (.git, .venv, .cache, ...) and virtual environments (a pyvenv.cfg inside)
 # are skipped too.

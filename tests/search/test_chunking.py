@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from local_rerank.search.chunking import estimate_tokens, passages
 from local_rerank.tokenizer import Tokenizer
-from local_rerank.search.extract import extract, markdown_blocks, paragraph_blocks
+from local_rerank.search.extract import extract
+from local_rerank.search.text_blocks import markdown_blocks, paragraph_blocks
 from tests.search.folders import COPY_PY, LEASE_MD
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from local_rerank.search.cjk import analyze, marked_words, query_terms
-from local_rerank.search.index import FolderIndex, fts_query
+from local_rerank.search.index import FolderIndex
+from local_rerank.search.lexical import fts_query
 
 DOCUMENTS = {
     "租赁合同.md": "# 房屋租赁合同\n\n租期为两年，自2025年4月1日起至2027年3月31日止。期满前三十日内可书面续约。",

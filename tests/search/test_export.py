@@ -12,7 +12,7 @@ import pytest
 from local_rerank.errors import InputError
 from local_rerank.search.chunking import Passage
 from local_rerank.search.export import ResultSet, export_text, format_for, save_results
-from local_rerank.search.index import SearchHit
+from local_rerank.search.hits import SearchHit
 
 HITS = [
     SearchHit("contracts/lease.md", Passage("## Term\n\nThe lease ends | on 31 May.", 12, 14, "Term"), "a", 3, 7.5,

@@ -1,5 +1,5 @@
-"""Text extraction: blocks and line numbers per kind, decoding, PDF normalisation, refusals,
-awkward HTML, every kind of line break, and memory bounded on pathological files."""
+"""Text extraction: the reader each kind goes to, PDF normalisation, refusals, every kind of line
+break, and memory bounded on pathological files."""
 
 from __future__ import annotations
 
@@ -9,53 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from local_rerank.search.extract import (SOFT_BREAK, NotIndexable, decode_text, extract, file_kind, html_blocks,
-                                         markdown_blocks, split_lines, unwrap_lines)
-from tests.search.folders import COPY_PY, GARDEN_HTML, LEASE_MD, PDF_PAGES, write_pdf
-
-
-def test_markdown_headings_paragraphs_and_fences_keep_their_lines() -> None:
-    blocks = list(markdown_blocks(LEASE_MD))
-    assert [(b.heading, b.start_line, b.end_line) for b in blocks] == [
-        (1, 1, 1), (0, 3, 3), (2, 5, 5), (0, 7, 7), (2, 9, 9), (0, 11, 11), (0, 13, 16)]
-    assert blocks[-1].text.startswith("```python") and blocks[-1].text.endswith("```")
-
-
-def test_setext_and_restructuredtext_underlines_are_headings() -> None:
-    blocks = markdown_blocks("Title\n=====\n\nbody text\n\nSection\n-------\nmore\n")
-    assert [(b.heading, b.text.splitlines()[0]) for b in blocks] == [(1, "Title"), (0, "body text"), (2, "Section"),
-                                                                     (0, "more")]
-
-
-def test_html_shows_visible_text_only_with_source_lines() -> None:
-    blocks = html_blocks(GARDEN_HTML)
-    assert [(b.heading, b.text, b.start_line) for b in blocks] == [
-        (1, "Growing tomatoes", 4),
-        (0, "Tomatoes need six hours of sun and deep watering twice a week.", 5),
-        (0, "Stake the plants early.", 7)]
-
-
-@pytest.mark.parametrize("html, lines", [("# Title\n", (1, 1)), ("<p>text\n\n</p>\n", (1, 1)),
-                                         ("\n<p>\n one\n two\n\n<br>", (3, 4))])
-def test_an_html_block_ends_on_its_last_visible_line(html: str, lines: tuple[int, int]) -> None:
-    """Found by the property tests: a trailing newline put the block's end past the file's last line."""
-    [block] = html_blocks(html)
-    assert (block.start_line, block.end_line) == lines
+from local_rerank.search.blocks import SOFT_BREAK, NotIndexable
+from local_rerank.search.extract import counts_extracted_lines, extract, file_kind, unwrap_lines
+from tests.search.folders import COPY_PY, PDF_PAGES, write_pdf
 
 
 def test_code_marks_top_level_definitions_as_places_to_cut() -> None:
     blocks = extract("copy.py", COPY_PY.encode()).blocks
     assert [(b.start_line, b.heading) for b in blocks] == [(1, 0), (4, SOFT_BREAK), (9, SOFT_BREAK), (12, 0)]
-
-
-def test_invalid_utf8_is_replaced_and_counted() -> None:
-    text, replaced = decode_text("Café crème".encode("latin-1"))
-    assert text == "Caf\ufffd cr\ufffdme" and replaced == 2
-    assert decode_text("ok \ufffd already".encode()) == ("ok \ufffd already", 0)
-
-
-def test_utf16_with_a_byte_order_mark_is_text_not_binary() -> None:
-    assert decode_text("hello world".encode("utf-16")) == ("hello world", 0)
 
 
 @pytest.mark.parametrize(("name", "data"), [("a.txt", b"abc\0def"), ("photo.png", b"not even read")])
@@ -98,18 +59,6 @@ def test_kinds_come_from_the_suffix() -> None:
         "markdown", "html", "pdf", "code", "binary", "text"]
 
 
-@pytest.mark.parametrize(("html", "shown"), [
-    ("<p>shown</p><!-- never closed <p>hidden", ["shown"]),
-    ("<p>a</p><![ if gte mso 9 ]><p>b</p><![endif]>", ["a", "b"]),
-    ("<p>a</p><a href='unterminated <p>hidden", ["a"]),
-    ('<p><a title="x > y">link</a> text</p>', ["link text"]),
-    ("<script>if (a<b) s = '<p>no</p>';</script><p>yes</p>", ["yes"]),
-    ("<p>AT&amp;T &lt;3 &#169; a < b</p>", ["AT&T <3 © a < b"]),
-])
-def test_html_markup_left_open_or_odd_hides_only_what_a_browser_hides(html: str, shown: list[str]) -> None:
-    assert [block.text for block in html_blocks(html)] == shown
-
-
 MIXED_LINE_BREAKS = "# Title\r\n\r\nfirst\rsecond\x0cthird\u2028\n```\r\ncode\x85```\n\n<pre>x\r\ny</pre>\x1c<p>z"
 
 
@@ -120,11 +69,6 @@ def test_blocks_count_lines_as_the_preview_does_whatever_the_line_breaks(name: s
         assert 1 <= block.start_line <= block.end_line <= len(lines) + 1
         if not name.endswith(".html"):
             assert block.text == "\n".join(lines[block.start_line - 1:block.end_line])
-
-
-def test_split_lines_splits_as_splitlines_across_pieces() -> None:
-    text = "".join(f"line {i}" + ("\n", "\r\n", "\r", "\x0c", "\u2029", "\n\n")[i % 6] for i in range(40_000))
-    assert list(split_lines(text)) == text.splitlines()
 
 
 _PEAK_MEMORY = """
@@ -157,3 +101,8 @@ def test_extraction_memory_is_a_small_multiple_of_the_file(name: str, unit: byte
     run = subprocess.run([sys.executable, "-c", _PEAK_MEMORY, name, unit.hex(), str(repeat)], capture_output=True,
                          text=True, timeout=60, check=True)
     assert float(run.stdout) < 8, f"peak memory {float(run.stdout):.0f} times the file"
+
+
+def test_pdfs_and_documents_count_lines_in_their_extracted_text() -> None:
+    assert [counts_extracted_lines(file_kind(n)) for n in ("a.pdf", "b.docx", "c.pptx", "d.eml", "e.md", "f.py",
+                                                           "g.html", "README")] == [True] * 4 + [False] * 4

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from local_rerank.search.index import FolderIndex, IndexReport
+from local_rerank.search.hits import IndexReport
+from local_rerank.search.index import FolderIndex
 from tests.search.folders import HORROR_WORDS, build_horror_folder
 from tests.search.isolation import deadline, in_child, shared_folder
 

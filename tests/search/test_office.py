@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from local_rerank.search.extract import NotIndexable, extract, file_kind
+from local_rerank.search.blocks import NotIndexable
+from local_rerank.search.extract import extract, file_kind
 from local_rerank.search.index import FolderIndex
 from local_rerank.search.office import BUFFER_BYTES, EXTRA, MAX_UNPACKED_BYTES
 from tests.search.office_files import RTF, write_docx, write_eml, write_epub, write_odt, write_pptx, write_xlsx

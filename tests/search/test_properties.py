@@ -14,8 +14,10 @@ from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from local_rerank.search import cjk  # noqa: E402
+from local_rerank.search.blocks import NotIndexable  # noqa: E402
 from local_rerank.search.chunking import estimate_tokens, passages  # noqa: E402
-from local_rerank.search.extract import NotIndexable, extract, split_lines  # noqa: E402
+from local_rerank.search.extract import extract  # noqa: E402
+from local_rerank.search.text_blocks import split_lines  # noqa: E402
 from local_rerank.search.walk import _gitignore_spec, _ignored  # noqa: E402
 
 BREAKS = ["\n", "\r\n", "\r", "\v", "\f", "\x1c", "\x85", "\u2028", "\u2029"]

@@ -9,7 +9,8 @@ import pytest
 
 from local_rerank.search.abbreviations import definitions_in
 from local_rerank.search.chunking import Passage
-from local_rerank.search.index import FolderIndex, SearchHit
+from local_rerank.search.hits import SearchHit
+from local_rerank.search.index import FolderIndex
 from local_rerank.search.pipeline import LexicalResults, RerankProgress, SearchFinished, SearchRequest
 from local_rerank.search.rewrite import (Variant, expanded, feedback_terms, fuse_rankings, fuse_scores, resolved,
                                          variants)

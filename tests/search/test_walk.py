@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from local_rerank.search.extract import NotIndexable
+from local_rerank.search.blocks import NotIndexable
 from local_rerank.search.walk import FoundFile, Skipped, read_file, walk
 from tests.search.folders import build_mixed_folder
 from tests.search.isolation import deadline, in_child, shared_folder

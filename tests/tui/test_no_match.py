@@ -8,7 +8,8 @@ import pytest
 
 from local_rerank.search import FolderIndex
 from local_rerank.search.chunking import Passage
-from local_rerank.search.index import NO_MATCH, SearchHit
+from local_rerank.search.hits import SearchHit
+from local_rerank.search.lexical import NO_MATCH
 from tests.tui.driving import SIZE, ask, tui_app
 from tui.preview import render_passage
 

@@ -21,11 +21,12 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Callable, Iterable, Iterator
 
-from local_rerank.search.extract import Block, NotIndexable, split_lines
+from local_rerank.search.blocks import Block, NotIndexable
 from local_rerank.search.office.base import MAX_UNPACKED_BYTES, Piece
 from local_rerank.search.office.odt_epub import epub_pieces, odt_pieces
 from local_rerank.search.office.ooxml import docx_pieces, pptx_pieces, xlsx_pieces
 from local_rerank.search.office.rtf_eml import eml_pieces, rtf_pieces
+from local_rerank.search.text_blocks import split_lines
 
 __all__ = ["BUFFER_BYTES", "EXTRA", "MAX_UNPACKED_BYTES", "office_blocks"]
 

@@ -16,7 +16,7 @@ from typing import IO
 from urllib.parse import unquote
 from xml.etree import ElementTree
 
-from local_rerank.search.extract import Block, NotIndexable
+from local_rerank.search.blocks import Block, NotIndexable
 
 MAX_UNPACKED_BYTES = 128 * 2**20  # the XML and XHTML one file may unpack to
 _TEXT_MEMBERS = (".xml", ".rels", ".xhtml", ".html", ".htm", ".opf", ".ncx")

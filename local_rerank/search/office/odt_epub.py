@@ -13,8 +13,9 @@ from itertools import chain
 from urllib.parse import unquote
 from xml.etree import ElementTree
 
-from local_rerank.search.extract import Block, NotIndexable, decode_text, html_blocks
+from local_rerank.search.blocks import Block, NotIndexable
 from local_rerank.search.office.base import Piece, elements, open_archive, under_heading
+from local_rerank.search.text_blocks import decode_text, html_blocks
 
 _TEXT = "urn:oasis:names:tc:opendocument:xmlns:text:1.0"
 _ODF_BLOCKS = frozenset({f"{{{_TEXT}}}p", f"{{{_TEXT}}}h"})

@@ -8,8 +8,9 @@ import email.message
 import email.policy
 from collections.abc import Iterator
 
-from local_rerank.search.extract import NotIndexable, html_blocks, paragraph_blocks, split_lines
+from local_rerank.search.blocks import NotIndexable
 from local_rerank.search.office.base import Piece, under_heading
+from local_rerank.search.text_blocks import html_blocks, paragraph_blocks, split_lines
 
 
 def rtf_pieces(data: bytes) -> Iterator[Piece]:
