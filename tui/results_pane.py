@@ -42,7 +42,8 @@ class ResultsPane(Horizontal):
     def highlighted(self) -> SearchHit | None:
         """The result under the cursor of the view on show (the table, or side by side)."""
         side_by_side = self.query_one("#side-by-side", SideBySide)
-        return side_by_side.highlighted if side_by_side.display else self.query_one("#results", ResultsTable).highlighted
+        table = self.query_one("#results", ResultsTable)
+        return side_by_side.highlighted if side_by_side.display else table.highlighted
 
     def show(self, hits: list[SearchHit], corpus: Corpus, query_text: str) -> None:
         """Show a new order of results from ``corpus`` for ``query_text``, and the preview of the highlighted one."""

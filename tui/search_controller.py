@@ -2,7 +2,8 @@
 
 The :class:`~local_rerank.search.SearchSession` owns the reranker, the search in flight and its
 cancellation. Indexing, the folder watch, model loading and the iteration of each search run in
-thread workers that post small messages to the app (:mod:`tui.messages`); no widget is touched here.
+thread workers of the node that started the controller (the search screen), and post it small
+messages (:mod:`tui.messages`); no widget is touched here.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ import sqlite3
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from functools import partial
-from typing import Callable
 
-from textual.app import App
+from textual.dom import DOMNode
 
 from local_rerank.errors import LocalRerankError
 from local_rerank.reranker import Reranker
@@ -31,9 +32,11 @@ RerankerLoader = Callable[[], Reranker]
 class SearchController:
     """The corpus searched, the last query and its options (rewriting, unit); starts the workers."""
 
-    def __init__(self, app: App[None], index: Corpus, load_reranker: RerankerLoader | None,
-                 candidates: int | None, clock: Callable[[], float] = time.perf_counter) -> None:
-        self.app = app
+    node: DOMNode
+    """Where the workers run and post their messages; set by :meth:`start`."""
+
+    def __init__(self, index: Corpus, load_reranker: RerankerLoader | None, candidates: int | None = None,
+                 clock: Callable[[], float] = time.perf_counter) -> None:
         self.index = index
         self.candidates = candidates
         self.session = SearchSession(index, load_reranker, candidates=index.candidates(candidates), clock=clock)
@@ -60,16 +63,18 @@ class SearchController:
         (a list of passages has no files to read whole)."""
         return " whole files" if self.unit == "document" and self.session.index.has_files else ""
 
-    def start(self) -> None:
-        """Index and watch the corpus, and load the model unless it is settled already."""
+    def start(self, node: DOMNode) -> None:
+        """Index and watch the corpus, and load the model unless it is settled already, in workers of
+        ``node``; they and the later ones post their messages to ``node``."""
+        self.node = node
         self.update_index()
-        self.app.run_worker(self._watch, thread=True, group="watch", exclusive=True)
+        self._run(self._watch, "watch")
         if self.model_pending:
-            self.app.run_worker(self._load_model, thread=True, group="model", exclusive=True)
+            self._run(self._load_model, "model")
 
     def update_index(self) -> None:
         """Bring the index up to date in a worker (one at a time)."""
-        self.app.run_worker(self._update_index, thread=True, group="index", exclusive=True)
+        self._run(self._update_index, "index")
 
     def search(self, query: str, instruction: str | None) -> None:
         """Search ``query`` in a worker (the session cancels the search in flight).
@@ -80,7 +85,7 @@ class SearchController:
         search = self.session.search(query, instruction, rewrite=self.rewrite, unit=self.unit)
         self.search_id = search.number
         self.query_text = query
-        self.app.run_worker(partial(self._relay, search), thread=True, group="search")
+        self._run(partial(self._relay, search), "search", exclusive=False)
 
     def use(self, corpus: Corpus) -> None:
         """Search ``corpus`` from now on, with the model already loaded; the last corpus stops indexing."""
@@ -115,6 +120,10 @@ class SearchController:
         self.stop_watching.set()
         self.session.close()
 
+    def _run(self, work: Callable[[], None], group: str, exclusive: bool = True) -> None:
+        """Run ``work`` in a thread worker of the node (exclusive: the group's worker before it is cancelled)."""
+        self.node.run_worker(work, group=group, thread=True, exclusive=exclusive)
+
     def _update_index(self) -> None:
         """Bring the index up to date, reporting progress now and then."""
         last = [0.0]
@@ -122,20 +131,20 @@ class SearchController:
         def progress(update: IndexProgress) -> None:
             if update.done == update.total or time.monotonic() - last[0] > 0.1:
                 last[0] = time.monotonic()
-                self.app.post_message(IndexAdvanced(update))
+                self.node.post_message(IndexAdvanced(update))
 
         try:
             report = self.index.update(progress=progress, cancel=self.cancel_index)
         except (LocalRerankError, sqlite3.Error, OSError) as e:  # a locked or unwritable cache: keep what is there
-            self.app.post_message(IndexFailed(str(e)))
+            self.node.post_message(IndexFailed(str(e)))
             return
         if report.complete:
-            self.app.post_message(IndexReady(report))
+            self.node.post_message(IndexReady(report))
 
     def _watch(self) -> None:
         """Follow the folder: each batch of changes brings the index up to date (a live index)."""
         for changed in self.index.changes(self.stop_watching):
-            self.app.post_message(FolderChanged(changed))
+            self.node.post_message(FolderChanged(changed))
 
     def _load_model(self) -> None:
         """Open the reranker (seconds for a large model); searches started meanwhile wait for it."""
@@ -144,14 +153,14 @@ class SearchController:
                 warnings.simplefilter("always")
                 reranker = self.session.load_model()
         except LocalRerankError as e:
-            self.app.post_message(ModelLoaded(None, str(e)))
+            self.node.post_message(ModelLoaded(None, str(e)))
             return
-        self.app.post_message(ModelLoaded(reranker, warnings=[str(warning.message) for warning in caught]))
+        self.node.post_message(ModelLoaded(reranker, warnings=[str(warning.message) for warning in caught]))
 
     def _relay(self, search: Search) -> None:
         """Relay a search's events: BM25 at once, then reranking batch by batch."""
         try:
             for event in search:
-                self.app.post_message(SearchAdvanced(search.number, event))
+                self.node.post_message(SearchAdvanced(search.number, event))
         except LocalRerankError as e:
-            self.app.post_message(SearchFailed(search.number, str(e)))
+            self.node.post_message(SearchFailed(search.number, str(e)))
