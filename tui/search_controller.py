@@ -1,9 +1,9 @@
-"""The library side of the app: what is searched and how, and the thread workers that do the work.
+"""The library side of the app: what is searched and how, and the blocking work of its workers.
 
 The :class:`~local_rerank.search.SearchSession` owns the reranker, the search in flight and its
-cancellation. Indexing, the folder watch, model loading and the iteration of each search run in
-thread workers of the node that started the controller (the search screen), and post it small
-messages (:mod:`tui.messages`); no widget is touched here.
+cancellation. Indexing, the folder watch, model loading and the iteration of each search block:
+the search screen runs them in thread workers, and they report through ``post`` as small messages
+(:mod:`tui.messages`). No widget is touched here.
 """
 
 from __future__ import annotations
@@ -13,9 +13,8 @@ import threading
 import time
 import warnings
 from collections.abc import Callable
-from functools import partial
 
-from textual.dom import DOMNode
+from textual.message import Message
 
 from local_rerank.errors import LocalRerankError
 from local_rerank.reranker import Reranker
@@ -27,13 +26,11 @@ from tui.messages import (FolderChanged, IndexAdvanced, IndexFailed, IndexReady,
                           SearchFailed)
 
 RerankerLoader = Callable[[], Reranker]
+Post = Callable[[Message], object]
 
 
 class SearchController:
     """The corpus searched, the last query and its options (rewriting, unit); starts the workers."""
-
-    node: DOMNode
-    """Where the workers run and post their messages; set by :meth:`start`."""
 
     def __init__(self, index: Corpus, load_reranker: RerankerLoader | None, candidates: int | None = None,
                  clock: Callable[[], float] = time.perf_counter) -> None:
@@ -63,21 +60,8 @@ class SearchController:
         (a list of passages has no files to read whole)."""
         return " whole files" if self.unit == "document" and self.session.index.has_files else ""
 
-    def start(self, node: DOMNode) -> None:
-        """Index and watch the corpus, and load the model unless it is settled already, in workers of
-        ``node``; they and the later ones post their messages to ``node``."""
-        self.node = node
-        self.update_index()
-        self._run(self._watch, "watch")
-        if self.model_pending:
-            self._run(self._load_model, "model")
-
-    def update_index(self) -> None:
-        """Bring the index up to date in a worker (one at a time)."""
-        self._run(self._update_index, "index")
-
-    def search(self, query: str, instruction: str | None) -> None:
-        """Search ``query`` in a worker (the session cancels the search in flight).
+    def search(self, query: str, instruction: str | None) -> Search:
+        """A search for ``query`` with the options set, to :meth:`relay` (the session cancels the search in flight).
 
         Raises:
             LocalRerankError: ``query`` cannot be searched (it has no words, say).
@@ -85,16 +69,16 @@ class SearchController:
         search = self.session.search(query, instruction, rewrite=self.rewrite, unit=self.unit)
         self.search_id = search.number
         self.query_text = query
-        self._run(partial(self._relay, search), "search", exclusive=False)
+        return search
 
     def use(self, corpus: Corpus) -> None:
-        """Search ``corpus`` from now on, with the model already loaded; the last corpus stops indexing."""
+        """Search ``corpus`` from now on, with the model already loaded; the last corpus stops indexing
+        and watching (``corpus`` is indexed by the next :meth:`update_index`)."""
         self.index = corpus
         self.session.use(corpus, corpus.candidates(self.candidates))
         self.cancel_index.set()  # a folder still indexing keeps what it has
         self.cancel_index = threading.Event()
         self.stop_watching.set()
-        self.update_index()
 
     def toggle_rewrite(self) -> str:
         """Search the query's variants too, or stop; says which, in words."""
@@ -120,47 +104,43 @@ class SearchController:
         self.stop_watching.set()
         self.session.close()
 
-    def _run(self, work: Callable[[], None], group: str, exclusive: bool = True) -> None:
-        """Run ``work`` in a thread worker of the node (exclusive: the group's worker before it is cancelled)."""
-        self.node.run_worker(work, group=group, thread=True, exclusive=exclusive)
-
-    def _update_index(self) -> None:
-        """Bring the index up to date, reporting progress now and then."""
+    def update_index(self, post: Post) -> None:
+        """Bring the index up to date, reporting progress now and then (blocks)."""
         last = [0.0]
 
         def progress(update: IndexProgress) -> None:
             if update.done == update.total or time.monotonic() - last[0] > 0.1:
                 last[0] = time.monotonic()
-                self.node.post_message(IndexAdvanced(update))
+                post(IndexAdvanced(update))
 
         try:
             report = self.index.update(progress=progress, cancel=self.cancel_index)
         except (LocalRerankError, sqlite3.Error, OSError) as e:  # a locked or unwritable cache: keep what is there
-            self.node.post_message(IndexFailed(str(e)))
+            post(IndexFailed(str(e)))
             return
         if report.complete:
-            self.node.post_message(IndexReady(report))
+            post(IndexReady(report))
 
-    def _watch(self) -> None:
-        """Follow the folder: each batch of changes brings the index up to date (a live index)."""
+    def watch(self, post: Post) -> None:
+        """Follow the folder until closed, reporting each batch of changes (blocks)."""
         for changed in self.index.changes(self.stop_watching):
-            self.node.post_message(FolderChanged(changed))
+            post(FolderChanged(changed))
 
-    def _load_model(self) -> None:
-        """Open the reranker (seconds for a large model); searches started meanwhile wait for it."""
+    def load_model(self, post: Post) -> None:
+        """Open the reranker (seconds for a large model; blocks); searches started meanwhile wait for it."""
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 reranker = self.session.load_model()
         except LocalRerankError as e:
-            self.node.post_message(ModelLoaded(None, str(e)))
+            post(ModelLoaded(None, str(e)))
             return
-        self.node.post_message(ModelLoaded(reranker, warnings=[str(warning.message) for warning in caught]))
+        post(ModelLoaded(reranker, warnings=[str(warning.message) for warning in caught]))
 
-    def _relay(self, search: Search) -> None:
-        """Relay a search's events: BM25 at once, then reranking batch by batch."""
+    def relay(self, search: Search, post: Post) -> None:
+        """Report a search's events: BM25 at once, then reranking batch by batch (blocks)."""
         try:
             for event in search:
-                self.node.post_message(SearchAdvanced(search.number, event))
+                post(SearchAdvanced(search.number, event))
         except LocalRerankError as e:
-            self.node.post_message(SearchFailed(search.number, str(e)))
+            post(SearchFailed(search.number, str(e)))

@@ -1,18 +1,19 @@
 """The search screen: the query and instruction lines, the results and the preview, the progress
-bar and the status line. It asks the search controller to search and shows what the controller's
-workers report (:mod:`tui.messages`): indexing and the model in the status line and the bar, each
+bar and the status line. It runs the search controller's work in thread workers and shows what
+they report (:mod:`tui.messages`): indexing and the model in the status line and the bar, each
 search's events in the results, the line of query variants and the timings."""
 
 from __future__ import annotations
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, ProgressBar, Select, Static
 
 from local_rerank.errors import LocalRerankError
-from local_rerank.search import LexicalResults, RerankProgress, SearchCancelled, SearchFinished, SearchHit
+from local_rerank.search import (LexicalResults, RerankProgress, Search, SearchCancelled, SearchFinished,
+                                 SearchHit)
 from local_rerank.search.corpus import Corpus
 from local_rerank.search.index import NO_MATCH
 from local_rerank.text import printable
@@ -25,7 +26,7 @@ from tui.status_bar import StatusBar, format_timings
 
 
 class SearchScreen(Screen[None]):
-    """Searches with ``controller`` (whose workers run here) and renders the last search's events."""
+    """Searches with ``controller`` in workers of its own and renders what they report."""
 
     def __init__(self, controller: SearchController, banner: str | None, instruction: str | None) -> None:
         super().__init__()
@@ -49,9 +50,27 @@ class SearchScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one("#query", QueryInput).focus()
         self.pane.name_first_stage(self.controller.index.first_stage)
+        self.run_index()
+        self.run_watch()
         if self.controller.model_pending:
             self.status.change(model="loading model…")
-        self.controller.start(self)
+            self.run_load_model()
+
+    @work(thread=True, group="index", exclusive=True)
+    def run_index(self) -> None:
+        self.controller.update_index(self.post_message)
+
+    @work(thread=True, group="watch", exclusive=True)
+    def run_watch(self) -> None:
+        self.controller.watch(self.post_message)
+
+    @work(thread=True, group="model", exclusive=True)
+    def run_load_model(self) -> None:
+        self.controller.load_model(self.post_message)
+
+    @work(thread=True, group="search")
+    def run_search(self, search: Search) -> None:
+        self.controller.relay(search, self.post_message)
 
     @property
     def status(self) -> StatusBar:
@@ -73,11 +92,12 @@ class SearchScreen(Screen[None]):
     def ask(self, query: str) -> None:
         """Search ``query`` with the instruction on screen (the search in flight is cancelled)."""
         try:
-            self.controller.search(query, self.instruction)
+            search = self.controller.search(query, self.instruction)
         except LocalRerankError as e:
             self.status.change(work=str(e))
             return
         self.status.change(work="searching…", timings="")
+        self.run_search(search)
 
     def ask_again(self) -> bool:
         """Search the last query again, with what changed since; False when nothing was asked yet."""
@@ -89,6 +109,7 @@ class SearchScreen(Screen[None]):
         """Search ``corpus`` from now on; the last query is asked again."""
         self.pane.name_first_stage(corpus.first_stage)
         self.controller.use(corpus)
+        self.run_index()
         self.ask_again()
 
     def hide_variants(self) -> None:
@@ -110,7 +131,7 @@ class SearchScreen(Screen[None]):
     def on_folder_changed(self, message: FolderChanged) -> None:
         if message.paths:  # 0: a periodic check, shown only if it finds something
             self.status.change(index=f"{message.paths} changed, indexing…")
-        self.controller.update_index()
+        self.run_index()
 
     def on_index_advanced(self, message: IndexAdvanced) -> None:
         self.progress.update(total=message.progress.total, progress=message.progress.done)
