@@ -30,7 +30,7 @@ Post = Callable[[Message], object]
 
 
 class SearchController:
-    """The corpus searched, the last query and its options (rewriting, unit); starts the workers."""
+    """The corpus searched, the model, the last query and its options (rewriting, unit)."""
 
     def __init__(self, index: Corpus, load_reranker: RerankerLoader | None, candidates: int | None = None,
                  clock: Callable[[], float] = time.perf_counter) -> None:
