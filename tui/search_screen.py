@@ -175,9 +175,8 @@ class SearchScreen(Screen[None]):
             self.show_hits(event.hits)
             self._stop_pulsing(done=True)  # every score came from the cache: no progress was reported
             timings = {"lexical": self.lexical_seconds, **event.timings}
-            reranked = f"reranked{self.controller.unit_note}" if event.reranked else "BM25 order"
-            work = reranked if event.hits else NO_MATCH
-            self.status.change(work=work, timings=format_timings(timings, event.cached))
+            order = f"reranked{self.controller.unit_note}" if event.reranked else "BM25 order"
+            self.status.change(work=order if event.hits else NO_MATCH, timings=format_timings(timings, event.cached))
         elif isinstance(event, SearchCancelled):
             self.show_hits(event.hits)
             self._stop_pulsing(done=False)
