@@ -12,17 +12,21 @@ from textual.widgets import Input, Label
 
 from local_rerank.errors import LocalRerankError
 from local_rerank.search.export import ResultSet, save_results
+from local_rerank.text import printable
+
+SUGGESTED_NAME = "local-rerank-results.md"
 
 
 class ExportScreen(ModalScreen[Path | None]):
-    """Asks where to save ``results``; dismisses with the path written, or None when cancelled."""
+    """Asks where to save ``results`` (``suggestion``: a free name in the working folder); dismisses with
+    the path written, and a notice saying so, or None when cancelled."""
 
     BINDINGS = [Binding("escape", "dismiss_none", "Cancel")]
 
-    def __init__(self, results: ResultSet, suggestion: Path) -> None:
+    def __init__(self, results: ResultSet, suggestion: Path | None = None) -> None:
         super().__init__()
         self.results = results
-        self.suggestion = suggestion
+        self.suggestion = suggestion or free_name(Path.cwd() / SUGGESTED_NAME)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="export"):
@@ -36,7 +40,17 @@ class ExportScreen(ModalScreen[Path | None]):
         except LocalRerankError as e:
             self.query_one("#export-error", Label).update(str(e))
             return
+        self.notify(f"Saved {len(self.results.hits)} results to {printable(str(written))}", markup=False)
         self.dismiss(written)
 
     def action_dismiss_none(self) -> None:
         self.dismiss(None)
+
+
+def free_name(path: Path) -> Path:
+    """``path``, or ``path`` with "-2", "-3", ... before the suffix when it exists."""
+    candidate, number = path, 1
+    while candidate.exists():
+        number += 1
+        candidate = path.with_name(f"{path.stem}-{number}{path.suffix}")
+    return candidate

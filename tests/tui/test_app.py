@@ -20,7 +20,7 @@ from local_rerank.search.pipeline import CPU_BATCH, batch_spans
 from local_rerank.tokenizer import Tokenizer
 from tests.search.fakes import SlowBackend, slow_reranker, word_count_reranker
 from tests.tui.driving import SIZE, ask, settle, tui_app
-from tui.app import editor_command, make_app
+from tui.app import make_app
 from tui.help_screen import HelpScreen
 from tui.histogram_screen import HistogramScreen, score_histogram
 from tui.preview import Preview
@@ -484,13 +484,6 @@ async def test_f7_reranks_whole_files(tmp_path: Path, tokenizer: Tokenizer) -> N
         await pilot.press("f7")
         await settle(pilot)
         assert app.unit == "passage" and [hit.path for hit in app.hits] == ["b.md", "a.md"]
-
-
-def test_editor_command_opens_at_the_passage(tmp_path: Path) -> None:
-    path = tmp_path / "a.md"
-    assert editor_command({"EDITOR": "nvim -p"}, path, 12) == ["nvim", "-p", "+12", str(path)]
-    assert editor_command({"VISUAL": "code", "EDITOR": "vi"}, path, 3) == ["code", "--goto", f"{path}:3"]
-    assert editor_command({}, path, 1) == ["vi", "+1", str(path)]
 
 
 def test_score_bar_fills_in_eighths() -> None:
