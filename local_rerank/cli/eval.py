@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Literal
 
 import click
 
@@ -18,7 +18,7 @@ from local_rerank.eval.runner import EvalProgress, StageResult, evaluate
 from local_rerank.loading import open_reranker, search_model
 from local_rerank.reranker import Reranker
 from local_rerank.search.index import cache_root
-from local_rerank.search.packing import UNITS
+from local_rerank.search.packing import UNITS, Unit
 from local_rerank.search.pipeline import CPU_CANDIDATES
 from local_rerank.settings import MAX_CANDIDATES, resolve_settings
 from local_rerank.store import resolve_model, store_dir
@@ -45,7 +45,7 @@ from local_rerank.text import printable
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 def eval_(source: Path, queries_file: Path | None, model_path: str | None, no_rerank: bool,
           compare: tuple[str, str] | None, candidates: int, instruction: str | None, rewrite: bool, fuse: str,
-          unit: str, as_json: bool) -> None:
+          unit: Unit | Literal["both"], as_json: bool) -> None:
     """Measure search quality on SOURCE: a BEIR folder, a JSONL of {query, positives, candidates},
     or a folder with --queries. Scores are cached, so an interrupted run resumes."""
     settings = resolve_settings({"model": model_path})

@@ -17,6 +17,7 @@ from local_rerank.documents import read_documents
 from local_rerank.errors import InputError
 from local_rerank.loading import search_model
 from local_rerank.search import FolderIndex
+from local_rerank.search.corpus import Corpus
 from local_rerank.search.passage_list import PassageList
 from local_rerank.settings import resolve_settings
 
@@ -32,7 +33,7 @@ def tui(folder: Path, model_path: str | None, instruction: str | None, candidate
     from tui.app import run_app
 
     settings = resolve_settings({"model": model_path, "device": device, "threads": threads})
-    corpus = _passages(docs_file) if docs_file is not None else None
+    corpus: Corpus | None = _passages(docs_file) if docs_file is not None else None
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise InputError("the TUI needs a terminal; for scripts use `local-rerank search FOLDER QUERY`")
     corpus = corpus or FolderIndex.open(folder)
