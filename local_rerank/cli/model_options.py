@@ -49,7 +49,8 @@ def engine_options(threads_help: str = _ALL_CORES) -> Decorator:
     """``--max-length``, ``--backend``, ``--device`` and ``--threads``: how a named model runs."""
     return _all(
         click.option("--max-length", type=click.IntRange(MIN_MAX_LENGTH, MAX_MAX_LENGTH),
-                     help=f"Token budget per prompt (default {DEFAULT_MAX_LENGTH}); longer documents are cut at the end."),
+                     help=f"Token budget per prompt (default {DEFAULT_MAX_LENGTH}); longer documents are cut "
+                          "at the end."),
         click.option("--backend", type=click.Choice(BACKENDS), help="Override the backend chosen from the file."),
         _device,
         _threads(threads_help),
