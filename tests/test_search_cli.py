@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from local_rerank.search.hits import SearchHit
+from local_rerank.cli.search import _table
 from local_rerank.search.chunking import Passage
-from local_rerank.search_cli import _table
+from local_rerank.search.hits import SearchHit
 from tests.search.folders import build_mixed_folder
 
 
@@ -134,8 +134,8 @@ def test_json_output_holds_no_raw_control_characters(hostile: Path) -> None:
 
 
 def test_skipped_files_are_counted_in_words_that_read_well() -> None:
+    from local_rerank.cli.search import describe_index
     from local_rerank.search import IndexReport
-    from local_rerank.search_cli import describe_index
 
     report = IndexReport(1, 1, 1, 0, 0, {"binary file": 47, "larger than 10 MiB": 1,
                                          "cannot be read (Permission denied)": 2})

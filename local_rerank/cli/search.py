@@ -1,8 +1,7 @@
-"""``local-rerank search`` and ``local-rerank tui``: rank a folder's files against a query."""
+"""``local-rerank search``: rank a folder's files against a query."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 import warnings
@@ -12,44 +11,34 @@ from typing import Callable, Iterable
 
 import click
 
-from local_rerank.documents import read_documents
+from local_rerank.cli.common import fitted
+from local_rerank.cli.model_options import search_model_options
 from local_rerank.errors import InputError
 from local_rerank.loading import GET_A_MODEL, open_reranker, search_model
-from local_rerank.search import (FolderIndex, IndexProgress, IndexReport, RerankProgress, SearchEvent,
-                                 SearchFinished, SearchHit, SearchSession)
+from local_rerank.recipe import MAX_MAX_LENGTH
+from local_rerank.search import (
+    FolderIndex,
+    IndexProgress,
+    IndexReport,
+    RerankProgress,
+    SearchEvent,
+    SearchFinished,
+    SearchHit,
+    SearchSession,
+)
 from local_rerank.search.export import FORMATS, ResultSet, export_text, hit_record, shown_score
 from local_rerank.search.lexical import NO_MATCH, fts_query
-from local_rerank.search.passage_list import PassageList
 from local_rerank.search.packing import CPU_DOCUMENT_TOKENS, GPU_DOCUMENT_TOKENS, UNITS, Unit
 from local_rerank.search.pipeline import PROMPT_ALLOWANCE, LexicalResults, movement
 from local_rerank.search.rewrite import Variant
-from local_rerank.recipe import MAX_MAX_LENGTH
-from local_rerank.settings import MAX_CANDIDATES, MAX_THREADS, MAX_TOP_K, Settings, resolve_settings
+from local_rerank.settings import MAX_TOP_K, Settings, resolve_settings
 from local_rerank.text import printable, printable_json, printable_text
-
-_model_options = [
-    click.option("--model", "model_path", help="A model file, export folder or installed name "
-                                               "(default: the `model` setting, else the default model if installed)."),
-    click.option("--instruction", help="Task instruction (default: web search passage retrieval)."),
-    click.option("--candidates", type=click.IntRange(1, MAX_CANDIDATES),
-                 help="How many BM25 candidates to rerank (default: 16 on a CPU, 100 on a GPU)."),
-    click.option("--no-rerank", is_flag=True, help="The BM25 (keyword) order alone; no model is loaded."),
-    click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where to run (default: auto)."),
-    click.option("--threads", type=click.IntRange(1, MAX_THREADS), help="CPU threads (default: all available cores)."),
-]
-
-
-def model_options(command: Callable[..., None]) -> Callable[..., None]:
-    """The options that choose and run the model, shared by ``search`` and ``tui``."""
-    for option in reversed(_model_options):
-        command = option(command)
-    return command
 
 
 @click.command("search")
 @click.argument("folder", type=click.Path(path_type=Path))
 @click.argument("query")
-@model_options
+@search_model_options
 @click.option("--top-k", type=click.IntRange(1, MAX_TOP_K), default=10, show_default=True, help="How many files to show.")
 @click.option("--json", "as_json", is_flag=True,
               help='Print JSON: [{"path", "score", "bm25_rank", "passage": {"start_line", "end_line", "text"}}], '
@@ -65,9 +54,9 @@ def model_options(command: Callable[..., None]) -> Callable[..., None]:
 @click.option("--document-tokens", type=click.IntRange(1, MAX_MAX_LENGTH - PROMPT_ALLOWANCE),
               help=f"With --unit document: how much of a file to read, in estimated tokens (default: "
                    f"{GPU_DOCUMENT_TOKENS} on a GPU, {CPU_DOCUMENT_TOKENS} on a CPU).")
-def search_command(folder: Path, query: str, model_path: str | None, instruction: str | None,
-                   candidates: int | None, no_rerank: bool, device: str | None, threads: int | None, top_k: int,
-                   as_json: bool, fmt: str, rewrite: bool, unit: Unit, document_tokens: int | None) -> None:
+def search(folder: Path, query: str, model_path: str | None, instruction: str | None, candidates: int | None,
+           no_rerank: bool, device: str | None, threads: int | None, top_k: int, as_json: bool, fmt: str,
+           rewrite: bool, unit: Unit, document_tokens: int | None) -> None:
     """Rank the files of FOLDER against QUERY: BM25 candidates, reranked by the model.
 
     The folder's index lives in the user's cache directory and is brought up to date first.
@@ -99,43 +88,6 @@ def search_command(folder: Path, query: str, model_path: str | None, instruction
         click.echo(text if fmt == "csv" else printable_text(text), nl=False)
     else:
         click.echo(_table(final.hits))
-
-
-@click.command("tui")
-@click.argument("folder", type=click.Path(path_type=Path), default=".")
-@model_options
-@click.option("--docs", "docs_file", type=click.Path(allow_dash=True, path_type=Path),
-              help='Rank these passages instead of FOLDER: .txt one per line, .jsonl with a "text" field; "-": stdin.')
-def tui_command(folder: Path, model_path: str | None, instruction: str | None, candidates: int | None,
-                no_rerank: bool, device: str | None, threads: int | None, docs_file: Path | None) -> None:
-    """Search FOLDER (default: here), or rank the passages of --docs, interactively in the terminal."""
-    from tui.app import run_app
-
-    settings = resolve_settings({"model": model_path, "device": device, "threads": threads})
-    corpus = _passages(docs_file) if docs_file is not None else None
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        raise InputError("the TUI needs a terminal; for scripts use `local-rerank search FOLDER QUERY`")
-    corpus = corpus or FolderIndex.open(folder)
-    model = None if no_rerank else search_model(settings)
-    run_app(corpus, settings, model, rerank=not no_rerank, instruction=instruction, candidates=candidates)
-
-
-def _passages(docs_file: Path) -> PassageList:
-    """The passages of ``docs_file``; from stdin ("-"), after which the terminal becomes stdin again."""
-    if str(docs_file) != "-":
-        try:
-            with open(docs_file, "rb") as stream:
-                return PassageList(read_documents(stream, str(docs_file)), str(docs_file))
-        except OSError as e:
-            raise InputError(f"cannot read {docs_file}: {e.strerror}") from e
-    passages = PassageList(read_documents(sys.stdin.buffer, "stdin"), "stdin")
-    try:
-        terminal = os.open("/dev/tty", os.O_RDONLY)
-    except OSError as e:
-        raise InputError("passages from stdin need a terminal to show the TUI in; use --docs FILE") from e
-    os.dup2(terminal, sys.stdin.fileno())
-    os.close(terminal)
-    return passages
 
 
 def with_room_for(settings: Settings, unit: Unit, document_tokens: int | None) -> Settings:
@@ -185,8 +137,7 @@ def _table(hits: list[SearchHit]) -> str:
         where = f"{printable(hit.path)}:{hit.passage.start_line}-{hit.passage.end_line}"
         prefix = f"{position:>4}  {score}  {hit.bm25_rank:>4}  {movement(position, hit):>4}  {where}  "
         first = printable(next((line.strip() for line in hit.passage.text.splitlines() if line.strip()), ""))
-        room = max(width - len(prefix), 10)
-        lines.append(prefix + (first if len(first) <= room else first[:room - 1] + "…"))
+        lines.append(fitted(prefix, first, width))
     return "\n".join(lines)
 
 

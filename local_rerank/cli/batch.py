@@ -14,12 +14,26 @@ from typing import Callable, Iterator
 
 import click
 
-from local_rerank.backends import BACKENDS
-from local_rerank.batch import DEFAULT_SHARD_ROWS, BatchJob, BatchSummary, LocalRunner, ModelOpener, Prepared, Runner
-from local_rerank.batch import prepare, run_job
-from local_rerank.errors import InputError
-from local_rerank.recipe import DEFAULT_MAX_LENGTH, MAX_MAX_LENGTH, MIN_MAX_LENGTH
-from local_rerank.settings import MAX_THREADS, Settings, default_config_path, resolve_settings
+from local_rerank.backends import detect_format
+from local_rerank.batch import (
+    DEFAULT_SHARD_ROWS,
+    BatchJob,
+    BatchSummary,
+    LocalRunner,
+    ModelOpener,
+    Prepared,
+    Runner,
+    prepare,
+    run_job,
+)
+from local_rerank.batch.ray_runner import RayRunner
+from local_rerank.batch.resources import local_shape
+from local_rerank.cli.model_options import MODEL_FILE, engine_options, instruction_option, model_option, named_model
+from local_rerank.doctor import model_candidate
+from local_rerank.hardware import available_cores, probe_hardware
+from local_rerank.loading import choices_for
+from local_rerank.settings import Settings, resolve_settings
+from local_rerank.store import resolve_model, store_dir
 from local_rerank.text import printable
 
 _ADDRESS = re.compile(r"^(local|auto|ray://\S+|[\w.-]+:\d+)$")
@@ -38,24 +52,20 @@ def _checked_address(ctx: click.Context, param: click.Parameter, value: str | No
 @click.command("batch")
 @click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
 @click.argument("output", metavar="OUTPUT", type=click.Path(path_type=Path))
-@click.option("--model", "model_path", help="A GGUF file, an ONNX or OpenVINO export folder, or an installed model's name.")
+@model_option(f"{MODEL_FILE}.")
 @click.option("--ray", "ray_address", is_flag=False, flag_value="local", metavar="[ADDRESS]", callback=_checked_address,
               help="Run on Ray: alone, a local Ray runtime; 'auto' or ray://host:10001, an existing cluster.")
 @click.option("--workers", type=click.IntRange(1, 4096),
               help="Models at once (default: one per GPU, else one per 4 cores that memory allows).")
-@click.option("--instruction", help="Task instruction for rows without an 'instruction' field.")
+@instruction_option("Task instruction for rows without an 'instruction' field.")
 @click.option("--shard-rows", type=click.IntRange(1, None), default=DEFAULT_SHARD_ROWS, show_default=True,
               help="Rows per output shard: the unit of work and of resuming.")
 @click.option("--max-shards", type=click.IntRange(1, None), help="Score at most N shards in this run.")
 @click.option("--force", is_flag=True, help="Replace an OUTPUT that holds another job.")
-@click.option("--max-length", type=click.IntRange(MIN_MAX_LENGTH, MAX_MAX_LENGTH),
-              help=f"Token budget per prompt (default {DEFAULT_MAX_LENGTH}); longer documents are cut at the end.")
-@click.option("--backend", type=click.Choice(BACKENDS), help="Override the backend chosen from the file.")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Where to run (default: auto).")
-@click.option("--threads", type=click.IntRange(1, MAX_THREADS), help="CPU threads per worker (default: shared out).")
-def batch_command(input_path: Path, output: Path, model_path: str | None, ray_address: str | None,
-                  workers: int | None, instruction: str | None, shard_rows: int, max_shards: int | None, force: bool,
-                  max_length: int | None, backend: str | None, device: str | None, threads: int | None) -> None:
+@engine_options(threads_help="CPU threads per worker (default: shared out).")
+def batch(input_path: Path, output: Path, model_path: str | None, ray_address: str | None, workers: int | None,
+          instruction: str | None, shard_rows: int, max_shards: int | None, force: bool, max_length: int | None,
+          backend: str | None, device: str | None, threads: int | None) -> None:
     """Score every row of INPUT (Parquet or JSONL, a file or a folder) into the OUTPUT folder.
 
     A row is a pair (query, document) or a query with a list of candidates, each with an
@@ -76,12 +86,7 @@ def batch_command(input_path: Path, output: Path, model_path: str | None, ray_ad
 
 def _model(settings: Settings) -> Path:
     """The model's absolute path, once its header says it is a model (errors come now, not in a worker)."""
-    from local_rerank.doctor import model_candidate
-    from local_rerank.store import resolve_model, store_dir
-
-    if settings.model is None:
-        raise InputError(f"no model: pass --model, set LOCAL_RERANK_MODEL, or set model in {default_config_path()}")
-    model = resolve_model(settings.model, store_dir()).resolve()
+    model = resolve_model(named_model(settings), store_dir()).resolve()
     return model_candidate(model).path.resolve()  # an export folder, not its graph file: the job's hash covers all
 
 
@@ -90,16 +95,8 @@ def _runner(model: Path, settings: Settings, ray_address: str | None, workers: i
     machine's selector choice (which fails now, for example on --device cuda without a GPU);
     and how it runs, in words."""
     if ray_address is not None:
-        from local_rerank.batch.ray_runner import RayRunner
-
         opener = lambda threads: ModelOpener(model, replace(settings, threads=threads))  # noqa: E731
         return RayRunner(ray_address, opener, settings.device, workers, settings.threads), f"on Ray ({ray_address})"
-    from local_rerank.backends import detect_format
-    from local_rerank.backends.base import available_cores
-    from local_rerank.batch.resources import local_shape
-    from local_rerank.hardware import probe_hardware
-    from local_rerank.loading import choices_for
-
     on_gpu = choices_for(model, settings)[0].device == "cuda"
     size_mib = sum(p.stat().st_size for p in ([model] if model.is_file() else model.rglob("*"))) / 2**20
     private = detect_format(model) == "openvino"  # it repacks its weights in each process

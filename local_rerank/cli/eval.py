@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Literal
 
 import click
 
 from local_rerank.cache import cache_root
+from local_rerank.cli.model_options import instruction_option, model_option
 from local_rerank.errors import InputError
 from local_rerank.eval.compare import compare_models
 from local_rerank.eval.datasets import EvalSet, load_eval_set, unindexed_relevant
@@ -17,7 +18,7 @@ from local_rerank.eval.report import metrics_table, score_chart
 from local_rerank.eval.runner import EvalProgress, StageResult, evaluate
 from local_rerank.loading import open_reranker, search_model
 from local_rerank.reranker import Reranker
-from local_rerank.search.packing import UNITS
+from local_rerank.search.packing import UNITS, Unit
 from local_rerank.search.pipeline import CPU_CANDIDATES
 from local_rerank.settings import MAX_CANDIDATES, resolve_settings
 from local_rerank.store import resolve_model, store_dir
@@ -28,13 +29,13 @@ from local_rerank.text import printable
 @click.argument("source", type=click.Path(path_type=Path))
 @click.option("--queries", "queries_file", type=click.Path(path_type=Path),
               help='With a FOLDER as SOURCE: JSONL of {"query", "relevant": path or [paths]}.')
-@click.option("--model", "model_path", help="The model to rerank with (default: the `model` setting or default model).")
+@model_option("The model to rerank with (default: the `model` setting or default model).")
 @click.option("--no-rerank", is_flag=True, help="BM25 alone; no model is loaded.")
 @click.option("--compare", "compare", nargs=2, metavar="MODEL_A MODEL_B",
               help="Compare two models' scores on the BM25 candidates instead (|Δp|, Spearman, Kendall, top-k).")
 @click.option("--candidates", type=click.IntRange(1, MAX_CANDIDATES), default=CPU_CANDIDATES, show_default=True,
               help="BM25 candidates per query (Recall is measured at this cut).")
-@click.option("--instruction", help="Task instruction (default: web search passage retrieval).")
+@instruction_option()
 @click.option("--rewrite", is_flag=True, help="Also measure query rewriting (rewrite, rewrite+rerank stages).")
 @click.option("--fuse", type=click.Choice(["max", "mean"]), default="max", show_default=True,
               help="With --rewrite: how a candidate's scores against the query and its variants are fused.")
@@ -42,9 +43,9 @@ from local_rerank.text import printable
               help="What the reranker reads of a file: its best passage, its best passages packed (document), "
                    "or both, side by side (stage bm25+rerank[document]).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
-def eval_command(source: Path, queries_file: Path | None, model_path: str | None, no_rerank: bool,
-                 compare: tuple[str, str] | None, candidates: int, instruction: str | None, rewrite: bool, fuse: str,
-                 unit: str, as_json: bool) -> None:
+def eval_(source: Path, queries_file: Path | None, model_path: str | None, no_rerank: bool,
+          compare: tuple[str, str] | None, candidates: int, instruction: str | None, rewrite: bool, fuse: str,
+          unit: Unit | Literal["both"], as_json: bool) -> None:
     """Measure search quality on SOURCE: a BEIR folder, a JSONL of {query, positives, candidates},
     or a folder with --queries. Scores are cached, so an interrupted run resumes."""
     settings = resolve_settings({"model": model_path})
