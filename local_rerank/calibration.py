@@ -15,11 +15,11 @@ import multiprocessing
 import os
 import tempfile
 import time
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from local_rerank.errors import CacheError, LocalRerankError
 from local_rerank.hardware import HardwareProbe
@@ -128,7 +128,8 @@ def save_speeds(cache: Path, probe: HardwareProbe, measurements: Sequence[Measur
     return path
 
 
-def speeds_for(models: Sequence[ModelCandidate], measured: Mapping[tuple[str, str], float]) -> dict[tuple[Path, str], float]:
+def speeds_for(models: Sequence[ModelCandidate],
+               measured: Mapping[tuple[str, str], float]) -> dict[tuple[Path, str], float]:
     """The measured speeds of ``models`` by (path, device), for :func:`local_rerank.selector.choose`."""
     found = {}
     for model in models:

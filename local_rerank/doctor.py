@@ -3,9 +3,10 @@ and what to install to do better."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from local_rerank.backends import detect_format
 from local_rerank.backends.gguf import load_llama_cpp

@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 
 def sha256_file(path: Path, chunk: int = 1 << 22) -> str:

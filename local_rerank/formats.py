@@ -71,10 +71,12 @@ class WeightType:
         return self.format, self.quant
 
 
-GGUF = Format("gguf", "GGUF", "file", "llama-cpp-python", "gguf", "llama_cpp_installed", "llama_cpp_cuda", "llama-cpp-python",
+GGUF = Format("gguf", "GGUF", "file", "llama-cpp-python", "gguf", "llama_cpp_installed", "llama_cpp_cuda",
+              "llama-cpp-python",
               'llama-cpp-python was built without CUDA (reinstall with CMAKE_ARGS="-DGGML_CUDA=on")', "q8_0",
               ("gguf", "numpy", "llama_cpp_python", "tokenizers", "torch", "transformers"), suggested=True)
-ONNX = Format("onnx", "ONNX", "folder", "onnxruntime", "onnx", "onnxruntime_installed", "onnxruntime_cuda", "onnxruntime-gpu",
+ONNX = Format("onnx", "ONNX", "folder", "onnxruntime", "onnx", "onnxruntime_installed", "onnxruntime_cuda",
+              "onnxruntime-gpu",
               "onnxruntime has no CUDA provider (install onnxruntime-gpu instead of onnxruntime)", "int8",
               ("optimum", "optimum-onnx", "onnx", "onnxruntime", "onnxruntime-gpu", "torch", "transformers"),
               suggested=True)

@@ -121,7 +121,8 @@ def _scoring_paths(header: GgufHeader, tokenizer: Tokenizer) -> tuple[ScoringPat
     head = tensors.get(CLASSIFIER_TENSOR)
     embedding = tensors.get(EMBEDDING_TENSOR)
     if embedding is None or len(embedding.shape) != 2 or embedding.shape[0] <= max(answer_ids(tokenizer)):
-        raise ModelError(f"{filename}: no {EMBEDDING_TENSOR} with a row for every token: not a complete Qwen3 model file")
+        raise ModelError(f"{filename}: no {EMBEDDING_TENSOR} with a row for every token: "
+                         "not a complete Qwen3 model file")
 
     if pooling is None and head is None and labels is None:
         return ("causal",)  # a plain Qwen3 causal LM file: yes/no logits at the last position

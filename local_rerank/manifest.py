@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import platform
-from datetime import datetime, timezone
+from collections.abc import Iterable
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from local_rerank.errors import ModelError
 from local_rerank.files import file_records
@@ -54,7 +55,7 @@ def build_manifest(*, model: Path, fmt: str, quantization: str, source: dict[str
         "parity": parity,
         "tool": {"local-rerank": package_versions(["local-rerank"])["local-rerank"],
                  "python": platform.python_version(), "libraries": package_versions(libraries)},
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
 

@@ -20,8 +20,8 @@ from pydantic import Field
 
 from local_rerank.errors import InputError, LocalRerankError
 from local_rerank.search import FolderIndex, IndexReport, SearchCancelled, SearchFinished, SearchSession
-from local_rerank.search.export import hit_record
 from local_rerank.search.blocks import NotIndexable
+from local_rerank.search.export import hit_record
 from local_rerank.search.extract import counts_extracted_lines
 from local_rerank.search.packing import Unit
 
@@ -177,7 +177,7 @@ def _index_summary(report: IndexReport) -> dict[str, Any]:
             "index_seconds": round(report.seconds, 3)}
 
 
-def create_mcp_server(tools: FolderTools) -> "MCPServer":
+def create_mcp_server(tools: FolderTools) -> MCPServer:
     """The MCP server exposing ``tools`` as ``search``, ``get`` and ``status``."""
     import anyio
     from mcp.server import MCPServer

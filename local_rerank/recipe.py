@@ -13,8 +13,9 @@ token such as ``<|im_end|>``, so a document cannot close the prompt early.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, Sequence
+from typing import Protocol
 
 from local_rerank.errors import InputError
 

@@ -10,9 +10,10 @@ batch limits, :attr:`Reranker.identity`). No other module touches a backend or t
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -100,7 +101,7 @@ class Reranker:
 
     @classmethod
     def load(cls, path: str | Path, *, backend: str | None = None, options: BackendOptions = BackendOptions(),
-             max_length: int = DEFAULT_MAX_LENGTH) -> "Reranker":
+             max_length: int = DEFAULT_MAX_LENGTH) -> Reranker:
         """Open a model file; the backend follows the file's format unless named.
 
         Raises:
@@ -112,7 +113,7 @@ class Reranker:
         return cls(open_backend(Path(path), backend, options, max_length=max_length), max_length, Path(path))
 
     @classmethod
-    def from_choices(cls, choices: Sequence[Choice], *, max_length: int = DEFAULT_MAX_LENGTH) -> "Reranker":
+    def from_choices(cls, choices: Sequence[Choice], *, max_length: int = DEFAULT_MAX_LENGTH) -> Reranker:
         """Open the first of the selector's choices that starts; a GPU choice that fails to
         start gives way to the next one with a :class:`DeviceFallbackWarning`."""
         for position, choice in enumerate(choices):
@@ -177,7 +178,7 @@ class Reranker:
         """Release the model."""
         self.backend.close()
 
-    def __enter__(self) -> "Reranker":
+    def __enter__(self) -> Reranker:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -185,8 +186,8 @@ class Reranker:
 
 
 def check_inputs(query: str, documents: Sequence[str], instruction: str | None) -> None:
-    """Refuse what cannot be scored (an :class:`InputError` naming the problem). Surrogate code points are not text (the tokenizer cannot
-    encode them): they come from invalid UTF-8 in a command-line argument or a ``\\ud800``
+    """Refuse what cannot be scored (an :class:`InputError` naming the problem). Surrogate code points are not text
+    (the tokenizer cannot encode them): they come from invalid UTF-8 in a command-line argument or a ``\\ud800``
     escape in JSON; the CLI replaces them in documents, and a library caller should too."""
     if not isinstance(query, str) or not query.strip():
         raise InputError("the query is empty")

@@ -25,9 +25,9 @@ import math
 import threading
 import time
 from collections import deque
+from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Sequence
 
 from local_rerank.errors import InputError, LocalRerankError
 from local_rerank.recipe import EncodedPrompt
@@ -198,7 +198,7 @@ class ScoringQueue:
         if self._worker is not threading.current_thread():
             self._worker.join()
 
-    def __enter__(self) -> "ScoringQueue":
+    def __enter__(self) -> ScoringQueue:
         return self
 
     def __exit__(self, *exc: object) -> None:

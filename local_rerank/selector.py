@@ -7,9 +7,9 @@ caller whose GPU choice fails to initialise moves on to the next choice with a w
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 from local_rerank.errors import BackendUnavailableError
 from local_rerank.formats import FORMATS, WEIGHT_TYPES
@@ -123,7 +123,8 @@ def _cpu_choices(probe: HardwareProbe, models: list[ModelCandidate], preferences
             continue
         memory = ("" if m.size_mib + CPU_HEADROOM_MIB <= probe.free_ram_mib
                   else f"; warning: needs about {m.size_mib + CPU_HEADROOM_MIB:.0f} MiB, {probe.free_ram_mib} free")
-        choices.append(Choice(m, m.format, "cpu", threads, f"CPU, {threads} threads (physical cores){_isa_note(probe, m)}"
+        choices.append(Choice(m, m.format, "cpu", threads,
+                              f"CPU, {threads} threads (physical cores){_isa_note(probe, m)}"
                               f"{_format_note(probe, m)}{_measured(speeds, m, 'cpu')}{_fidelity_note(m)}{memory}"))
     return choices
 
@@ -159,7 +160,8 @@ def _format_note(probe: HardwareProbe, model: ModelCandidate) -> str:
     """How this CPU runs the model's arithmetic, for the formats whose speed depends on it."""
     if (model.format, model.quantization) == _OPENVINO_INT8:
         arithmetic = ("OpenVINO multiplies 8-bit activations by 8-bit weights (VNNI)"
-                      if probe.cpu_features & VNNI_FEATURES else "no VNNI: OpenVINO widens the 8-bit weights to float32")
+                      if probe.cpu_features & VNNI_FEATURES
+                      else "no VNNI: OpenVINO widens the 8-bit weights to float32")
         return f"; {arithmetic}; less faithful than Q8_0 where activations have outliers"
     if (model.format, model.quantization) != _BF16:
         return ""

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any, Mapping, cast
+from typing import Any, cast
 
-from local_rerank.backends import BACKENDS
 from local_rerank.errors import InputError, SettingsError
+from local_rerank.formats import FORMAT_NAMES as BACKENDS
 from local_rerank.recipe import DEFAULT_MAX_LENGTH, check_max_length
 
 ENV_PREFIX = "LOCAL_RERANK_"
@@ -90,7 +91,8 @@ def resolve_settings(flags: Mapping[str, Any], environ: Mapping[str, str] = os.e
     settings = Settings()
     for source, values in ((str(path), _read_file(path)), (_ENVIRONMENT, _from_environment(environ)),
                            ("command line", {k: v for k, v in flags.items() if v is not None})):
-        settings = replace(settings, **{key: _checked(key, value, _where(source, key)) for key, value in values.items()})
+        settings = replace(settings, **{key: _checked(key, value, _where(source, key))
+                                        for key, value in values.items()})
     return settings
 
 

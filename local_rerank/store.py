@@ -19,9 +19,10 @@ import threading
 import tomllib
 import urllib.parse
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from local_rerank.backends import UnknownFormat, detect_format
 from local_rerank.convert.checkpoint import read_qwen3_config
@@ -94,7 +95,8 @@ def resolve_model(reference: str, store: Path) -> Path:
     if stored is not None:
         if stored.format == "hf":
             raise ModelError(f"{reference} is a Hugging Face checkpoint; convert it first: local-rerank convert "
-                             f"{stored.path} --out {reference}-q8_0.gguf && local-rerank models import {reference}-q8_0.gguf")
+                             f"{stored.path} --out {reference}-q8_0.gguf && "
+                             f"local-rerank models import {reference}-q8_0.gguf")
         return stored.path
     known = {entry["name"] for entry in catalog()}
     how = (f"download it with `local-rerank models pull {reference}`, or on an air-gapped machine bring a "
@@ -294,7 +296,8 @@ def _stored(entry: Path) -> StoredModel:
 
 def _is_record(record: Any) -> bool:
     """Whether ``record`` has the shape :func:`_write_record` gives, its payload a name inside the entry."""
-    if not isinstance(record, dict) or not all(isinstance(record.get(key), str) for key in ("name", "format", "payload")):
+    if (not isinstance(record, dict)
+            or not all(isinstance(record.get(key), str) for key in ("name", "format", "payload"))):
         return False
     payload, files = record["payload"], record.get("files")
     plain_name = payload not in ("", ".", "..") and Path(payload).name == payload
@@ -304,7 +307,8 @@ def _is_record(record: Any) -> bool:
 
 
 def _validate(source: Path) -> str:
-    if source.is_dir() and (source / "config.json").is_file() and not any((source / name).is_file() for name in ("model.onnx", "model.xml")):
+    if (source.is_dir() and (source / "config.json").is_file()
+            and not any((source / name).is_file() for name in ("model.onnx", "model.xml"))):
         try:
             read_qwen3_config(source)
         except ConversionError as e:

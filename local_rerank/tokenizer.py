@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from tokenizers import Tokenizer as HFTokenizer
 
@@ -39,7 +40,7 @@ class Tokenizer:
         self._added_pattern = re.compile("(" + "|".join(map(re.escape, longest_first)) + ")") if longest_first else None
 
     @classmethod
-    def from_file(cls, path: Path) -> "Tokenizer":
+    def from_file(cls, path: Path) -> Tokenizer:
         """Load a Hugging Face ``tokenizer.json``."""
         try:
             spec = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -50,7 +51,7 @@ class Tokenizer:
     @classmethod
     def from_gguf_vocab(
         cls, tokens: Sequence[str], token_types: Sequence[int], merges: Sequence[str], pre: str
-    ) -> "Tokenizer":
+    ) -> Tokenizer:
         """Rebuild the tokenizer from a GGUF's ``tokenizer.ggml.*`` fields (model ``gpt2``)."""
         if pre != "qwen2":
             raise ModelError(f"unsupported tokenizer pre-type {pre!r} (expected 'qwen2', as in Qwen3)")

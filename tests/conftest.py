@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import pytest
 
 from local_rerank.tokenizer import Tokenizer
 from tests.tolerances import ONNX_TOLERANCE, OPENVINO_TOLERANCE, TOLERANCE
 from tools.tokenizer_fixture import qwen3_tokenizer_dir
-
 
 try:  # the property tests' examples: the same ones every run in `make test`, many new ones in `make fuzz`
     from hypothesis import HealthCheck, settings
@@ -126,7 +125,8 @@ def gguf_variants(tmp_path_factory: pytest.TempPathFactory, gguf_files) -> dict[
         "wrong_labels": write_variant(tied, folder / "labels.gguf",
                                       set_fields={"qwen3.classifier.output_labels": ["relevant", "irrelevant"]}),
         "mean_pooling": write_variant(tied, folder / "mean.gguf", set_fields={"qwen3.pooling_type": 1},
-                                      drop_fields=["qwen3.classifier.output_labels"], drop_tensors=["cls.output.weight"]),
+                                      drop_fields=["qwen3.classifier.output_labels"],
+                                      drop_tensors=["cls.output.weight"]),
         "llama_arch": write_variant(tied, folder / "llama.gguf", set_fields={"general.architecture": "llama"}),
     }
 

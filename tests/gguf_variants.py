@@ -6,16 +6,18 @@ matrix; community conversions lack the yes/no head) from one of ours.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import gguf
 
 _HEADER_FIELDS = ("GGUF.version", "GGUF.tensor_count", "GGUF.kv_count")
 
 
-def write_variant(source: Path, target: Path, *, drop_fields: Iterable[str] = (), set_fields: dict[str, Any] | None = None,
+def write_variant(source: Path, target: Path, *, drop_fields: Iterable[str] = (),
+                  set_fields: dict[str, Any] | None = None,
                   drop_tensors: Iterable[str] = ()) -> Path:
     """Copy ``source`` to ``target`` with the given metadata and tensor changes."""
     reader = _reader(source)

@@ -11,8 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from local_rerank.calibration import (CALIBRATION_FILE, Measurement, load_speeds, machine_key, measure, measure_apart,
-                                      model_key, save_speeds, speeds_for)
+from local_rerank.calibration import (
+    CALIBRATION_FILE,
+    Measurement,
+    load_speeds,
+    machine_key,
+    measure,
+    measure_apart,
+    model_key,
+    save_speeds,
+    speeds_for,
+)
 from local_rerank.doctor import doctor_report, model_candidate
 from local_rerank.errors import CacheError, LocalRerankError
 from local_rerank.selector import ModelCandidate, choose
@@ -89,7 +98,8 @@ def test_doctor_bench_measures_remembers_and_explains(gguf_files, llama_cpp, tmp
                            capture_output=True, text=True, timeout=300, env=environment)
     report = json.loads(again.stdout)
     assert all("measured here" in model["choices"][0]["reason"] for model in report["models"])
-    fastest = max(report["models"], key=lambda m: float(m["choices"][0]["reason"].split("measured here: ")[1].split()[0]))
+    fastest = max(report["models"],
+                  key=lambda m: float(m["choices"][0]["reason"].split("measured here: ")[1].split()[0]))
     assert report["best"]["path"] == fastest["path"]
 
 

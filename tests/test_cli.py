@@ -107,7 +107,8 @@ def _bad_input_args(model: Path, tmp: Path, tokenizer_dir: Path) -> dict[str, li
 
 
 @pytest.mark.parametrize("case", BAD_INPUTS)
-def test_bad_input_gets_one_line_and_a_nonzero_exit(model: Path, tmp_path: Path, tokenizer_dir: Path, case: str) -> None:
+def test_bad_input_gets_one_line_and_a_nonzero_exit(model: Path, tmp_path: Path, tokenizer_dir: Path,
+                                                    case: str) -> None:
     args = _bad_input_args(model, tmp_path, tokenizer_dir)
     assert set(args) == set(BAD_INPUTS)
     result = run(*args[case], stdin="")
@@ -147,7 +148,8 @@ def test_settings_come_from_the_environment_and_the_config_file(model: Path, tmp
     assert json.loads(result.stdout)["backend"] == "gguf"
     config = tmp_path / "config.toml"
     config.write_text(f'model = "{model}"\ndevice = "cpu"\n')
-    assert json.loads(run("rank", "-q", "copy", "--json", "doc", LOCAL_RERANK_CONFIG=str(config)).stdout)["device"] == "cpu"
+    assert json.loads(run("rank", "-q", "copy", "--json", "doc",
+                          LOCAL_RERANK_CONFIG=str(config)).stdout)["device"] == "cpu"
     config.write_text('modle = "typo.gguf"\n')
     result = run("rank", "-q", "copy", "doc", LOCAL_RERANK_CONFIG=str(config))
     assert result.returncode == 2 and result.stderr.startswith("error: unknown setting 'modle'")

@@ -85,8 +85,8 @@ def test_the_candidate_carries_its_conversions_fidelity_verdict(tmp_path: Path, 
 @pytest.mark.slow
 def test_a_gguf_candidate_reads_the_verdict_beside_it_and_ignores_a_garbage_manifest(gguf_files,
                                                                                    tmp_path: Path) -> None:
-    from local_rerank.manifest import manifest_path
     from local_rerank.doctor import model_candidate
+    from local_rerank.manifest import manifest_path
 
     copy = tmp_path / "model.gguf"
     copy.write_bytes(gguf_files["tied", "q8_0"].read_bytes())

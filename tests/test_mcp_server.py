@@ -7,8 +7,9 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -59,7 +60,8 @@ def test_search_without_reranking_gives_the_bm25_order(tools: FolderTools) -> No
 
 def test_search_can_read_whole_files(tools: FolderTools, folder: Path) -> None:
     (folder / "manual.md").write_text("# Intro\n\n" + "harbour " * 12 + "\n\n# Lifting\n\n" + "crane " * 9 + "\n")
-    assert tools.search("harbour", top_k=1)["results"][0]["path"] == "sub/boats.txt"  # manual.md's best passage: no crane
+    # manual.md's best passage: no crane
+    assert tools.search("harbour", top_k=1)["results"][0]["path"] == "sub/boats.txt"
     assert tools.search("harbour", top_k=1, unit="document")["results"][0]["path"] == "manual.md"
 
 
@@ -118,7 +120,8 @@ def test_get_reads_a_line_range_capped_in_length(tools: FolderTools) -> None:
                                                                         for n in range(790, 801)]
 
 
-@pytest.mark.parametrize("path", ["../outside.txt", ".hidden.txt", "/etc/passwd", "missing.txt", "sub", "sub/../lease.md"])
+@pytest.mark.parametrize("path", ["../outside.txt", ".hidden.txt", "/etc/passwd", "missing.txt", "sub",
+                                  "sub/../lease.md"])
 def test_get_reads_only_indexed_files(tools: FolderTools, path: str) -> None:
     with pytest.raises(InputError, match="not an indexed file"):
         tools.get(path)
@@ -149,7 +152,8 @@ async def _session_run(folder: Path, *arguments: str) -> dict[str, Any]:
     from mcp.client.stdio import StdioServerParameters, stdio_client
 
     server = StdioServerParameters(command=sys.executable, args=["-m", "local_rerank", "mcp", str(folder), *arguments],
-                                   env={key: value for key, value in os.environ.items() if key.startswith(("LOCAL_RERANK", "PYTHON"))})
+                                   env={key: value for key, value in os.environ.items()
+                                        if key.startswith(("LOCAL_RERANK", "PYTHON"))})
     with open(os.devnull, "w") as quiet:
         async with stdio_client(server, errlog=quiet) as (read, write), ClientSession(read, write) as session:
             await session.initialize()
@@ -160,7 +164,8 @@ async def _session_run(folder: Path, *arguments: str) -> dict[str, Any]:
             status = _tool_result(await session.call_tool("status", {}))
             refused = await session.call_tool("get", {"path": "../outside.txt"})
             invalid = await session.call_tool("search", {"query": "harbour", "top_k": 0})
-    return {"tools": tools, "listed": listed, "search": found, "get": lines, "status": status, "refused": refused, "invalid": invalid}
+    return {"tools": tools, "listed": listed, "search": found, "get": lines, "status": status, "refused": refused,
+            "invalid": invalid}
 
 
 async def test_an_sdk_client_lists_the_tools_and_searches(folder: Path) -> None:
@@ -180,7 +185,8 @@ async def test_an_sdk_client_lists_the_tools_and_searches(folder: Path) -> None:
 
 
 @pytest.mark.slow
-async def test_an_sdk_client_searches_with_the_tiny_model(folder: Path, gguf_files: dict[tuple[str, str], Path]) -> None:
+async def test_an_sdk_client_searches_with_the_tiny_model(folder: Path,
+                                                          gguf_files: dict[tuple[str, str], Path]) -> None:
     answers = await _session_run(folder, "--model", str(gguf_files["tied", "q8_0"]), "--device", "cpu")
     assert answers["search"]["reranked"] and len(answers["search"]["results"]) == 2
     assert all(0 <= hit["score"] <= 1 for hit in answers["search"]["results"])

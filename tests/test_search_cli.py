@@ -70,7 +70,8 @@ def test_bad_input_is_one_line_and_a_nonzero_exit(folder: Path, args: tuple[str,
 def test_a_truncated_model_file_is_one_clear_line(folder: Path, tmp_path: Path) -> None:
     (tmp_path / "cut.gguf").write_bytes(b"GGUF\x03\x00\x00\x00")  # the magic, then the header stops
     result = run("search", str(folder), "lease", "--model", str(tmp_path / "cut.gguf"))
-    assert result.returncode == 1 and result.stderr.splitlines()[-1].startswith("error: cut.gguf is corrupt or truncated")
+    assert (result.returncode == 1
+            and result.stderr.splitlines()[-1].startswith("error: cut.gguf is corrupt or truncated"))
     assert "unexpected" not in result.stderr and "Traceback" not in result.stderr
 
 
@@ -82,7 +83,8 @@ def test_the_tui_outside_a_terminal_points_to_search(folder: Path) -> None:
 @pytest.mark.slow
 def test_with_a_model_scores_are_probabilities_from_the_reranker(folder: Path, gguf_files: dict, llama_cpp) -> None:
     model = gguf_files["tied", "q8_0"]
-    result = run("search", str(folder), "lease tomatoes estuary folder", "--json", "--model", str(model), "--candidates", "4")
+    result = run("search", str(folder), "lease tomatoes estuary folder", "--json", "--model", str(model),
+                 "--candidates", "4")
     assert result.returncode == 0, result.stderr
     hits = json.loads(result.stdout)
     assert len(hits) == 4
@@ -160,7 +162,8 @@ def test_format_csv_md_and_json_hold_the_results(folder: Path) -> None:
 
 def test_tui_docs_are_read_before_the_terminal_is_needed(tmp_path: Path) -> None:
     missing = run("tui", "--docs", str(tmp_path / "missing.jsonl"))
-    assert missing.returncode == 1 and missing.stderr.startswith("error: cannot read") and "Traceback" not in missing.stderr
+    assert (missing.returncode == 1 and missing.stderr.startswith("error: cannot read")
+            and "Traceback" not in missing.stderr)
     listed = tmp_path / "list.txt"
     listed.write_text("one\ntwo\n")
     no_terminal = run("tui", "--docs", str(listed))

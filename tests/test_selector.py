@@ -9,8 +9,20 @@ import pytest
 
 from local_rerank.errors import BackendUnavailableError
 from local_rerank.selector import CPU_ORDER, ModelCandidate, Preferences, choose, cpu_order
-from tests.machines import (AMX, AVX2_DESKTOP, AVX2_ONLY, AVX512_BF16, AVX512_VNNI, AVX_VNNI, GPU_WITHOUT_CUDA_BUILDS,
-                            H100, LARGE_GPU, OLD_CPU, SMALL_GPU, VNNI_LAPTOP)
+from tests.machines import (
+    AMX,
+    AVX2_DESKTOP,
+    AVX2_ONLY,
+    AVX512_BF16,
+    AVX512_VNNI,
+    AVX_VNNI,
+    GPU_WITHOUT_CUDA_BUILDS,
+    H100,
+    LARGE_GPU,
+    OLD_CPU,
+    SMALL_GPU,
+    VNNI_LAPTOP,
+)
 
 Q8_06B = ModelCandidate(Path("0.6b-q8_0.gguf"), "gguf", "q8_0", 610)
 Q8_8B = ModelCandidate(Path("8b-q8_0.gguf"), "gguf", "q8_0", 8700)
@@ -26,7 +38,8 @@ ONNX_FP32 = ModelCandidate(Path("0.6b-onnx-fp32"), "onnx", "fp32", 2274)
 Q4 = ModelCandidate(Path("0.6b-q4_k_m.gguf"), "gguf", "q4_k_m", 380)
 OV_INT8 = ModelCandidate(Path("0.6b-openvino-int8"), "openvino", "int8", 689)
 OV_FP32 = ModelCandidate(Path("0.6b-openvino-fp32"), "openvino", "fp32", 2274)
-EVERY_CPU_FORMAT = [Q4, ONNX_DYNAMIC, F32_06B, OV_FP32, ONNX_FP32, F16_06B, ONNX_INT8, Q8_06B, OV_INT8, ONNX_A8, BF16_06B]
+EVERY_CPU_FORMAT = [Q4, ONNX_DYNAMIC, F32_06B, OV_FP32, ONNX_FP32, F16_06B, ONNX_INT8, Q8_06B, OV_INT8, ONNX_A8,
+                    BF16_06B]
 
 
 @pytest.mark.parametrize(

@@ -13,8 +13,18 @@ from pathlib import Path
 import pytest
 
 from local_rerank.errors import InputError, ModelError
-from local_rerank.store import (catalog, export_bundle, find, import_model, installed, network_problem, pull, remove,
-                                resolve_model, verify)
+from local_rerank.store import (
+    catalog,
+    export_bundle,
+    find,
+    import_model,
+    installed,
+    network_problem,
+    pull,
+    remove,
+    resolve_model,
+    verify,
+)
 
 pytestmark = pytest.mark.slow
 

@@ -27,10 +27,10 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from tools.benchmark import QUERY, make_documents
-from tools.twins import twin_gguf
-from tools.tokenizer_fixture import qwen3_tokenizer_dir
+from tools.bench_documents import QUERY, make_documents
 from tools.bench_report import write_report
+from tools.tokenizer_fixture import qwen3_tokenizer_dir
+from tools.twins import twin_gguf
 
 ROWS = (("local", 1), ("local", 2), ("ray", 1), ("ray", 2))
 DOCS_PER_QUERY = 8

@@ -38,16 +38,17 @@ import argparse
 import json
 import math
 import os
-import resource
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
+from tools.bench_documents import make_documents
 from tools.bench_report import write_report
+from tools.bench_worker import run_worker
 from tools.twins import twin_checkpoint, twin_gguf, twin_onnx, twin_openvino
 
 ROWS = ("reference", "gguf-q8_0", "gguf-q8_0-unshared", "gguf-q8_0-rank", "gguf-bf16", "gguf-f16", "onnx-fp32",
@@ -59,36 +60,6 @@ KERNELS = {"reference": "fp32", "gguf-q8_0": "int8", "gguf-q8_0-unshared": "int8
            "gguf-bf16": "bf16", "gguf-f16": "fp32", "onnx-fp32": "fp32", "onnx-int8": "fp32",
            "onnx-int8-a8": "int8", "onnx-int8-dynamic": "int8", "openvino-int8": "int8"}
 PEAK_SIZE = 2048
-QUERY = "how do I copy a folder with all its files to another disk?"
-SENTENCES = (
-    "Use cp -r to copy a directory and everything inside it.",
-    "rsync -a keeps permissions, timestamps and symbolic links while copying.",
-    "The robocopy command on Windows copies folder trees and can mirror them.",
-    "Bananas grow in clusters and are rich in potassium.",
-    "The museum opens at nine and closes at five on weekdays.",
-    "shutil.copytree copies an entire directory tree in Python.",
-    "A backup should be verified by restoring a few files from it.",
-    "External disks formatted as exFAT work on Windows, macOS and Linux.",
-    "Large copies are faster when many small files are archived first with tar.",
-    "The recipe calls for two cups of flour and a pinch of salt.",
-)
-
-
-def make_documents(tokenizer_json: Path, count: int, tokens: int, seed: int = 0) -> list[str]:
-    """``count`` documents of about ``tokens`` tokens, drawn from a fixed pool of sentences."""
-    from local_rerank.tokenizer import Tokenizer
-
-    tokenizer = Tokenizer.from_file(tokenizer_json)
-    rng = np.random.default_rng(seed)
-    documents = []
-    for _ in range(count):
-        sentences: list[str] = []
-        while len(tokenizer.encode_plain([" ".join(sentences)])[0]) < tokens:
-            sentences.append(SENTENCES[rng.integers(len(SENTENCES))])
-        documents.append(" ".join(sentences))
-    return documents
-
-
 def prepare_models(shape: str) -> tuple[Path, dict[str, Path]]:
     """The shape twin's checkpoint and each row's model, built once and cached (:mod:`tools.twins`)."""
     checkpoint = twin_checkpoint(shape)
@@ -100,51 +71,6 @@ def prepare_models(shape: str) -> tuple[Path, dict[str, Path]]:
         files[f"onnx-{quant}"] = twin_onnx(shape, quant)
     files["openvino-int8"] = twin_openvino(shape, "int8")
     return checkpoint, files
-
-
-def run_worker(row: str, model: Path, documents: list[str], threads: int) -> dict:
-    """Score in this process and report timings, scores and peak memory."""
-    torch_threads = None
-    started = time.perf_counter()
-    score: Callable[..., list[float]]
-    if row == "reference":
-        import torch
-
-        from local_rerank.convert.reference import ReferenceScorer
-
-        torch.set_num_threads(threads)
-        torch_threads = torch.get_num_threads()
-        scorer = ReferenceScorer(model)
-        score, tokens = scorer.score, sum(len(ids) for ids in scorer.input_ids(QUERY, documents))
-    else:
-        from local_rerank import BackendOptions, Reranker
-        from local_rerank.backends.gguf import GgufBackend
-        from local_rerank.backends.onnx import OnnxBackend
-        from local_rerank.backends.base import Backend
-        from local_rerank.backends.openvino import OpenVinoBackend
-
-        options = BackendOptions(threads=threads)
-        backend: Backend
-        if row.startswith("onnx"):
-            backend = OnnxBackend(model, options)
-        elif row.startswith("openvino"):
-            backend = OpenVinoBackend(model, options)
-        else:
-            backend = GgufBackend(model, options, scoring_path="rank" if row.endswith("-rank") else "causal",
-                                  share_prefix=not row.endswith("-unshared"))
-        reranker = Reranker(backend)
-        score = reranker.score
-        tokens = sum(len(p.ids) for p in reranker.prepare(QUERY, documents))
-    loaded = time.perf_counter()
-    score(QUERY, documents[:1])  # warm-up
-    warm = time.perf_counter()
-    scores = score(QUERY, documents)
-    done = time.perf_counter()
-    return {
-        "row": row, "load_s": loaded - started, "score_s": done - warm, "prompt_tokens": tokens,
-        "tokens_per_s": tokens / (done - warm), "peak_rss_mib": _peak_rss_mib(),
-        "scores": list(map(float, scores)), "torch_threads": torch_threads,
-    }
 
 
 def measure_peaks(threads: int) -> dict[str, float]:
@@ -180,17 +106,6 @@ def matmul_flops_per_token(checkpoint: Path) -> float:
     return 2.0 * config["num_hidden_layers"] * (attention + 3 * hidden * inner)
 
 
-def _peak_rss_mib() -> float:
-    """This process's peak resident memory. Linux carries ru_maxrss across exec, so a
-    worker would inherit its parent's peak; VmHWM belongs to the new address space."""
-    status = Path("/proc/self/status")
-    if status.is_file():
-        for line in status.read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def _run_row(row: str, model: Path, documents_file: Path, threads: int) -> dict:
     command = [sys.executable, "-m", "tools.benchmark", "--worker", row, "--model", str(model),
                "--documents", str(documents_file), "--threads", str(threads)]
@@ -202,7 +117,8 @@ def _run_row(row: str, model: Path, documents_file: Path, threads: int) -> dict:
 
 
 def _size_mib(path: Path) -> float:
-    files = [p for p in path.iterdir() if p.suffix in (".onnx", ".data", ".safetensors", ".bin")] if path.is_dir() else [path]
+    files = ([p for p in path.iterdir() if p.suffix in (".onnx", ".data", ".safetensors", ".bin")]
+             if path.is_dir() else [path])
     return sum(p.stat().st_size for p in files) / 2**20
 
 
@@ -281,7 +197,8 @@ def main() -> None:
         "peaks_ops_per_s": peaks, "matmul_flops_per_token": flops_per_token, "results": results,
     }
     write_report(args.out, report)
-    print(f"{args.shape} shape twin, 1 query x {args.docs} documents of ~{args.doc_tokens} tokens, {args.threads} threads")
+    print(f"{args.shape} shape twin, 1 query x {args.docs} documents of ~{args.doc_tokens} tokens, "
+          f"{args.threads} threads")
     print(_peaks_line(peaks, flops_per_token))
     print(_table(results))
     print(f"written to {args.out}")

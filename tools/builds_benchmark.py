@@ -1,7 +1,7 @@
 """llama.cpp builds side by side: the portable build `make setup` makes against a native one.
 
 Each build is a llama-cpp-python wheel, unpacked into a folder of its own and put first on the
-path of a benchmark worker (:func:`tools.benchmark.run_worker`: our GGUF backend, one query x N
+path of a benchmark worker (:func:`tools.bench_worker.run_worker`: our GGUF backend, one query x N
 documents on a shape twin). Rows alternate A B A B for ``--rounds`` rounds and the medians are
 compared as ratios to the first build. ``portable, repacks off`` is the portable build with
 llama.cpp's repacked weight buffers off (``use_extra_bufts``: what a build with AMX needs on an
@@ -24,7 +24,9 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from tools.bench_documents import make_documents
 from tools.bench_report import write_report
+from tools.bench_worker import run_worker as benchmark_worker
 from tools.twins import twin_checkpoint, twin_gguf
 
 REPACKS_OFF = "repacks off"
@@ -42,7 +44,6 @@ def unpack(wheel: Path, folder: Path) -> Path:
 def run_worker(quant: str, model: Path, documents: list[str], threads: int, repack: bool) -> dict:
     """Score with whatever llama_cpp is first on the path; report speed and the kernels it ran."""
     from local_rerank.backends import gguf
-    from tools.benchmark import run_worker as benchmark_worker
 
     gguf._llama_cpp()
     if not repack:  # the switch a build with AMX gets on an AMX CPU
@@ -99,7 +100,6 @@ def main(argv: list[str] | None = None) -> None:
     builds = [entry.split("=", 1) for entry in args.build]
     if not builds or any(len(entry) != 2 or not Path(entry[1]).is_file() for entry in builds):
         parser.error("give each build as NAME=WHEEL, an existing llama-cpp-python wheel")
-    from tools.benchmark import make_documents
 
     checkpoint = twin_checkpoint(args.shape)
     documents = make_documents(checkpoint / "tokenizer.json", args.docs, args.doc_tokens)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from tests.search.cjk_collections import build_window_collection, chinese_sentences, japanese_sentences
 from tests.search.test_search_quality import build_stdlib_collection

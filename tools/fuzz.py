@@ -15,15 +15,14 @@ from __future__ import annotations
 
 import argparse
 import atexit
-import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 

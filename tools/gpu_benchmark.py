@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 
 from local_rerank.files import sha256_file
+from tools.bench_documents import QUERY, make_documents
 from tools.bench_report import write_report
-from tools.benchmark import QUERY, make_documents
 from tools.twins import twin_checkpoint, twin_gguf, twin_onnx
 
 GGUF_TYPES = ("q8_0", "f16", "bf16")
@@ -161,7 +161,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--batch-tokens", default="512,2048,8192",
                         help="comma-separated decode sizes for the GGUF rows (tokens per llama_decode)")
-    parser.add_argument("--rows", default=",".join([f"gguf-{q}" for q in GGUF_TYPES] + [f"onnx-{q}" for q in ONNX_TYPES]))
+    parser.add_argument("--rows",
+                        default=",".join([f"gguf-{q}" for q in GGUF_TYPES] + [f"onnx-{q}" for q in ONNX_TYPES]))
     parser.add_argument("--reference-scores", type=Path,
                         help="a JSON report of an earlier run on the same twin and documents: reuse its reference")
     parser.add_argument("--out", type=Path, default=Path("bench-results/gpu.json"))

@@ -30,12 +30,13 @@ from typing import Any
 
 import httpx
 
-from tools.benchmark import QUERY, make_documents
+from tools.bench_documents import QUERY, make_documents
 from tools.bench_report import write_report
 from tools.tokenizer_fixture import qwen3_tokenizer_dir
 from tools.twins import twin_gguf
 
-ROWS = (("one by one", 1, True), ("8 clients", 8, True), ("32 clients", 32, True), ("32 clients, no packing", 32, False))
+ROWS = (("one by one", 1, True), ("8 clients", 8, True), ("32 clients", 32, True),
+        ("32 clients, no packing", 32, False))
 
 
 @dataclass(frozen=True)

@@ -26,9 +26,9 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 import numpy as np
 
@@ -117,7 +117,8 @@ def _scaled(make: Callable[[], np.ndarray], channels: np.ndarray, factor: float)
     return scaled
 
 
-def _plain_tensors(shape: Shape, tied: bool, seed: int) -> Iterator[tuple[str, tuple[int, ...], Callable[[], np.ndarray]]]:
+def _plain_tensors(shape: Shape, tied: bool,
+                   seed: int) -> Iterator[tuple[str, tuple[int, ...], Callable[[], np.ndarray]]]:
     h, hd = shape.hidden, shape.head_dim
     branch = 2.0 / shape.layers**0.5  # keeps the residual stream's size independent of depth
 
@@ -133,16 +134,20 @@ def _plain_tensors(shape: Shape, tied: bool, seed: int) -> Iterator[tuple[str, t
         p = f"model.layers.{layer}."
         yield p + "input_layernorm.weight", (h,), around(1.0, h, 0.1, next(index))
         yield p + "self_attn.q_proj.weight", (shape.heads * hd, h), normal((shape.heads * hd, h), h**-0.5, next(index))
-        yield p + "self_attn.k_proj.weight", (shape.kv_heads * hd, h), normal((shape.kv_heads * hd, h), h**-0.5, next(index))
-        yield p + "self_attn.v_proj.weight", (shape.kv_heads * hd, h), normal((shape.kv_heads * hd, h), h**-0.5, next(index))
-        yield p + "self_attn.o_proj.weight", (h, shape.heads * hd), normal((h, shape.heads * hd), branch * (shape.heads * hd) ** -0.5, next(index))
+        yield (p + "self_attn.k_proj.weight", (shape.kv_heads * hd, h),
+               normal((shape.kv_heads * hd, h), h**-0.5, next(index)))
+        yield (p + "self_attn.v_proj.weight", (shape.kv_heads * hd, h),
+               normal((shape.kv_heads * hd, h), h**-0.5, next(index)))
+        yield (p + "self_attn.o_proj.weight", (h, shape.heads * hd),
+               normal((h, shape.heads * hd), branch * (shape.heads * hd) ** -0.5, next(index)))
         # Larger q/k norm weights sharpen attention, so the document's tokens matter.
         yield p + "self_attn.q_norm.weight", (hd,), around(1.0, hd, 0.1, next(index))
         yield p + "self_attn.k_norm.weight", (hd,), lambda: np.full(hd, 2.0, np.float32)
         yield p + "post_attention_layernorm.weight", (h,), around(1.0, h, 0.1, next(index))
         yield p + "mlp.gate_proj.weight", (shape.intermediate, h), normal((shape.intermediate, h), h**-0.5, next(index))
         yield p + "mlp.up_proj.weight", (shape.intermediate, h), normal((shape.intermediate, h), h**-0.5, next(index))
-        yield p + "mlp.down_proj.weight", (h, shape.intermediate), normal((h, shape.intermediate), branch * shape.intermediate**-0.5, next(index))
+        yield (p + "mlp.down_proj.weight", (h, shape.intermediate),
+               normal((h, shape.intermediate), branch * shape.intermediate**-0.5, next(index)))
     yield "model.norm.weight", (h,), around(1.0, h, 0.1, next(index))
     if not tied:
         yield "lm_head.weight", (VOCAB_SIZE, h), normal((VOCAB_SIZE, h), h**-0.5, next(index))
@@ -179,7 +184,8 @@ def calibrate_answer_rows(out: Path, target_std: float = 1.5) -> None:
     direction *= target_std / (states @ direction).std()
     head = model.lm_head.weight.detach().float().numpy()
     centre = (head[yes] + head[no]) / 2
-    patch_rows(out / "model.safetensors", output_matrix_name(config), [yes, no], np.stack([centre + direction / 2, centre - direction / 2]))
+    patch_rows(out / "model.safetensors", output_matrix_name(config), [yes, no],
+               np.stack([centre + direction / 2, centre - direction / 2]))
 
 
 def build_synthetic_model(

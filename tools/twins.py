@@ -5,8 +5,8 @@ and cached under the developer cache (``twins/<shape>/``), shared by every bench
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from tools.tokenizer_fixture import dev_cache_dir
 

@@ -9,8 +9,8 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable
 
 from local_rerank.search import SearchHit
-from local_rerank.search.corpus import Corpus
 from local_rerank.search.blocks import NotIndexable
+from local_rerank.search.corpus import Corpus
 from tui.editor import open_in_editor
 from tui.preview import Preview
 from tui.results_table import ResultsTable

@@ -112,6 +112,7 @@ class ResultsTable(DataTable):
         best_bm25 = max((hit.bm25_score for hit in hits), default=1.0) or 1.0
         marks = mark_styles(self)
         for position, hit in enumerate(hits, start=1):
+            score: str | Text
             if hit.score is not None:
                 score = f"{score_bar(hit.score)} {hit.score:.3f}"
             else:

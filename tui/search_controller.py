@@ -22,8 +22,15 @@ from local_rerank.search import IndexProgress, Search, SearchHit, SearchSession
 from local_rerank.search.corpus import Corpus
 from local_rerank.search.export import ResultSet
 from local_rerank.search.packing import Unit
-from tui.messages import (FolderChanged, IndexAdvanced, IndexFailed, IndexReady, ModelLoaded, SearchAdvanced,
-                          SearchFailed)
+from tui.messages import (
+    FolderChanged,
+    IndexAdvanced,
+    IndexFailed,
+    IndexReady,
+    ModelLoaded,
+    SearchAdvanced,
+    SearchFailed,
+)
 
 RerankerLoader = Callable[[], Reranker]
 Post = Callable[[Message], object]

@@ -12,13 +12,19 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, ProgressBar, Select, Static
 
 from local_rerank.errors import LocalRerankError
-from local_rerank.search import (LexicalResults, RerankProgress, Search, SearchCancelled, SearchFinished,
-                                 SearchHit)
+from local_rerank.search import LexicalResults, RerankProgress, Search, SearchCancelled, SearchFinished, SearchHit
 from local_rerank.search.corpus import Corpus
 from local_rerank.search.lexical import NO_MATCH
 from local_rerank.text import printable
-from tui.messages import (FolderChanged, IndexAdvanced, IndexFailed, IndexReady, ModelLoaded, SearchAdvanced,
-                          SearchFailed)
+from tui.messages import (
+    FolderChanged,
+    IndexAdvanced,
+    IndexFailed,
+    IndexReady,
+    ModelLoaded,
+    SearchAdvanced,
+    SearchFailed,
+)
 from tui.query_bar import InstructionBar, QueryInput
 from tui.results_pane import ResultsPane
 from tui.search_controller import SearchController

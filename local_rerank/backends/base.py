@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Callable, ClassVar, Iterator, Literal, Sequence
+from typing import ClassVar, Literal
 
 import numpy as np
 
@@ -111,10 +112,10 @@ class Backend(ABC):
                 self._released = True
                 self._release()
 
-    def _release(self) -> None:
+    def _release(self) -> None:  # noqa: B027 (a hook: most backends free something, the fakes nothing)
         """Free native resources; called once, never during a batch. The default does nothing."""
 
-    def __enter__(self) -> "Backend":
+    def __enter__(self) -> Backend:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -27,9 +27,10 @@ import math
 import signal
 import threading
 from collections import deque
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -211,7 +212,8 @@ class GgufBackend(Backend):
         params.kv_unified = True
         params.n_threads = params.n_threads_batch = self.threads
         params.embeddings = self.scoring_path == "rank"
-        params.pooling_type = llama.LLAMA_POOLING_TYPE_RANK if self.scoring_path == "rank" else llama.LLAMA_POOLING_TYPE_NONE
+        params.pooling_type = (llama.LLAMA_POOLING_TYPE_RANK if self.scoring_path == "rank"
+                               else llama.LLAMA_POOLING_TYPE_NONE)
         with interrupts_after_native_code():
             ctx = llama.llama_init_from_model(self._model, params)
         if not ctx:

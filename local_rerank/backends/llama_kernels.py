@@ -28,9 +28,10 @@ import _ctypes
 import ctypes
 import re
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from local_rerank.errors import BackendUnavailableError
 from local_rerank.hardware import cpu_flags, library_folder

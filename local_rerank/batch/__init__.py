@@ -10,8 +10,17 @@ for the OUTPUT folder, and :mod:`~local_rerank.batch.ray_runner` for Ray. Nothin
 imports pyarrow or Ray until a Parquet file or ``--ray`` needs them.
 """
 
-from local_rerank.batch.job import (DEFAULT_SHARD_ROWS, BatchJob, BatchSummary, LocalRunner, ModelOpener, Prepared,
-                                    Runner, prepare, run_job)
+from local_rerank.batch.job import (
+                                    DEFAULT_SHARD_ROWS,
+                                    BatchJob,
+                                    BatchSummary,
+                                    LocalRunner,
+                                    ModelOpener,
+                                    Prepared,
+                                    Runner,
+                                    prepare,
+                                    run_job,
+)
 
 __all__ = ["BatchJob", "BatchSummary", "DEFAULT_SHARD_ROWS", "LocalRunner", "ModelOpener", "Prepared", "Runner",
            "prepare", "run_job"]

@@ -11,14 +11,23 @@ can stop anywhere (``max_shards``, Ctrl-C, a kill) and be resumed by any runner.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Protocol
 
 from local_rerank.batch.inputs import InputPlan, plan_input
 from local_rerank.batch.local import run_local
-from local_rerank.batch.manifest import (REJECTS, JobIdentity, claim_output, identity_of, model_sha256,
-                                         remove_temporaries, verified_records, write_manifest)
+from local_rerank.batch.manifest import (
+    REJECTS,
+    JobIdentity,
+    claim_output,
+    identity_of,
+    model_sha256,
+    remove_temporaries,
+    verified_records,
+    write_manifest,
+)
 from local_rerank.batch.shard_spec import ShardSpec
 from local_rerank.batch.shards import Opener, OutputLayout, ShardRecord
 from local_rerank.errors import InputError

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from local_rerank.batch.rows import BadRow
 from local_rerank.batch.shard_spec import InputFile, ShardSpec
@@ -48,7 +49,7 @@ def scan_jsonl(path: Path, shard_rows: int) -> tuple[InputFile, list[tuple[int, 
     return InputFile(str(path), offset, digest.hexdigest(), rows), [(a, b, c) for a, b, c in starts]
 
 
-def read_jsonl_shard(spec: ShardSpec) -> "JsonlShard":
+def read_jsonl_shard(spec: ShardSpec) -> JsonlShard:
     """The shard's rows: each line's object, or why it is not one.
 
     Raises:

@@ -12,9 +12,10 @@ import multiprocessing
 import queue
 import signal
 import threading
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from local_rerank.batch.shard_spec import ShardSpec
 from local_rerank.batch.shards import Opener, OutputLayout, ShardRecord, ShardWorker

@@ -11,9 +11,10 @@ shards smaller than a row group do not decode it again and again.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from local_rerank.batch.rows import TEXT_FIELDS, BadRow
 from local_rerank.batch.shard_spec import InputFile, ShardSpec
@@ -46,7 +47,7 @@ def scan_parquet(path: Path, shard_rows: int) -> tuple[InputFile, list[tuple[int
     return info, [(start + 1, min(shard_rows, rows - start), start) for start in range(0, rows, shard_rows)]
 
 
-def read_parquet_shard(spec: ShardSpec) -> "ParquetShard":
+def read_parquet_shard(spec: ShardSpec) -> ParquetShard:
     """The shard's rows, from the row groups that hold them.
 
     Raises:

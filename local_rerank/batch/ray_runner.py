@@ -16,13 +16,14 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
+from local_rerank import errors
 from local_rerank.batch.resources import WorkerShape, ray_shape
 from local_rerank.batch.shard_spec import ShardSpec
 from local_rerank.batch.shards import Opener, OutputLayout, ShardRecord, ShardWorker
-from local_rerank import errors
 from local_rerank.errors import LocalRerankError
 
 LOCAL = "local"  # --ray without an address: start a Ray runtime on this machine

@@ -9,8 +9,9 @@ are read as bytes, so that invalid UTF-8 is caught here rather than inside pyarr
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from local_rerank.text import has_surrogates
 

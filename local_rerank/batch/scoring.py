@@ -10,8 +10,8 @@ CPU: below 1e-4), as it does in ``rank`` itself.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 from local_rerank.batch.rows import Request
 from local_rerank.reranker import Reranker
@@ -57,7 +57,7 @@ class ShardScorer:
             if progress is not None:
                 progress(len({position for position, _ in group.owners}))
         scores = [values if r.candidates else values[0] for r, values in zip(requests, results)]
-        return ShardScores(scores, truncated)  # type: ignore[arg-type]
+        return ShardScores(scores, truncated)
 
     def close(self) -> None:
         """Release the model."""

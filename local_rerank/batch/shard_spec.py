@@ -6,9 +6,10 @@ Shared by the plan (:mod:`~local_rerank.batch.inputs`) and the format readers
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Protocol
 
 from local_rerank.batch.rows import BadRow
 

@@ -14,9 +14,10 @@ import json
 import os
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from local_rerank.batch.inputs import read_shard
 from local_rerank.batch.rows import BadRow, Reject, Request, parse_row
@@ -69,7 +70,7 @@ class ShardRecord:
         return json.dumps({"job": job, **asdict(self)}, indent=1)
 
     @classmethod
-    def from_json(cls, text: str) -> tuple[str, "ShardRecord"]:
+    def from_json(cls, text: str) -> tuple[str, ShardRecord]:
         """(job key, record) from a record file's text.
 
         Raises:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 import click
 
@@ -55,6 +55,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     except Exception as e:  # a bug: still one line, with a way to get the traceback
         if os.environ.get("LOCAL_RERANK_DEBUG"):
             raise
-        click.echo(f"error: unexpected {type(e).__name__}: {printable(str(e))} (set LOCAL_RERANK_DEBUG=1 for a traceback)",
+        click.echo(f"error: unexpected {type(e).__name__}: {printable(str(e))} "
+                   "(set LOCAL_RERANK_DEBUG=1 for a traceback)",
                    err=True)
         sys.exit(1)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import click
 
@@ -19,9 +20,11 @@ from local_rerank.text import printable
 @click.option("--format", "fmt", type=click.Choice(["gguf", "onnx", "openvino"]), default="gguf", show_default=True)
 @click.option("--quant", help="GGUF: q8_0 (INT8, default), f32, f16, bf16, or a llama.cpp type such as q4_k_m, "
                               "q6_k. ONNX: int8 (8-bit weights, default), int8-a8 (and 8-bit activations), fp32, fp16, "
-                              "int8-dynamic, int4. OpenVINO: int8 (8-bit weights in groups of 32, 8-bit activations on VNNI CPUs; "
+                              "int8-dynamic, int4. OpenVINO: int8 (8-bit weights in groups of 32, "
+                              "8-bit activations on VNNI CPUs; "
                               "default), fp32.")
-@click.option("--out", required=True, type=click.Path(path_type=Path), help="The file (GGUF) or folder (ONNX, OpenVINO) to write.")
+@click.option("--out", required=True, type=click.Path(path_type=Path),
+              help="The file (GGUF) or folder (ONNX, OpenVINO) to write.")
 @click.option("--force", is_flag=True, help="Replace --out if it exists.")
 @click.option("--no-parity", is_flag=True, help="Skip the parity check against the float32 reference.")
 def convert(checkpoint: Path, fmt: str, quant: str | None, out: Path, force: bool, no_parity: bool) -> None:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import click
 
@@ -29,7 +29,8 @@ from local_rerank.text import printable
 def doctor(models: Sequence[str], device: str, as_json: bool, bench: bool) -> None:
     """What this machine offers, what would run MODELS (paths or installed names) and why."""
     store = store_dir()
-    paths = [Path(m) if Path(m).exists() or find(store, str(m)) is None else resolve_model(str(m), store) for m in models]
+    paths = [Path(m) if Path(m).exists() or find(store, str(m)) is None else resolve_model(str(m), store)
+             for m in models]
     probe = probe_hardware()
     if bench:
         paths = paths or [model.path for model in installed(store) if model.format != "hf"]

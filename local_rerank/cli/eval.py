@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Literal
 
 import click
 
@@ -54,7 +55,8 @@ def eval_(source: Path, queries_file: Path | None, model_path: str | None, no_re
         index.update()
     missing = unindexed_relevant(eval_set)
     if missing:
-        shown = ", ".join(printable(path) for path in missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        shown = (", ".join(printable(path) for path in missing[:5])
+                 + (f" and {len(missing) - 5} more" if len(missing) > 5 else ""))
         click.echo(f"warning: the index holds no file {shown}, named as relevant: "
                    f"{'it scores' if len(missing) == 1 else 'they score'} as a miss", err=True)
     if compare:
@@ -76,7 +78,8 @@ def eval_(source: Path, queries_file: Path | None, model_path: str | None, no_re
                + (f", reranked by {reranker.info.model}" if reranker else ""))
     click.echo(metrics_table(results))
     for stage in (stage for stage in results if stage.startswith("bm25+rerank")):
-        click.echo(f"\np(yes) of the candidates ({stage})\n" + score_chart(results[stage].relevant, results[stage].others))
+        click.echo(f"\np(yes) of the candidates ({stage})\n"
+                   + score_chart(results[stage].relevant, results[stage].others))
 
 
 def _record(eval_set: EvalSet, results: dict[str, StageResult], reranker: Reranker | None) -> dict[str, object]:
@@ -87,7 +90,8 @@ def _record(eval_set: EvalSet, results: dict[str, StageResult], reranker: Rerank
 
 
 def _compare_text(summary: dict[str, float]) -> str:
-    return "\n".join(f"{name:<16}{int(value) if name == 'queries' else f'{value:.4f}'}" for name, value in summary.items())
+    return "\n".join(f"{name:<16}{int(value) if name == 'queries' else f'{value:.4f}'}"
+                     for name, value in summary.items())
 
 
 def _progress() -> Callable[[EvalProgress], None] | None:

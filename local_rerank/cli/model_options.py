@@ -7,7 +7,8 @@ the commands take (``model_path``, ``instruction``, ``max_length``, ``backend``,
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import click
 

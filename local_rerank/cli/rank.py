@@ -5,8 +5,9 @@ from __future__ import annotations
 import shutil
 import sys
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import click
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import shutil
 import sys
 import warnings
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Iterable
 
 import click
 
@@ -39,7 +39,8 @@ from local_rerank.text import printable, printable_json, printable_text
 @click.argument("folder", type=click.Path(path_type=Path))
 @click.argument("query")
 @search_model_options
-@click.option("--top-k", type=click.IntRange(1, MAX_TOP_K), default=10, show_default=True, help="How many files to show.")
+@click.option("--top-k", type=click.IntRange(1, MAX_TOP_K), default=10, show_default=True,
+              help="How many files to show.")
 @click.option("--json", "as_json", is_flag=True,
               help='Print JSON: [{"path", "score", "bm25_rank", "passage": {"start_line", "end_line", "text"}}], '
                    "best first; score is p(yes) when reranked, the BM25 score otherwise.")
@@ -94,7 +95,8 @@ def with_room_for(settings: Settings, unit: Unit, document_tokens: int | None) -
     """``settings`` with a prompt budget that holds ``document_tokens`` in document mode (never less than set)."""
     if unit != "document" or document_tokens is None:
         return settings
-    return replace(settings, max_length=min(MAX_MAX_LENGTH, max(settings.max_length, document_tokens + PROMPT_ALLOWANCE)))
+    return replace(settings,
+                   max_length=min(MAX_MAX_LENGTH, max(settings.max_length, document_tokens + PROMPT_ALLOWANCE)))
 
 
 def _search(index: FolderIndex, query: str, instruction: str | None, candidates: int | None, top_k: int,

@@ -28,7 +28,8 @@ def read_qwen3_config(checkpoint: Path) -> dict[str, Any]:
     if not isinstance(config, dict):
         raise ConversionError(f"{checkpoint}/config.json is not a JSON object: not a Hugging Face checkpoint")
     architectures = config.get("architectures")
-    if config.get("model_type") != "qwen3" or not isinstance(architectures, list) or "Qwen3ForCausalLM" not in architectures:
+    if (config.get("model_type") != "qwen3" or not isinstance(architectures, list)
+            or "Qwen3ForCausalLM" not in architectures):
         raise ConversionError(
             f"{checkpoint}: model type {config.get('model_type')!r} is not a Qwen3ForCausalLM; "
             "only Qwen3-Reranker checkpoints are supported"

@@ -14,9 +14,10 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import gguf
 import numpy as np
@@ -99,7 +100,8 @@ def _vocabulary(checkpoint: Path, config: dict[str, Any]) -> _Vocabulary:
         content = added["content"]
         looks_special = content.startswith("<|") and content.endswith("|>")
         tokens[added["id"]] = content
-        types[added["id"]] = int(gguf.TokenType.CONTROL if added["special"] or looks_special else gguf.TokenType.USER_DEFINED)
+        types[added["id"]] = int(gguf.TokenType.CONTROL if added["special"] or looks_special
+                                 else gguf.TokenType.USER_DEFINED)
     merges = [m if isinstance(m, str) else " ".join(m) for m in model["merges"]]
     ids = {t: i for i, t in enumerate(tokens)}
     if YES_TOKEN not in ids or NO_TOKEN not in ids:

@@ -24,9 +24,10 @@ import logging
 import shutil
 import tempfile
 import warnings
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from local_rerank.convert.checkpoint import output_matrix_name, read_qwen3_config
 from local_rerank.convert.safetensors_io import read_checkpoint

@@ -16,14 +16,19 @@ scores further than the bar is not refused for it; the report says the file is n
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from itertools import combinations
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
+from local_rerank.backends.openvino import eight_bit_activations_here
+from local_rerank.convert.reach import FORMAT_ROUNDING, round_model
+from local_rerank.convert.reference import ReferenceScorer
 from local_rerank.formats import LOW_BIT_TOLERANCE, tolerances
+from local_rerank.reranker import Reranker
 
 # Absolute tolerance on p("yes") per weight type (local_rerank/formats.py), GGUF and ONNX.
 TOLERANCES = tolerances()
@@ -73,10 +78,6 @@ CHECK_SET: tuple[CheckCase, ...] = (
         instruction="Given a code search query, retrieve the code snippet that answers it",
     ),
 )
-from local_rerank.backends.openvino import eight_bit_activations_here
-from local_rerank.convert.reach import FORMAT_ROUNDING, round_model
-from local_rerank.convert.reference import ReferenceScorer
-from local_rerank.reranker import Reranker
 
 
 def tolerance_for(quantization: str, reach: float | None = None) -> float:
@@ -93,7 +94,8 @@ def count_inversions(reference: Sequence[float] | np.ndarray, candidate: Sequenc
     """Pairs whose reference scores differ by more than ``margin`` but swap order in ``candidate``."""
     inversions = 0
     for i, j in combinations(range(len(reference)), 2):
-        if abs(reference[i] - reference[j]) > margin and (reference[i] - reference[j]) * (candidate[i] - candidate[j]) < 0:
+        if (abs(reference[i] - reference[j]) > margin
+                and (reference[i] - reference[j]) * (candidate[i] - candidate[j]) < 0):
             inversions += 1
     return inversions
 

@@ -20,8 +20,9 @@ Needs torch (conversion only).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from local_rerank.formats import WEIGHT_TYPES
 from local_rerank.formats import Rounding as Rounding_

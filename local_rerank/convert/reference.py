@@ -9,8 +9,8 @@ runtime never imports this module.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from local_rerank.errors import BackendUnavailableError
 
@@ -27,9 +27,7 @@ _DEFAULT_INSTRUCTION = "Given a web search query, retrieve relevant passages tha
 def _format_instruction(instruction: str | None, query: str, doc: str) -> str:
     if instruction is None:
         instruction = _DEFAULT_INSTRUCTION
-    return "<Instruct>: {instruction}\n<Query>: {query}\n<Document>: {doc}".format(
-        instruction=instruction, query=query, doc=doc
-    )
+    return f"<Instruct>: {instruction}\n<Query>: {query}\n<Document>: {doc}"
 
 
 class ReferenceScorer:

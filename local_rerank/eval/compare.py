@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from local_rerank.eval.datasets import EvalSet
-from local_rerank.search.rewritten import rerank_all
 from local_rerank.reranker import Reranker
 from local_rerank.search.pipeline import SearchRequest, lexical_stage
+from local_rerank.search.rewritten import rerank_all
 
 
-def spearman(a: Sequence[float], b: Sequence[float]) -> float:
+def spearman(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray) -> float:
     """Spearman's rank correlation (ties take their mean rank); 1.0 for fewer than two items."""
     if len(a) < 2:
         return 1.0
@@ -22,7 +22,7 @@ def spearman(a: Sequence[float], b: Sequence[float]) -> float:
     return float(np.corrcoef(ra, rb)[0, 1])
 
 
-def kendall(a: Sequence[float], b: Sequence[float]) -> float:
+def kendall(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray) -> float:
     """Kendall's tau-b; 1.0 for fewer than two items."""
     x, y = np.asarray(a, float), np.asarray(b, float)
     if len(x) < 2:

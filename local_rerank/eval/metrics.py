@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import math
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 
 def mrr_at(ranked: Sequence[str], relevance: Mapping[str, int], k: int = 10) -> float:

@@ -13,8 +13,8 @@ after each query with an ETA.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Callable
 
 from local_rerank.eval.datasets import EvalQuery, EvalSet
 from local_rerank.eval.metrics import mean_metrics, query_metrics
@@ -83,9 +83,11 @@ def _rankings(query: EvalQuery, reranker: Reranker | None, candidates: int, inst
     lexical = lexical_stage(query.corpus, request, clock)
     found: Rankings = {"bm25": (lexical.hits, lexical.seconds)}
     for unit in units if reranker is not None else ():
+        assert reranker is not None  # narrowed by the loop's own condition
         begun = clock()
         reranked = rerank_all(query.corpus, lexical.hits, replace(request, unit=unit), reranker) if lexical.hits else []
-        found["bm25+rerank" if unit == "passage" else f"bm25+rerank[{unit}]"] = (reranked, lexical.seconds + clock() - begun)
+        found["bm25+rerank" if unit == "passage"
+              else f"bm25+rerank[{unit}]"] = (reranked, lexical.seconds + clock() - begun)
     if rewrite:
         variants, fused = rewritten_candidates(query.corpus, request, clock=clock)
         found["rewrite"] = (fused.hits, fused.seconds)

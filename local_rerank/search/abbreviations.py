@@ -51,7 +51,8 @@ def _cjk_long_form(before: str) -> str | None:
     run = _CJK_RUN_AT_END.search(before)
     term = run.group(0) if run else ""
     term = term[max((m.end() for m in _KANA_PARTICLES.finditer(term)), default=0):]
-    ends = [term.rfind(word) + len(word) for word in _CHINESE_LEAD_INS if 0 <= term.rfind(word) <= len(term) - len(word) - 2]
+    ends = [term.rfind(word) + len(word) for word in _CHINESE_LEAD_INS
+            if 0 <= term.rfind(word) <= len(term) - len(word) - 2]
     term = term[max(ends, default=0):]
     return term if _CJK_TERM.fullmatch(term) else None
 

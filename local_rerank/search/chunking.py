@@ -14,8 +14,8 @@ for English prose; counting digits as tokens keeps short texts full of numbers u
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Iterable, Iterator
 
 from local_rerank.search.blocks import SOFT_BREAK, Block
 from local_rerank.search.text_blocks import split_lines

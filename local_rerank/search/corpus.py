@@ -8,8 +8,9 @@ search session, the rewriting first stage, the TUI and eval never ask which one 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Callable, Iterator, Mapping, Protocol
+from typing import Protocol
 
 from local_rerank.search.chunking import Passage
 from local_rerank.search.hits import IndexProgress, IndexReport, SearchHit
@@ -45,6 +46,9 @@ class Corpus(Protocol):
 
     def read_lines(self, relpath: str) -> list[str]:
         """The lines of one hit's source, numbered as its passages are (for previews)."""
+
+    def file_kind(self, relpath: str) -> str | None:
+        """The kind of the source a hit names ("markdown", "pdf", "passage" ...); None when it names none."""
 
     def describe(self, report: IndexReport) -> str:
         """What an update's report says the corpus holds, in a few words ("120 files, 3 skipped")."""

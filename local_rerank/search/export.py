@@ -95,7 +95,7 @@ def format_for(path: str) -> str:
 
 
 def _json(results: ResultSet) -> str:
-    payload = {"query": results.query, "instruction": results.instruction or DEFAULT_INSTRUCTION,
+    payload: dict[str, Any] = {"query": results.query, "instruction": results.instruction or DEFAULT_INSTRUCTION,
                "model": results.model, "reranked": _reranked(results), "unit": results.unit,
                "results": [hit_record(hit) for hit in results.hits]}
     if results.variants:

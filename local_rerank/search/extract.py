@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import PurePath
-from typing import Iterable
 
 from local_rerank.search.blocks import Block, NotIndexable
 from local_rerank.search.office import office_blocks

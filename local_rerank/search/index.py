@@ -17,9 +17,9 @@ import re
 import sqlite3
 import threading
 import time
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator, Mapping
 
 from local_rerank.cache import cache_root
 from local_rerank.errors import InputError
@@ -54,7 +54,7 @@ class FolderIndex:
         self._create_or_check()
 
     @classmethod
-    def open(cls, folder: str | Path, cache: Path | None = None) -> "FolderIndex":
+    def open(cls, folder: str | Path, cache: Path | None = None) -> FolderIndex:
         """The index of ``folder``, created empty on first use.
 
         Raises:

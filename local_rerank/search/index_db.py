@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import functools
 import sqlite3
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, closing, contextmanager
 from pathlib import Path
-from typing import Callable, Concatenate, Iterator, ParamSpec, Protocol, TypeVar
+from typing import Concatenate, ParamSpec, Protocol, TypeVar
 
 from local_rerank.errors import CacheError
 from local_rerank.search.chunking import PASSAGE_TOKENS

@@ -13,10 +13,10 @@ import sqlite3
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import Callable, Iterable
 
 from local_rerank.search.abbreviations import definitions_in
 from local_rerank.search.blocks import NotIndexable
@@ -110,7 +110,7 @@ def _store(connection: sqlite3.Connection, entry: FoundFile, kind: str, found: I
            reason: str | None, replaced: int) -> None:
     _forget(connection, entry.relpath)
     stored = 0
-    for stored, passage in enumerate(found, start=1):
+    for stored, passage in enumerate(found, start=1):  # noqa: B007 (the count, read after the loop)
         cursor = connection.execute(
             "INSERT INTO passages(path, heading, text, start_line, end_line, page, hash) VALUES(?, ?, ?, ?, ?, ?, ?)",
             (entry.relpath, passage.heading, passage.text, passage.start_line, passage.end_line, passage.page,

@@ -10,7 +10,8 @@ it reads. A file that fits the budget is read whole.
 from __future__ import annotations
 
 import bisect
-from typing import Literal, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Literal
 
 from local_rerank.search.chunking import Passage, estimate_tokens
 

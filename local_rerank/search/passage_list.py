@@ -10,8 +10,8 @@ another store is given.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Callable, Iterator, Mapping
 
 from local_rerank.documents import parse_documents
 from local_rerank.errors import InputError
@@ -39,7 +39,7 @@ class PassageList:
         self.scores = MemoryScores() if scores is None else scores
 
     @classmethod
-    def from_text(cls, text: str, source: str) -> "PassageList":
+    def from_text(cls, text: str, source: str) -> PassageList:
         """Passages from JSONL objects with a "text" field, or plain text one per line.
 
         Raises:
@@ -67,6 +67,10 @@ class PassageList:
     def changes(self, stop: threading.Event) -> Iterator[int]:
         """None: a list does not change."""
         return iter(())
+
+    def file_kind(self, relpath: str) -> str | None:
+        """"passage" for a passage of the list ("#3"); None for any other name."""
+        return "passage" if any(hit.path == relpath for hit in self.hits) else None
 
     def describe(self, report: IndexReport) -> str:
         """"12 passages"."""

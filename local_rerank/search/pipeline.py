@@ -12,8 +12,8 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import Callable, Iterator, Sequence
 
 from local_rerank.backends.base import ScoringStopped
 from local_rerank.errors import InputError

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Sequence
 
 from local_rerank.search.cjk import UNSPACED_RUN, is_gram, normalize, query_terms
 from local_rerank.search.hits import SearchHit

@@ -9,14 +9,23 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
-from typing import Iterator, Sequence
 
 from local_rerank.reranker import Reranker
 from local_rerank.search.corpus import Corpus
 from local_rerank.search.hits import SearchHit
-from local_rerank.search.pipeline import (CPU_CANDIDATES, Clock, LexicalResults, RerankProgress,
-                                          SearchCancelled, SearchEvent, SearchFinished, SearchRequest, rerank_stage)
+from local_rerank.search.pipeline import (
+    CPU_CANDIDATES,
+    Clock,
+    LexicalResults,
+    RerankProgress,
+    SearchCancelled,
+    SearchEvent,
+    SearchFinished,
+    SearchRequest,
+    rerank_stage,
+)
 from local_rerank.search.rewrite import Variant, fuse_rankings, fuse_scores, variants
 
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, closing
 from pathlib import Path
-from typing import Callable, Mapping, Protocol
+from typing import Protocol
 
 SCORES_TABLE = "CREATE TABLE IF NOT EXISTS scores(key TEXT PRIMARY KEY, score REAL)"
 _KEYS_PER_QUERY = 500  # SQLite allows 999 parameters a statement (before 3.32)
@@ -37,7 +38,7 @@ class SqliteScores:
         self._lock = threading.Lock()
 
     @classmethod
-    def file(cls, database: Path) -> "SqliteScores":
+    def file(cls, database: Path) -> SqliteScores:
         """Scores in a file of their own, created with its folder on first use; each save is
         durable at once (autocommit), so an interrupted run keeps what it scored."""
         database.parent.mkdir(parents=True, exist_ok=True)

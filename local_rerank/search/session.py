@@ -22,16 +22,24 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import replace
-from typing import Callable, Iterator
 
 from local_rerank.errors import LocalRerankError
 from local_rerank.reranker import Reranker
 from local_rerank.search.corpus import Corpus
-from local_rerank.search.pipeline import (Clock, LexicalResults, SearchCancelled, SearchEvent,
-                                          SearchFinished, SearchRequest, default_candidates, lexical_stage,
-                                          rerank_stage)
 from local_rerank.search.packing import Unit
+from local_rerank.search.pipeline import (
+    Clock,
+    LexicalResults,
+    SearchCancelled,
+    SearchEvent,
+    SearchFinished,
+    SearchRequest,
+    default_candidates,
+    lexical_stage,
+    rerank_stage,
+)
 from local_rerank.search.rewritten import rerank_variants_stage, rewritten_candidates
 
 RerankerLoader = Callable[[], Reranker]
@@ -44,7 +52,7 @@ class Search:
     :class:`SearchCancelled`."""
 
     def __init__(self, number: int, request: SearchRequest, corpus: Corpus,
-                 events: Callable[["Search"], Iterator[SearchEvent]]):
+                 events: Callable[[Search], Iterator[SearchEvent]]):
         self.number = number
         self.request = request
         self.corpus = corpus
@@ -158,7 +166,7 @@ class SearchSession:
         if reranker is not None:
             reranker.close()
 
-    def __enter__(self) -> "SearchSession":
+    def __enter__(self) -> SearchSession:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -11,8 +11,8 @@ import codecs
 import html
 import io
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from local_rerank.search.blocks import SOFT_BREAK, Block, NotIndexable
 

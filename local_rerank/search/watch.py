@@ -11,8 +11,8 @@ update that finds nothing changed costs a stat per file.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from local_rerank.search.walk import EXCLUDED_DIRECTORIES
 

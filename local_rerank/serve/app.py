@@ -14,8 +14,9 @@ import asyncio
 import logging
 import math
 import uuid
+from collections.abc import Sequence
 from importlib.metadata import version
-from typing import Any, Sequence
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
@@ -28,9 +29,24 @@ from starlette.exceptions import HTTPException
 from local_rerank.errors import InputError, LocalRerankError
 from local_rerank.scoring_queue import QueueFull, RequestTooLarge, Scored, ScoringJob, ScoringQueue, ShuttingDown
 from local_rerank.serve.guard import DOCS_ASSETS, Guard, HostGuard, normalize_origin
-from local_rerank.serve.schemas import (ErrorBody, Health, ModelCard, ModelList, TeiRerankRequest, TeiResult,
-                                        TextDocument, Tokens, Usage, V1RerankRequest, V1RerankResponse, V1Result,
-                                        V2Meta, V2RerankRequest, V2RerankResponse, V2Result)
+from local_rerank.serve.schemas import (
+    ErrorBody,
+    Health,
+    ModelCard,
+    ModelList,
+    TeiRerankRequest,
+    TeiResult,
+    TextDocument,
+    Tokens,
+    Usage,
+    V1RerankRequest,
+    V1RerankResponse,
+    V1Result,
+    V2Meta,
+    V2RerankRequest,
+    V2RerankResponse,
+    V2Result,
+)
 
 DEFAULT_MAX_BODY_BYTES = 32 * 2**20
 # Every status a route may answer besides 200, each with the one error body (403: Host or Origin,
@@ -52,7 +68,8 @@ def create_app(queue: ScoringQueue, *, api_key: str | None = None, max_body_byte
     # FastAPIOffline: /docs and /redoc load their scripts from this server (fastapi-offline ships
     # them), not from a CDN, so they work on an air-gapped machine.
     app = FastAPIOffline(title="local-rerank", version=version("local-rerank"), static_url=DOCS_ASSETS,
-                         description="A local Qwen3-Reranker behind the Jina/llama-server, Cohere v2 and TEI rerank APIs.")
+                         description="A local Qwen3-Reranker behind the Jina/llama-server, Cohere v2 and TEI "
+                                     "rerank APIs.")
     app.add_middleware(Guard, api_key=api_key, max_body_bytes=max_body_bytes)
     cors_origins = [normalize_origin(origin) for origin in cors_origins]  # as HostGuard compares them
     if cors_origins:  # inside HostGuard, outside the key check: a preflight carries no key
@@ -85,7 +102,8 @@ def _rerank_routes(queue: ScoringQueue) -> APIRouter:
         job = await _prepare(queue, body.query, body.documents, body.instruction, body.max_tokens_per_doc)
         scored = await _score(request, queue, job)
         results = [V2Result(index=i, relevance_score=scored.scores[i]) for i in _best_first(scored.scores, body.top_n)]
-        return V2RerankResponse(id=str(uuid.uuid4()), results=results, meta=V2Meta(tokens=Tokens(input_tokens=scored.tokens)))
+        return V2RerankResponse(id=str(uuid.uuid4()), results=results,
+                                meta=V2Meta(tokens=Tokens(input_tokens=scored.tokens)))
 
     @router.post("/rerank", response_model=list[TeiResult], response_model_exclude_none=True,
                  summary="text-embeddings-inference rerank")

@@ -11,8 +11,8 @@ from __future__ import annotations
 import signal
 import socket
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import uvicorn
 from starlette.types import ASGIApp

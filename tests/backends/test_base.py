@@ -71,4 +71,5 @@ def test_stop_is_asked_before_each_batch(tokenizer: Tokenizer) -> None:
     with pytest.raises(ScoringStopped):
         backend.score(_sequences(tokenizer, 4), stop=stop_after_two)
     assert asked == [0, 1, 2] and len(backend.entries) == 2
-    assert np.array_equal(backend.score(_sequences(tokenizer, 4), stop=lambda: False), backend.score(_sequences(tokenizer, 4)))
+    assert np.array_equal(backend.score(_sequences(tokenizer, 4), stop=lambda: False),
+                          backend.score(_sequences(tokenizer, 4)))

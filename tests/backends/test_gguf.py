@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import ctypes
 import signal
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pytest
@@ -43,7 +43,8 @@ def test_scores_match_the_reference(gguf_files, references, head: str, quant: st
 def test_rank_pooling_path_gives_the_causal_paths_scores(gguf_files, head: str) -> None:
     path = gguf_files[head, "f16"]
     with Reranker(_backend(path, "causal"), MAX_LENGTH) as causal, Reranker(_backend(path, "rank"), MAX_LENGTH) as rank:
-        np.testing.assert_allclose(causal.score(QUERY, DOCUMENTS), rank.score(QUERY, DOCUMENTS), atol=TOLERANCE["f16"], rtol=0)
+        np.testing.assert_allclose(causal.score(QUERY, DOCUMENTS), rank.score(QUERY, DOCUMENTS),
+                                   atol=TOLERANCE["f16"], rtol=0)
 
 
 def test_llama_cpp_converter_layout_scores_through_rank_pooling(gguf_variants, references) -> None:
@@ -120,7 +121,8 @@ def test_cuda_scores_match_cpu_scores(gguf_files, llama_cpp) -> None:
     gpu = GgufBackend(path, BackendOptions(device="cuda"), max_length=MAX_LENGTH)
     assert gpu.device == "cuda"
     with Reranker(cpu, MAX_LENGTH) as on_cpu, Reranker(gpu, MAX_LENGTH) as on_gpu:
-        np.testing.assert_allclose(on_gpu.score(QUERY, DOCUMENTS), on_cpu.score(QUERY, DOCUMENTS), atol=TOLERANCE["q8_0"])
+        np.testing.assert_allclose(on_gpu.score(QUERY, DOCUMENTS), on_cpu.score(QUERY, DOCUMENTS),
+                                   atol=TOLERANCE["q8_0"])
 
 
 def _sort_calling_back(callback: Callable[[], None]) -> None:

@@ -51,7 +51,8 @@ def test_setup_installs_the_build_for_every_cpu(llama_lib: Path) -> None:
     """`make setup` builds the kernels once per CPU generation, from the x86-64 baseline up."""
     variants = variant_modules(llama_lib)
     assert {"x64", "haswell", "skylakex", "icelake", "zen4", "alderlake"} <= set(variants)
-    assert not (llama_lib.parent.parent / "bin").exists() or not list((llama_lib.parent.parent / "bin").glob("libggml*"))
+    assert (not (llama_lib.parent.parent / "bin").exists()
+            or not list((llama_lib.parent.parent / "bin").glob("libggml*")))
 
 
 def test_the_loaded_kernels_are_the_best_this_cpu_runs_without_amx(llama_lib: Path) -> None:
@@ -66,7 +67,8 @@ def test_the_loaded_kernels_are_the_best_this_cpu_runs_without_amx(llama_lib: Pa
     assert kernels.variant is not None and "AMX_INT8" not in kernels.isa
     assert kernels.isa == variants[kernels.variant].isa and variants[kernels.variant].score > 0
     assert all(ISA_FLAGS[name] in flags for name in kernels.isa), (kernels.isa, sorted(flags))
-    assert all("AMX_INT8" in variant.isa for variant in variants.values() if variant.score > variants[kernels.variant].score)
+    assert all("AMX_INT8" in variant.isa for variant in variants.values()
+               if variant.score > variants[kernels.variant].score)
     assert "AMX_INT8" in variants["sapphirerapids"].isa  # the build has it; it is left out, not missing
     if "amx_int8" in flags:  # an AMX CPU runs what users get there: AMX off, said so
         assert "AMX off" in kernels.describe()

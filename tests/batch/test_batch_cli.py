@@ -36,7 +36,8 @@ def test_batch_gives_the_scores_rank_gives_for_the_same_pairs(model: Path, tmp_p
     out = read_jsonl_parts(tmp_path / "out")
     for query in sorted({row["query"] for row in rows if "document" in row}):
         documents = [row["document"] for row in rows if row["query"] == query and "document" in row]
-        assert [row["score"] for row in out if row["query"] == query and "score" in row] == _rank(model, query, documents)
+        assert ([row["score"] for row in out if row["query"] == query and "score" in row]
+                == _rank(model, query, documents))
     assert out[-1]["scores"] == _rank(model, rows[-1]["query"], rows[-1]["candidates"])
 
 

@@ -64,7 +64,8 @@ def test_our_layout_is_llama_cpps_plus_the_untied_output(converted_by_llama_cpp,
                 "tokenizer.ggml.tokens", "tokenizer.ggml.token_type", "tokenizer.ggml.merges",
                 "qwen3.attention.key_length", "qwen3.rope.freq_base", "qwen3.block_count"):
         assert ours.fields[key] == theirs.fields[key], key
-    assert ours.fields["tokenizer.chat_template.rerank"] == theirs.fields["tokenizer.chat_template.rerank"] == RERANK_TEMPLATE
+    assert (ours.fields["tokenizer.chat_template.rerank"] == theirs.fields["tokenizer.chat_template.rerank"]
+            == RERANK_TEMPLATE)
 
 
 @pytest.mark.parametrize("head", ["tied", "untied"])

@@ -18,7 +18,8 @@ def test_each_value_is_restored_within_half_a_step_of_its_group(group) -> None:
     weights = np.random.default_rng(0).normal(0, 0.05, (48, 128)).astype(np.float32)
     q, zero_point, scale = quantize_groups(weights, group)
     assert q.dtype == zero_point.dtype == np.uint8 and scale.dtype == np.float32
-    assert q.shape == (48, 128 // (group or 128), group or 128) and scale.shape == zero_point.shape == q.shape[:2] + (1,)
+    assert (q.shape == (48, 128 // (group or 128), group or 128)
+            and scale.shape == zero_point.shape == q.shape[:2] + (1,))
     step = np.repeat(scale[:, :, 0], group or 128, axis=1)
     assert np.all(np.abs(_restored(q, zero_point, scale) - weights) <= step / 2 + 1e-7)
 

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 from local_rerank.convert import parity
-from local_rerank.manifest import manifest_path
-from local_rerank.files import sha256_file
 from local_rerank.convert.pipeline import convert_checkpoint
 from local_rerank.errors import ConversionError
+from local_rerank.files import sha256_file
+from local_rerank.manifest import manifest_path
 
 pytestmark = [pytest.mark.slow, pytest.mark.convert, pytest.mark.usefixtures("llama_cpp")]
 
@@ -149,8 +149,7 @@ def test_openvino_conversion_is_gated_by_parity_and_connects_nowhere(tiny_untied
     assert manifest["format"] == "openvino" and manifest["quantization"] == "int8"
     assert set(manifest["files"]) == {"model.xml", "model.bin", "tokenizer.json", "tokenizer_config.json"}
     assert manifest["parity"]["passed"] and manifest["parity"]["max_abs_error"] <= parity.TOLERANCES["int8"]
-    from local_rerank.hardware import probe_hardware
-    from local_rerank.hardware import VNNI_FEATURES
+    from local_rerank.hardware import VNNI_FEATURES, probe_hardware
 
     assert manifest["parity"]["int8_activations"] == bool(probe_hardware().cpu_features & VNNI_FEATURES)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model-openvino"]  # no temporary folder left

@@ -43,7 +43,8 @@ def test_a_positive_repeated_among_the_candidates_is_still_relevant(tmp_path: Pa
               "candidates": ["The lease ends on March 31.", "Cats are nice.", "Cats are nice.", "A trip to Tokyo."]}]
     eval_set = load_eval_set(_write_jsonl(tmp_path / "pools.jsonl", lines), None, tmp_path / "cache")
     pool = eval_set.queries[0].corpus
-    assert [hit.passage.text for hit in pool.hits] == ["Cats are nice.", "A trip to Tokyo.", "The lease ends on March 31."]
+    assert [hit.passage.text for hit in pool.hits] == ["Cats are nice.", "A trip to Tokyo.",
+                                                       "The lease ends on March 31."]
     metrics = evaluate(eval_set, None, 16)["bm25"].metrics
     assert metrics["hit@1"] == 1.0
 

@@ -12,9 +12,10 @@ import shutil
 import signal
 import tempfile
 import traceback
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator, TypeVar
+from typing import TypeVar
 
 NOBODY = 65534
 T = TypeVar("T")

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from local_rerank.search.chunking import estimate_tokens, passages
-from local_rerank.tokenizer import Tokenizer
 from local_rerank.search.extract import extract
 from local_rerank.search.text_blocks import markdown_blocks, paragraph_blocks
+from local_rerank.tokenizer import Tokenizer
 from tests.search.folders import COPY_PY, LEASE_MD
 
 
@@ -49,8 +49,10 @@ def test_a_block_of_many_short_lines_is_cut_into_the_fullest_pieces_that_fit() -
 
 
 def test_the_estimate_is_an_upper_bound_in_every_script(tokenizer: Tokenizer) -> None:
-    samples = {"zh": "租赁合同约定租期为两年，自二〇二五年四月一日起至二〇二七年三月三十一日止，期满前三十日内可书面续约。",
-               "ja": "本製品のGPUメモリは24GBです。ドライバを更新してから、付属のユーティリティで設定を確認してください。",
+    samples = {"zh": "租赁合同约定租期为两年，自二〇二五年四月一日起至二〇二七年三月三十一日止，"
+                     "期满前三十日内可书面续约。",
+               "ja": "本製品のGPUメモリは24GBです。"
+                     "ドライバを更新してから、付属のユーティリティで設定を確認してください。",
                "ko": "임대차 계약은 2027년 3월 31일에 끝나며, 만료 30일 전까지 서면으로 갱신할 수 있습니다.",
                "th": "สัญญาเช่าสิ้นสุดวันที่ 31 มีนาคม 2570 เว้นแต่จะต่ออายุเป็นลายลักษณ์อักษร",
                "en": "The lease ends on 31 March 2027, unless renewed in writing thirty days before."}

@@ -11,8 +11,16 @@ import pytest
 
 from local_rerank.errors import InputError
 from local_rerank.reranker import Reranker
-from local_rerank.search import (FolderIndex, LexicalResults, RerankProgress, SearchCancelled, SearchEvent,
-                                 SearchFinished, SearchRequest, SearchSession)
+from local_rerank.search import (
+    FolderIndex,
+    LexicalResults,
+    RerankProgress,
+    SearchCancelled,
+    SearchEvent,
+    SearchFinished,
+    SearchRequest,
+    SearchSession,
+)
 from local_rerank.search.hits import document_text
 from local_rerank.search.pipeline import batch_spans, lexical_stage, rerank_stage
 from local_rerank.tokenizer import Tokenizer

@@ -12,8 +12,15 @@ from local_rerank.search.chunking import Passage
 from local_rerank.search.hits import SearchHit
 from local_rerank.search.index import FolderIndex
 from local_rerank.search.pipeline import LexicalResults, RerankProgress, SearchFinished, SearchRequest
-from local_rerank.search.rewrite import (Variant, expanded, feedback_terms, fuse_rankings, fuse_scores, resolved,
-                                         variants)
+from local_rerank.search.rewrite import (
+    Variant,
+    expanded,
+    feedback_terms,
+    fuse_rankings,
+    fuse_scores,
+    resolved,
+    variants,
+)
 from local_rerank.search.rewritten import rerank_with_variants, rewritten_candidates
 from local_rerank.search.session import SearchSession
 from local_rerank.tokenizer import Tokenizer
@@ -33,13 +40,15 @@ def test_definitions_are_found_long_form_first_or_abbreviation_first() -> None:
 
 
 def test_chinese_and_japanese_definitions_are_found() -> None:
-    text = ("我们使用大语言模型（LLM）进行检索。基于检索增强生成（RAG）的系统。本稿では大規模言語モデル（LLM）を用いる。"
+    text = ("我们使用大语言模型（LLM）进行检索。基于检索增强生成（RAG）的系统。"
+            "本稿では大規模言語モデル（LLM）を用いる。"
             "ファインチューニング（FT）も。用户界面（UI）设计。GPU（图形处理器）。不是这些：很（OK），（见上文）。")
     assert definitions_in(text) == [("LLM", "大语言模型"), ("RAG", "检索增强生成"), ("LLM", "大規模言語モデル"),
                                     ("FT", "ファインチューニング"), ("UI", "用户界面"), ("GPU", "图形处理器")]
     # Characters that are lead-ins elsewhere (在, 即, 和, 被) or kana inside a term (済み) stay in it.
     inside = "在线分析处理（OLAP）。即时编译（JIT）。被动光网络（PON）。事前学習済みモデル（PTM）。"
-    assert [long for _, long in definitions_in(inside)] == ["在线分析处理", "即时编译", "被动光网络", "事前学習済みモデル"]
+    assert [long for _, long in definitions_in(inside)] == ["在线分析处理", "即时编译", "被动光网络",
+                                                            "事前学習済みモデル"]
     assert definitions_in("대형 언어 모델(LLM). ÉCOLE (エコール).") == []  # Korean spaces its words; ÉCOLE is a word
 
 

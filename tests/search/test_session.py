@@ -12,8 +12,15 @@ import pytest
 
 from local_rerank.errors import LocalRerankError, ModelError
 from local_rerank.reranker import Reranker
-from local_rerank.search import (FolderIndex, LexicalResults, RerankProgress, Search, SearchCancelled,
-                                 SearchFinished, SearchSession)
+from local_rerank.search import (
+    FolderIndex,
+    LexicalResults,
+    RerankProgress,
+    Search,
+    SearchCancelled,
+    SearchFinished,
+    SearchSession,
+)
 from local_rerank.search.hits import document_text
 from local_rerank.search.pipeline import CPU_CANDIDATES, GPU_CANDIDATES
 from local_rerank.tokenizer import Tokenizer

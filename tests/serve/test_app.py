@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -43,7 +44,8 @@ def client(url: str) -> Iterator[httpx.Client]:
         yield client
 
 
-def _ranked(reranker: Reranker, query: str, documents: list[str], instruction: str | None = None) -> list[tuple[int, float]]:
+def _ranked(reranker: Reranker, query: str, documents: list[str],
+            instruction: str | None = None) -> list[tuple[int, float]]:
     return [(r.index, r.score) for r in reranker.rank(query, documents, instruction)]
 
 
@@ -91,7 +93,8 @@ def test_tei_refuses_a_long_text_unless_told_to_truncate(client: httpx.Client) -
     assert client.post("/rerank", json={"query": "fruit", "texts": texts, "truncate": True}).status_code == 200
 
 
-@pytest.mark.parametrize("path, field", [("/v1/rerank", "documents"), ("/v2/rerank", "documents"), ("/rerank", "texts")])
+@pytest.mark.parametrize("path, field", [("/v1/rerank", "documents"), ("/v2/rerank", "documents"),
+                                         ("/rerank", "texts")])
 def test_the_instruction_reaches_the_prompt(client: httpx.Client, reranker: Reranker, path: str, field: str) -> None:
     answer = client.post(path, json={"query": "fruit", field: ["plum"], "instruction": "find apple apple"}).json()
     score = answer[0]["score"] if path == "/rerank" else answer["results"][0]["relevance_score"]

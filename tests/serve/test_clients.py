@@ -12,11 +12,11 @@ from __future__ import annotations
 import json
 import signal
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
-import numpy as np
 import httpx
+import numpy as np
 import pytest
 
 pytest.importorskip("fastapi")
@@ -48,7 +48,8 @@ def model(gguf_files: dict[tuple[str, str], Path]) -> Path:
 
 @pytest.fixture(scope="module")
 def url(model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    settings = resolve_settings({"model": str(model), "device": "cpu"}, config_file=tmp_path_factory.mktemp("c") / "none")
+    settings = resolve_settings({"model": str(model), "device": "cpu"},
+                                config_file=tmp_path_factory.mktemp("c") / "none")
     with open_reranker(model, settings) as reranker, ScoringQueue(reranker) as queue:
         with running(create_app(queue, api_key=KEY)) as base:
             yield base

@@ -3,7 +3,7 @@ uvicorn on 127.0.0.1; a DNS-rebinding page arrives at 127.0.0.1 with its own nam
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -11,10 +11,10 @@ import pytest
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 
+from local_rerank.errors import InputError
 from local_rerank.reranker import Reranker
 from local_rerank.scoring_queue import ScoringQueue
 from local_rerank.serve.app import create_app
-from local_rerank.errors import InputError
 from local_rerank.serve.guard import allowed_host, normalize_origin, split_authority
 from local_rerank.tokenizer import Tokenizer
 from tests.search.fakes import WordCountBackend
@@ -76,14 +76,16 @@ def test_a_host_that_is_not_this_server_is_refused_on_every_path(plain, path: st
         answer = client.get(path, headers={"host": host})
         assert answer.status_code == 403, host
         body = answer.json()
-        assert body["error_type"] == "forbidden_host" and "--allowed-host" in body["error"] and "\n" not in body["error"]
+        assert (body["error_type"] == "forbidden_host" and "--allowed-host" in body["error"]
+                and "\n" not in body["error"])
     rerank = client.post("/v1/rerank", json=BODY, headers={"host": f"attacker.example:{port}"})
     assert rerank.status_code == 403
 
 
 def test_this_servers_names_and_the_allowed_ones_pass(plain) -> None:
     client, port = plain
-    for host in (f"127.0.0.1:{port}", f"localhost:{port}", f"LOCALHOST:{port}", f"[::1]:{port}", f"reranker.lan:{port}"):
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}", f"LOCALHOST:{port}", f"[::1]:{port}",
+                 f"reranker.lan:{port}"):
         assert client.get("/health", headers={"host": host}).status_code == 200, host
     assert client.post("/v1/rerank", json=BODY, headers={"host": f"localhost:{port}"}).status_code == 200
 

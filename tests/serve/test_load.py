@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
-from typing import Iterator
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import httpx

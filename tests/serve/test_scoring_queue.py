@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import CancelledError, Future
-from typing import Callable, Sequence
 
 import numpy as np
 import pytest
 
 from local_rerank.backends.base import ScoringStopped
 from local_rerank.errors import InputError, LocalRerankError
-from local_rerank.reranker import Reranker
 from local_rerank.recipe import cap_documents
+from local_rerank.reranker import Reranker
 from local_rerank.scoring_queue import QueueFull, QueueLimits, RequestTooLarge, Scored, ScoringQueue, ShuttingDown
 from local_rerank.tokenizer import Tokenizer
 from tests.search.fakes import SlowBackend, WordCountBackend, slow_reranker

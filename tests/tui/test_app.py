@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 from textual.pilot import Pilot
@@ -24,8 +24,9 @@ from tui.app import make_app
 from tui.help_screen import HelpScreen
 from tui.histogram_screen import HistogramScreen, score_histogram
 from tui.preview import Preview
-from tui.side_by_side import OrderTable, SideBySide
 from tui.results_table import ResultsTable, score_bar
+from tui.side_by_side import OrderTable, SideBySide
+
 
 async def test_a_query_shows_reranked_results_and_status(notes: FolderIndex, tokenizer: Tokenizer) -> None:
     reranker = word_count_reranker(tokenizer, "crane")

@@ -24,8 +24,8 @@ Thresholds and exemptions:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import pytest
 from rich.cells import cell_len
