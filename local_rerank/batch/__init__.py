@@ -11,15 +11,15 @@ imports pyarrow or Ray until a Parquet file or ``--ray`` needs them.
 """
 
 from local_rerank.batch.job import (
-                                    DEFAULT_SHARD_ROWS,
-                                    BatchJob,
-                                    BatchSummary,
-                                    LocalRunner,
-                                    ModelOpener,
-                                    Prepared,
-                                    Runner,
-                                    prepare,
-                                    run_job,
+    DEFAULT_SHARD_ROWS,
+    BatchJob,
+    BatchSummary,
+    LocalRunner,
+    ModelOpener,
+    Prepared,
+    Runner,
+    prepare,
+    run_job,
 )
 
 __all__ = ["BatchJob", "BatchSummary", "DEFAULT_SHARD_ROWS", "LocalRunner", "ModelOpener", "Prepared", "Runner",

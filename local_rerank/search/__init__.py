@@ -12,14 +12,14 @@ from local_rerank.cache import cache_root
 from local_rerank.search.hits import IndexProgress, IndexReport
 from local_rerank.search.index import FolderIndex
 from local_rerank.search.pipeline import (
-                                          LexicalResults,
-                                          RerankProgress,
-                                          SearchCancelled,
-                                          SearchEvent,
-                                          SearchFinished,
-                                          SearchHit,
-                                          SearchRequest,
-                                          default_candidates,
+    LexicalResults,
+    RerankProgress,
+    SearchCancelled,
+    SearchEvent,
+    SearchFinished,
+    SearchHit,
+    SearchRequest,
+    default_candidates,
 )
 from local_rerank.search.session import Search, SearchSession
 
