@@ -99,10 +99,12 @@ class SearchController:
                 else "Passages: each file's best passage reranked")
 
     def results(self, hits: list[SearchHit], instruction: str | None) -> ResultSet:
-        """``hits`` of the last query as a result set to save, naming the model when it scored them."""
+        """``hits`` of the last query as a result set to save, naming the model when it scored them (a
+        passage of a list is its own document: its unit is the passage, whatever the toggle says)."""
         reranked = self.reranker is not None and any(hit.score is not None for hit in hits)
         return ResultSet(self.query_text, hits, instruction,
-                         self.reranker.info.model if reranked and self.reranker else None, unit=self.unit)
+                         self.reranker.info.model if reranked and self.reranker else None,
+                         unit=self.unit if self.index.has_files else "passage")
 
     def close(self) -> None:
         """Stop indexing (what was indexed is kept; the next start completes it) and watching, and

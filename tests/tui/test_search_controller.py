@@ -7,6 +7,7 @@ from textual.message import Message
 from local_rerank.errors import ModelError
 from local_rerank.reranker import Reranker
 from local_rerank.search import FolderIndex, LexicalResults, SearchFinished
+from local_rerank.search.passage_list import PassageList
 from local_rerank.tokenizer import Tokenizer
 from tests.search.fakes import word_count_reranker
 from tui.messages import IndexReady, ModelLoaded, SearchAdvanced
@@ -48,3 +49,16 @@ def test_the_toggles_say_what_they_turned_on(notes: FolderIndex) -> None:
     assert controller.toggle_unit().startswith("Whole files") and controller.unit == "document"
     assert controller.unit_note == " whole files"
     assert controller.toggle_unit().startswith("Passages") and controller.unit_note == ""
+
+
+def test_a_list_of_passages_is_saved_as_passages_in_whole_file_mode(tokenizer: Tokenizer) -> None:
+    passages = PassageList(["the crane lifts", "a harbour crane", "tea"], "pasted")
+    controller = SearchController(passages, lambda: word_count_reranker(tokenizer, "crane"))
+    controller.toggle_unit()
+    posted: list[Message] = []
+    controller.load_model(posted.append)
+    search = controller.search("crane", None)
+    controller.relay(search, posted.append)
+    final = [m.event for m in posted if isinstance(m, SearchAdvanced) and isinstance(m.event, SearchFinished)][-1]
+    assert controller.unit == "document" and controller.results(final.hits, None).unit == "passage"
+    controller.close()
