@@ -4,8 +4,9 @@ A :class:`Format` says how a model of that format is laid out, which runtime run
 that runtime has a CUDA build), its default weight type and what its conversion records; a
 :class:`WeightType` says how faithful one of its weight types must be (the export gate's bar), how
 it rounds a model (the gate's reach simulation) and where the selector ranks it on a CPU and a GPU.
-The backends' opener, the converter, the gate, the selector and doctor all read these; adding a
-format is a descriptor here, a backend module and an exporter.
+The backends' opener, the converter, the gate, the selector, the store and doctor read these; a
+new weight type of a known format is a descriptor here (and its exporter's support); a new format
+is also a backend module, an exporter, and its name in the opener's and the converter's dispatch.
 
 The ranks come from measurements: on the CPU, fidelity first, then the speed measured on the 0.6B
 shape twin (docs/speed.md: bf16 2.5x the reference where the CPU has AVX512-BF16, int8-a8 2.3x,

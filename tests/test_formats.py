@@ -21,7 +21,6 @@ def test_a_weight_type_name_means_one_tolerance_in_every_format() -> None:
     for w in WEIGHT_TYPES:
         by_name.setdefault(w.quant, set()).add(w.tolerance)
     assert all(len(bars) == 1 for bars in by_name.values()), by_name
-    assert tolerances()["q8_0"] == weight_type("gguf", "q8_0").tolerance  # type: ignore[union-attr]
 
 
 def test_ranks_are_distinct_and_faithful_types_come_first_on_the_cpu() -> None:
@@ -51,3 +50,24 @@ def test_the_reach_simulation_knows_every_rounding_named() -> None:
             assert w.rounding.weights in reach.ROUNDERS
             assert w.rounding.activations is None or w.rounding.activations in reach.ROUNDERS
     assert set(reach.FORMAT_ROUNDING) == {w.variant for w in WEIGHT_TYPES if w.rounding is not None}
+
+
+def test_the_orders_tolerances_and_roundings_are_the_measured_ones() -> None:
+    """The values the selector and the gate ran on before they were read from the descriptors."""
+    assert cpu_order() == (("gguf", "bf16"), ("onnx", "int8-a8"), ("gguf", "q8_0"), ("onnx", "int8"),
+                           ("gguf", "f16"), ("onnx", "fp32"), ("openvino", "fp32"), ("gguf", "f32"),
+                           ("openvino", "int8"), ("onnx", "int8-dynamic"))
+    assert gpu_order() == (("gguf", "bf16"), ("gguf", "f16"), ("gguf", "q8_0"), ("onnx", "fp16"), ("onnx", "int8"),
+                           ("onnx", "fp32"), ("gguf", "f32"))
+    assert {w.variant for w in WEIGHT_TYPES if w.cpu_faithful} == set(cpu_order()) - {
+        ("onnx", "int8-dynamic"), ("openvino", "int8")}
+    assert tolerances() == {"f32": 1e-3, "f16": 3e-3, "bf16": 3e-2, "q8_0": 3e-2, "fp32": 1e-4, "fp16": 1e-2,
+                            "int8": 3e-2, "int8-a8": 3e-2, "int8-dynamic": 0.1}
+    roundings = {w.variant: w.rounding for w in WEIGHT_TYPES if w.rounding is not None}
+    assert {variant: (r.weights, r.activations, r.embedding, r.head) for variant, r in roundings.items()} == {
+        ("gguf", "f16"): ("float16", "float16", True, True),
+        ("gguf", "bf16"): ("bfloat16", "bfloat16", True, True),
+        ("gguf", "q8_0"): ("q8_0", "q8_0", True, True),
+        ("onnx", "int8-dynamic"): ("int8-channels", "u8-tensor", True, True),
+        ("openvino", "int8"): ("u8-groups-32", "int8-blocks-32", True, False),
+    }

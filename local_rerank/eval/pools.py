@@ -20,6 +20,8 @@ class PoolCorpus(PassageList):
     """One query's pool: passages named ``#1``, ``#2``... in the given order, ranked by BM25
     (Okapi, k1 1.2, b 0.75, over :func:`~local_rerank.search.cjk.query_terms`) for the first stage."""
 
+    first_stage = "BM25 order"
+
     def __init__(self, texts: list[str], source: str, cache: ScoreCache) -> None:
         super().__init__(texts, source, cache)
         self._terms = [Counter(query_terms(hit.passage.text)) for hit in self.hits]

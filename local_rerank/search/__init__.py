@@ -9,7 +9,7 @@
 """
 
 from local_rerank.cache import cache_root
-from local_rerank.search.hits import IndexProgress, IndexReport
+from local_rerank.search.hits import IndexProgress, IndexReport, SearchHit
 from local_rerank.search.index import FolderIndex
 from local_rerank.search.pipeline import (
     LexicalResults,
@@ -17,7 +17,6 @@ from local_rerank.search.pipeline import (
     SearchCancelled,
     SearchEvent,
     SearchFinished,
-    SearchHit,
     SearchRequest,
     default_candidates,
 )

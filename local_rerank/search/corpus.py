@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Protocol
 
-from local_rerank.search.chunking import Passage
 from local_rerank.search.hits import IndexProgress, IndexReport, SearchHit
 
 
@@ -60,6 +59,3 @@ class Corpus(Protocol):
     def update(self, progress: Callable[[IndexProgress], None] | None = None,
                cancel: threading.Event | None = None) -> IndexReport:
         """Bring the corpus up to date with its source."""
-
-
-__all__ = ["Corpus", "Passage"]

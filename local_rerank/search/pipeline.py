@@ -2,9 +2,10 @@
 
 :func:`lexical_stage` and :func:`rerank_stage` are pure steps over an index and a reranker;
 :class:`local_rerank.search.session.SearchSession` runs them for every front end, one search
-at a time. Scores are cached in the folder's index by (query, instruction, model, passage),
-so a repeated or widened query costs only what it has not scored before. A ``cancel`` event
-is honoured between batches.
+at a time. Scores are cached in the corpus's score cache (a folder's index, or memory for a list
+of passages) by (query, instruction, model, passage), so a repeated or widened query costs only
+what it has not scored before. A ``cancel`` event is honoured between batches, and within one
+between the backend's own batches (the engine's stop check).
 """
 
 from __future__ import annotations
@@ -173,11 +174,11 @@ def batch_spans(count: int, most: int, first: int) -> Iterator[tuple[int, int]]:
         start, size = start + size, max(1, min(2 * size, most))
 
 
-def score_key(model_identity: str, request: SearchRequest, text_digest: str) -> str:
+def score_key(model_identity: str, request: SearchRequest, digest: str) -> str:
     """The score cache key of one text the reranker reads (its digest: a passage's hash, or a packed
     document's) for this query, instruction and model (:attr:`Reranker.identity`)."""
     instruction = request.instruction or DEFAULT_INSTRUCTION
-    material = "\0".join([model_identity, instruction, request.query, text_digest])
+    material = "\0".join([model_identity, instruction, request.query, digest])
     return hashlib.sha256(material.encode()).hexdigest()
 
 
