@@ -104,6 +104,11 @@ def _quantization(folder: Path) -> str | None:
         return None
 
 
+def bf16_products_here() -> bool:
+    """Whether OpenVINO multiplies a bf16 model's products in bf16 on this CPU (AVX512-BF16 or AMX)."""
+    return inference_precision("bf16", probe_cpu()[1]) == "bf16"
+
+
 def eight_bit_activations_here() -> bool:
     """Whether OpenVINO quantizes an int8 model's activations on this CPU (it does where it has VNNI)."""
     return bool(probe_hardware().cpu_features & VNNI_FEATURES)

@@ -167,6 +167,9 @@ def test_openvino_bf16_stores_bf16_weights_at_half_the_size_and_passes_its_gate(
     assert manifest["format"] == "openvino" and manifest["quantization"] == "bf16"
     assert report["passed"] and report["faithful"] and report["tolerance"] == parity.TOLERANCES["bf16"]
     assert 0 < report["max_abs_error"] <= parity.TOLERANCES["bf16"]
+    from local_rerank.hardware import BF16_FEATURES, probe_hardware
+
+    assert report["bf16_products"] == bool(probe_hardware().cpu_features & BF16_FEATURES)
     fp32 = convert_checkpoint(checkpoints[head], tmp_path / "model-openvino-fp32", fmt="openvino", quant="fp32",
                               check_parity=False)
     assert manifest["files"]["model.bin"]["size_bytes"] < 0.6 * fp32["files"]["model.bin"]["size_bytes"]
