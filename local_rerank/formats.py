@@ -9,16 +9,17 @@ new weight type of a known format is a descriptor here (and its exporter's suppo
 is also a backend module, an exporter, and its name in the opener's and the converter's dispatch.
 
 The ranks come from measurements: on the CPU, fidelity first, then the speed measured on the 0.6B
-shape twin (docs/speed.md: bf16 2.5x the reference where the CPU has AVX512-BF16, int8-a8 2.3x,
-q8_0 2.25x, f16 2.1x; ONNX int8 and fp32 from the loaded runs). OpenVINO bf16 comes first: measured
-by hand (issue 23, the fp32 IR compiled with the bf16 hint) at 5.7x the reference on an AMX Xeon
-and 6.0x on an AVX512-BF16 Zen 5, about 4x GGUF bf16, at bf16's error; without native bf16 it runs
-bf16-stored weights in float32 and the selector puts it last (selector.cpu_order). OpenVINO int8 is as fast as bf16
-but on the outlier twin its error is twice Q8_0's and over the gate (docs/how-it-works.md "Honest
-twins"): a named option, behind every faithful type. int8-dynamic is fast but 3x less faithful,
-and its operators have no CUDA kernels. On an H100 (tools/gpu_benchmark.py, 0.6B twin, 100
-documents of 256 tokens): GGUF bf16 404 ms at 2.1e-3 from the reference, f16 543 ms at 1.5e-3,
-q8_0 523 ms at 1.2e-2; onnxruntime-gpu is not measured yet, so the measured types come first.
+shape twin (docs/speed.md: bf16 2.5x the reference where the CPU has AVX512-BF16, int8-a8 2.3x, q8_0
+2.25x, f16 2.1x; ONNX int8 and fp32 from the loaded runs). OpenVINO bf16 comes first: measured by
+hand (issue 23, the fp32 IR compiled with the bf16 hint) at 5.7x the reference on an AMX Xeon and
+6.0x on an AVX512-BF16 Zen 5, about 4x GGUF bf16, at bf16's error; without native bf16 it runs
+bf16-stored weights in float32 and the selector puts it last (selector.cpu_order). OpenVINO int8 is
+as fast as GGUF bf16 but on the outlier twin its error is twice Q8_0's and over the gate
+(docs/how-it-works.md "Honest twins"): a named option, behind every faithful type. int8-dynamic is
+fast but 3x less faithful, and its operators have no CUDA kernels. On an H100
+(tools/gpu_benchmark.py, 0.6B twin, 100 documents of 256 tokens): GGUF bf16 404 ms at 2.1e-3 from
+the reference, f16 543 ms at 1.5e-3, q8_0 523 ms at 1.2e-2; onnxruntime-gpu is not measured yet, so
+the measured types come first.
 """
 
 from __future__ import annotations
