@@ -29,6 +29,10 @@ CPU_FAITHFUL = frozenset(w.variant for w in WEIGHT_TYPES if w.cpu_faithful)
 # Without BF16_FEATURES, llama.cpp converts bf16 to f32 in software: slower than every other
 # faithful variant, so bf16 then goes behind f32.
 _BF16 = ("gguf", "bf16")
+# OpenVINO bf16 multiplies in bf16 only with BF16_FEATURES; without, its bf16-stored weights are widened
+# to float32 at run time: neither faithful-fast nor a good choice, so it goes behind every other kind
+# (it still runs where it is the only model).
+_OPENVINO_BF16 = ("openvino", "bf16")
 # OpenVINO's int8 export multiplies 8-bit activations by 8-bit weights only with VNNI_FEATURES;
 # without, its products run in float32 on weights widened at run time.
 _OPENVINO_INT8 = ("openvino", "int8")
@@ -117,8 +121,9 @@ def _cpu_choices(probe: HardwareProbe, models: list[ModelCandidate], preferences
                  speeds: Speeds) -> list[Choice]:
     threads = preferences.threads or probe.physical_cores
     choices = []
-    ordered = _ordered(models, cpu_order(probe.cpu_features), CPU_FAITHFUL, keep_unknown=True)
-    for m in _fastest_first(ordered, speeds, "cpu", CPU_FAITHFUL):
+    faithful = cpu_faithful(probe.cpu_features)
+    ordered = _ordered(models, cpu_order(probe.cpu_features), faithful, keep_unknown=True)
+    for m in _fastest_first(ordered, speeds, "cpu", faithful):
         if not _installed(probe, m.format):
             continue
         memory = ("" if m.size_mib + CPU_HEADROOM_MIB <= probe.free_ram_mib
@@ -148,12 +153,19 @@ def _measured(speeds: Speeds, model: ModelCandidate, device: str) -> str:
 
 
 def cpu_order(features: frozenset[str]) -> tuple[tuple[str, str], ...]:
-    """CPU_ORDER for a CPU with these features: bf16 first only where it runs natively (else behind f32)."""
+    """CPU_ORDER for a CPU with these features: the bf16 kinds first only where bf16 runs natively;
+    elsewhere GGUF bf16 goes behind f32 and OpenVINO bf16 behind every other kind."""
     if features & BF16_FEATURES:
         return CPU_ORDER
-    rest = tuple(variant for variant in CPU_ORDER if variant != _BF16)
+    rest = tuple(variant for variant in CPU_ORDER if variant not in (_BF16, _OPENVINO_BF16))
     after_f32 = rest.index(("gguf", "f32")) + 1
-    return rest[:after_f32] + (_BF16,) + rest[after_f32:]
+    return rest[:after_f32] + (_BF16,) + rest[after_f32:] + (_OPENVINO_BF16,)
+
+
+def cpu_faithful(features: frozenset[str]) -> frozenset[tuple[str, str]]:
+    """CPU_FAITHFUL for a CPU with these features: OpenVINO bf16 counts (for measured speeds and
+    for where a model beyond its bar goes) only where bf16 runs natively."""
+    return CPU_FAITHFUL if features & BF16_FEATURES else CPU_FAITHFUL - {_OPENVINO_BF16}
 
 
 def _format_note(probe: HardwareProbe, model: ModelCandidate) -> str:
@@ -163,6 +175,10 @@ def _format_note(probe: HardwareProbe, model: ModelCandidate) -> str:
                       if probe.cpu_features & VNNI_FEATURES
                       else "no VNNI: OpenVINO widens the 8-bit weights to float32")
         return f"; {arithmetic}; less faithful than Q8_0 where activations have outliers"
+    if (model.format, model.quantization) == _OPENVINO_BF16:
+        if probe.cpu_features & BF16_FEATURES:
+            return "; OpenVINO runs bf16 products natively (AVX512-BF16/AMX)"
+        return "; no AVX512-BF16 or AMX: OpenVINO converts the bf16 weights to float32 in software (slow)"
     if (model.format, model.quantization) != _BF16:
         return ""
     if probe.cpu_features & BF16_FEATURES:

@@ -62,9 +62,28 @@ def test_a_cpu_with_native_bf16_is_told_about_bf16_until_it_has_such_a_model() -
     from tests.machines import AVX512_BF16, AVX512_VNNI
 
     q8, bf16 = (ModelCandidate(Path(f"m-{q}.gguf"), "gguf", q, 600) for q in ("q8_0", "bf16"))
+    ov_bf16 = ModelCandidate(Path("m-openvino-bf16"), "openvino", "bf16", 600)
+    without_openvino = replace(AVX512_BF16, openvino_installed=False)
     assert any("--quant bf16" in hint for hint in improvements(AVX512_BF16, [q8]))
-    assert not any("bf16" in hint for hint in improvements(AVX512_BF16, [q8, bf16]))
+    assert any("local-rerank convert CHECKPOINT --quant bf16)" in hint for hint in improvements(without_openvino, [q8]))
+    assert not any("bf16" in hint for hint in improvements(without_openvino, [q8, bf16]))
+    assert not any("bf16" in hint for hint in improvements(AVX512_BF16, [q8, bf16, ov_bf16]))
     assert not any("bf16" in hint for hint in improvements(AVX512_VNNI, [q8]))
+
+
+def test_a_cpu_with_native_bf16_and_openvino_is_told_about_openvino_bf16_first() -> None:
+    from local_rerank.doctor import improvements
+    from local_rerank.selector import ModelCandidate
+    from tests.machines import AMX, AVX2_ONLY, AVX512_BF16
+
+    q8, bf16 = (ModelCandidate(Path(f"m-{q}.gguf"), "gguf", q, 600) for q in ("q8_0", "bf16"))
+    for probe in (AVX512_BF16, AMX):
+        (hint,) = [hint for hint in improvements(probe, [q8]) if "bf16" in hint]
+        assert "local-rerank convert CHECKPOINT --format openvino --quant bf16" in hint
+        # a bf16 GGUF at hand: OpenVINO bf16 is still the faster faithful format here
+        (hint,) = [hint for hint in improvements(probe, [q8, bf16]) if "bf16" in hint]
+        assert "--format openvino --quant bf16" in hint
+    assert not any("bf16" in hint for hint in improvements(AVX2_ONLY, [q8]))  # Zen 3: no native bf16
 
 
 

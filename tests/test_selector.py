@@ -38,6 +38,7 @@ ONNX_FP32 = ModelCandidate(Path("0.6b-onnx-fp32"), "onnx", "fp32", 2274)
 Q4 = ModelCandidate(Path("0.6b-q4_k_m.gguf"), "gguf", "q4_k_m", 380)
 OV_INT8 = ModelCandidate(Path("0.6b-openvino-int8"), "openvino", "int8", 689)
 OV_FP32 = ModelCandidate(Path("0.6b-openvino-fp32"), "openvino", "fp32", 2274)
+OV_BF16 = ModelCandidate(Path("0.6b-openvino-bf16"), "openvino", "bf16", 1140)
 EVERY_CPU_FORMAT = [Q4, ONNX_DYNAMIC, F32_06B, OV_FP32, ONNX_FP32, F16_06B, ONNX_INT8, Q8_06B, OV_INT8, ONNX_A8,
                     BF16_06B]
 
@@ -159,8 +160,37 @@ def test_a_bf16_model_on_a_cpu_without_bf16_says_it_is_slow() -> None:
 def test_the_cpu_order_only_moves_bf16() -> None:
     without_bf16 = cpu_order(frozenset({"avx2", "avx512_vnni"}))
     assert sorted(without_bf16) == sorted(CPU_ORDER) and without_bf16 != CPU_ORDER
-    assert [v for v in without_bf16 if v != ("gguf", "bf16")] == [v for v in CPU_ORDER if v != ("gguf", "bf16")]
+    bf16_kinds = (("gguf", "bf16"), ("openvino", "bf16"))
+    assert [v for v in without_bf16 if v not in bf16_kinds] == [v for v in CPU_ORDER if v not in bf16_kinds]
+    assert without_bf16.index(("gguf", "bf16")) == without_bf16.index(("gguf", "f32")) + 1
+    assert without_bf16[-1] == ("openvino", "bf16")
     assert cpu_order(frozenset({"avx512_vnni", "avx512_bf16"})) == CPU_ORDER
+
+
+@pytest.mark.parametrize("probe", [AVX512_BF16, AMX])
+def test_openvino_bf16_comes_first_where_the_cpu_multiplies_bf16(probe) -> None:  # type: ignore[no-untyped-def]
+    choices = choose(probe, [Q8_06B, BF16_06B, OV_BF16])
+    assert [c.model for c in choices] == [OV_BF16, BF16_06B, Q8_06B]
+    assert "OpenVINO runs bf16 products natively" in choices[0].reason
+
+
+def test_openvino_bf16_goes_last_where_the_cpu_lacks_bf16() -> None:
+    zen3 = AVX2_ONLY  # {"avx2", "fma", "f16c"}: this project's CI machine, an AMD EPYC Zen 3
+    choices = choose(zen3, [OV_BF16, *EVERY_CPU_FORMAT])
+    # behind every known kind (OpenVINO int8 and ONNX int8-dynamic included); unknown kinds stay after it
+    assert [c.model for c in choices] == [ONNX_A8, Q8_06B, ONNX_INT8, F16_06B, ONNX_FP32, OV_FP32, F32_06B, BF16_06B,
+                                          OV_INT8, ONNX_DYNAMIC, OV_BF16, Q4]
+    assert "OpenVINO converts the bf16 weights to float32 in software" in choices[-2].reason
+    (alone,) = choose(zen3, [OV_BF16])
+    assert alone.model == OV_BF16
+
+
+def test_a_fast_openvino_bf16_jumps_nothing_where_the_cpu_lacks_bf16() -> None:
+    speeds = {(OV_BF16.path, "cpu"): 500.0, (Q8_06B.path, "cpu"): 230.0}
+    assert [c.model for c in choose(AVX512_VNNI, [OV_BF16, Q8_06B], speeds=speeds)] == [Q8_06B, OV_BF16]
+    assert [c.model for c in choose(AVX512_BF16, [Q8_06B, OV_BF16], speeds=speeds)] == [OV_BF16, Q8_06B]
+    beyond = replace(Q8_06B, faithful=False)  # a model beyond its bar stays ahead of OpenVINO bf16 there
+    assert [c.model for c in choose(AVX512_VNNI, [OV_BF16, beyond, OV_INT8])] == [beyond, OV_INT8, OV_BF16]
 
 
 def test_a_fast_openvino_int8_never_jumps_a_faithful_format() -> None:

@@ -15,5 +15,7 @@ ONNX_TOLERANCE = {"fp32": 1e-5, "int8": 2e-2, "int8-a8": 3e-2}
 # OpenVINO variants against the reference, tiny models. Measured: fp32 7.9e-7 (float32
 # throughout), int8 1.9e-2 (8-bit weights in groups of 32, 8-bit activations per group of 32
 # on VNNI CPUs: the tiny model's 64-wide rows are only two groups). The export gate's 3e-2 for
-# int8 (1.6x the measurement): a test never accepts what `convert` would refuse.
-OPENVINO_TOLERANCE = {"fp32": 1e-5, "int8": 3e-2}
+# int8 (1.6x the measurement): a test never accepts what `convert` would refuse. bf16: measured
+# 2.6e-3 tied, 2.1e-3 untied with float32 products (a CPU without AVX512-BF16/AMX); bf16 products
+# may land where GGUF bf16 does (7.2e-3), so GGUF bf16's bound.
+OPENVINO_TOLERANCE = {"fp32": 1e-5, "int8": 3e-2, "bf16": 2e-2}

@@ -17,6 +17,8 @@ costs). Each row runs in its own process so that its peak memory is its own:
   onnx-int8-dynamic   the same, dynamic W8A8 INT8 (CPU-only operators)
   openvino-int8       our OpenVINO backend: 8-bit weights in groups of 32, 8-bit activations per
                       group of 32 at run time (VNNI), float32 head
+  openvino-bf16       the same backend, bf16 weights; bf16 products where the CPU has AVX512-BF16
+                      or AMX (elsewhere float32 products on the bf16-rounded weights)
 
 It also measures this machine's own matrix-multiply peak with the same threads (fp32 with
 numpy, bf16 and int8 with torch's CPU kernels; best of several 2048-cube products) and
@@ -52,13 +54,13 @@ from tools.bench_worker import run_worker
 from tools.twins import twin_checkpoint, twin_gguf, twin_onnx, twin_openvino
 
 ROWS = ("reference", "gguf-q8_0", "gguf-q8_0-unshared", "gguf-q8_0-rank", "gguf-bf16", "gguf-f16", "onnx-fp32",
-        "onnx-int8", "onnx-int8-a8", "onnx-int8-dynamic", "openvino-int8")
+        "onnx-int8", "onnx-int8-a8", "onnx-int8-dynamic", "openvino-int8", "openvino-bf16")
 ONNX_VARIANTS = ("fp32", "int8", "int8-a8", "int8-dynamic")
 GGUF_TYPES = ("q8_0", "bf16", "f16")
 # The arithmetic each row's matrix products run on (for its share of the machine's peak).
 KERNELS = {"reference": "fp32", "gguf-q8_0": "int8", "gguf-q8_0-unshared": "int8", "gguf-q8_0-rank": "int8",
            "gguf-bf16": "bf16", "gguf-f16": "fp32", "onnx-fp32": "fp32", "onnx-int8": "fp32",
-           "onnx-int8-a8": "int8", "onnx-int8-dynamic": "int8", "openvino-int8": "int8"}
+           "onnx-int8-a8": "int8", "onnx-int8-dynamic": "int8", "openvino-int8": "int8", "openvino-bf16": "bf16"}
 PEAK_SIZE = 2048
 def prepare_models(shape: str) -> tuple[Path, dict[str, Path]]:
     """The shape twin's checkpoint and each row's model, built once and cached (:mod:`tools.twins`)."""
@@ -69,7 +71,8 @@ def prepare_models(shape: str) -> tuple[Path, dict[str, Path]]:
     files["gguf-q8_0-rank"] = files["gguf-q8_0-unshared"] = files["gguf-q8_0"]
     for quant in ONNX_VARIANTS:
         files[f"onnx-{quant}"] = twin_onnx(shape, quant)
-    files["openvino-int8"] = twin_openvino(shape, "int8")
+    for quant in ("int8", "bf16"):
+        files[f"openvino-{quant}"] = twin_openvino(shape, quant)
     return checkpoint, files
 
 

@@ -3,10 +3,11 @@
 Like the ONNX export, the graph ends in the yes-minus-no logit at each sequence's last real
 token, so a batch is one inference and the score is its sigmoid; batches are padded on the
 right. The CPU plugin computes in float32 (never its bf16 default, which would loosen an
-fp32 export's exactness); an int8 export's matrix products then run on 8-bit activations
-quantized per group of ``ACTIVATION_GROUP`` values on CPUs with VNNI (OpenVINO's dynamic
-quantization): integer dot products, as GGUF Q8_0 does. OpenVINO has no CUDA device; its
-GPU plugin is for Intel GPUs and is not used.
+fp32 export's exactness), except for a bf16 export on a CPU that multiplies bf16 natively
+(AVX512-BF16 or AMX; :func:`inference_precision`, decided by the export's manifest). An int8
+export's matrix products run on 8-bit activations quantized per group of ``ACTIVATION_GROUP``
+values on CPUs with VNNI (OpenVINO's dynamic quantization): integer dot products, as GGUF
+Q8_0 does. OpenVINO has no CUDA device; its GPU plugin is for Intel GPUs and is not used.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import numpy as np
 from local_rerank.backends.base import BackendOptions
 from local_rerank.backends.export_folder import ExportFolderBackend, find_export_folder
 from local_rerank.errors import BackendUnavailableError, ModelError
-from local_rerank.hardware import VNNI_FEATURES, probe_hardware
+from local_rerank.hardware import BF16_FEATURES, VNNI_FEATURES, probe_cpu, probe_hardware
+from local_rerank.manifest import manifest_path, read_manifest
 from local_rerank.recipe import DEFAULT_MAX_LENGTH
 
 MODEL_FILE = "model.xml"
@@ -62,7 +64,8 @@ class OpenVinoBackend(ExportFolderBackend):
         openvino = _openvino()
         self._read_folder(folder, options, max_length)
         self.device = "cpu"
-        self._compiled = _compiled(openvino, folder / MODEL_FILE, self.threads)
+        precision = inference_precision(_quantization(folder), probe_cpu()[1])
+        self._compiled = _compiled(openvino, folder / MODEL_FILE, self.threads, precision)
         self._request = self._compiled.create_infer_request()
 
     def _logits(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
@@ -80,6 +83,32 @@ def error_reason(error: Exception) -> str:
     return lines[-1] if lines else type(error).__name__
 
 
+def inference_precision(quantization: str | None, cpu_features: frozenset[str]) -> str:
+    """The CPU plugin's INFERENCE_PRECISION_HINT for a model of this weight type on a CPU with these
+    features: "bf16" for a bf16 export where the CPU multiplies bf16 natively, else "f32"."""
+    return "bf16" if quantization == "bf16" and cpu_features & BF16_FEATURES else "f32"
+
+
+def _quantization(folder: Path) -> str | None:
+    """The export's weight type as its manifest records it. Without a manifest (a folder the
+    export gate is checking, or one copied without it), "bf16" where the graph holds bfloat16
+    weights, else None."""
+    manifest = manifest_path(folder)
+    if manifest.is_file():
+        quantization = read_manifest(manifest).get("quantization")
+        return quantization if isinstance(quantization, str) else None
+    try:
+        with open(folder / MODEL_FILE, encoding="utf-8", errors="replace") as graph:
+            return "bf16" if any('element_type="bf16"' in line for line in graph) else None
+    except OSError:
+        return None
+
+
+def bf16_products_here() -> bool:
+    """Whether OpenVINO multiplies a bf16 model's products in bf16 on this CPU (AVX512-BF16 or AMX)."""
+    return inference_precision("bf16", probe_cpu()[1]) == "bf16"
+
+
 def eight_bit_activations_here() -> bool:
     """Whether OpenVINO quantizes an int8 model's activations on this CPU (it does where it has VNNI)."""
     return bool(probe_hardware().cpu_features & VNNI_FEATURES)
@@ -95,9 +124,9 @@ def _openvino() -> Any:
     return openvino
 
 
-def _compiled(openvino: Any, model: Path, threads: int) -> Any:
+def _compiled(openvino: Any, model: Path, threads: int, precision: str = "f32") -> Any:
     config = {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY",
-              "INFERENCE_PRECISION_HINT": "f32", "DYNAMIC_QUANTIZATION_GROUP_SIZE": ACTIVATION_GROUP}
+              "INFERENCE_PRECISION_HINT": precision, "DYNAMIC_QUANTIZATION_GROUP_SIZE": ACTIVATION_GROUP}
     try:
         compiled = openvino.Core().compile_model(str(model), "CPU", config)
         inputs = [port.get_names() for port in compiled.inputs]

@@ -22,7 +22,7 @@ from local_rerank.text import printable
                               "q6_k. ONNX: int8 (8-bit weights, default), int8-a8 (and 8-bit activations), fp32, fp16, "
                               "int8-dynamic, int4. OpenVINO: int8 (8-bit weights in groups of 32, "
                               "8-bit activations on VNNI CPUs; "
-                              "default), fp32.")
+                              "default), bf16 (bf16 weights; bf16 products on AVX512-BF16/AMX CPUs), fp32.")
 @click.option("--out", required=True, type=click.Path(path_type=Path),
               help="The file (GGUF) or folder (ONNX, OpenVINO) to write.")
 @click.option("--force", is_flag=True, help="Replace --out if it exists.")

@@ -7,9 +7,13 @@ the token-embedding table are then stored as unsigned 8-bit integers with a zero
 a float32 scale per group of 32 values along each output channel (Q8_0's layout, with an
 asymmetric range); the one-column yes-minus-no head stays float32. OpenVINO's CPU plugin
 recognises this pattern and, on CPUs with VNNI, runs the products on 8-bit activations
-quantized per group at run time (see :mod:`local_rerank.backends.openvino`).
+quantized per group at run time (see :mod:`local_rerank.backends.openvino`). For ``bf16``, the
+same weights (the same nodes: the head again stays float32) are stored as bfloat16 constants,
+each followed by a Convert to float32: half the fp32 export's size; where the CPU multiplies bf16
+natively the backend compiles it with the bf16 precision hint, elsewhere it computes in float32
+on the bf16-rounded weights.
 
-Variants (``--quant``): ``int8`` (default) and ``fp32`` (the graph as read, for checks).
+Variants (``--quant``): ``int8`` (default), ``bf16`` and ``fp32`` (the graph as read, for checks).
 The conversion never calls OpenVINO's model converter or NNCF, whose usage telemetry would
 open network connections. Needs the ONNX exporter's packages and openvino
 (``pip install 'local-rerank[convert-openvino]'``).
@@ -28,7 +32,7 @@ from local_rerank.backends.openvino import error_reason
 from local_rerank.convert.onnx_export import TOKENIZER_FILES, export_onnx
 from local_rerank.errors import ConversionError
 
-OPENVINO_TYPES = ("int8", "fp32")
+OPENVINO_TYPES = ("int8", "bf16", "fp32")
 DEFAULT_OPENVINO_TYPE = "int8"
 MODEL_FILE = "model.xml"
 WEIGHTS_FILE = "model.bin"
@@ -56,7 +60,7 @@ def export_openvino(checkpoint: Path, out: Path, quant: str = DEFAULT_OPENVINO_T
             model = openvino.Core().read_model(str(onnx_folder / "model.onnx"))
         except RuntimeError as e:  # OpenVINO's errors are RuntimeError subclasses
             raise ConversionError(f"OpenVINO cannot read the exported graph: {error_reason(e)}") from e
-        if quant == "int8" and compress_weights(model) == 0:
+        if quant != "fp32" and compress_weights(model, quant) == 0:
             raise ConversionError("OpenVINO export: no matrix product had weights to quantize (unexpected graph)")
         out.mkdir()
         try:
@@ -91,10 +95,10 @@ def quantize_groups(weights: np.ndarray, group: int | None = None) -> tuple[np.n
     return q, zero_point.astype(np.uint8), scale.astype(np.float32)
 
 
-def compress_weights(model: Any) -> int:
+def compress_weights(model: Any, quant: str = "int8") -> int:
     """Store the matrix-product weights and the embedding table of ``model`` (an ``openvino.Model``)
-    in 8 bits, in place; return how many tensors were compressed. Products with one output
-    column (the relevance head) are left in float32."""
+    in 8 bits (``int8``) or as bfloat16 (``bf16``), in place; return how many tensors were compressed.
+    Products with one output column (the relevance head) are left in float32."""
     from openvino import opset13 as ops
 
     compressed = 0
@@ -104,11 +108,16 @@ def compress_weights(model: Any) -> int:
             weights = node.input_value(1).get_node().get_data()  # (inputs, outputs): a row per output is its transpose
             if weights.shape[1] == 1:
                 continue
-            product = ops.matmul(node.input_value(0), _dequantized(weights.T),
-                                 transpose_a=node.get_attributes()["transpose_a"], transpose_b=True)
+            transpose_a = node.get_attributes()["transpose_a"]
+            product = (ops.matmul(node.input_value(0), _bf16_constant(weights), transpose_a=transpose_a,
+                                  transpose_b=False) if quant == "bf16"
+                       else ops.matmul(node.input_value(0), _dequantized(weights.T), transpose_a=transpose_a,
+                                       transpose_b=True))
         elif kind == "Gather" and _float_matrix(node, 0) and _constant_axis(node) == 0:
-            product = ops.gather(_dequantized(node.input_value(0).get_node().get_data()), node.input_value(1),
-                                 node.input_value(2), batch_dims=node.get_attributes()["batch_dims"])
+            table = node.input_value(0).get_node().get_data()
+            stored = _bf16_constant(table) if quant == "bf16" else _dequantized(table)
+            product = ops.gather(stored, node.input_value(1), node.input_value(2),
+                                 batch_dims=node.get_attributes()["batch_dims"])
         else:
             continue
         product.set_friendly_name(node.get_friendly_name())
@@ -126,6 +135,27 @@ def _float_matrix(node: Any, index: int) -> bool:
     source = node.input_value(index).get_node()
     return (source.get_type_name() == "Constant" and source.get_output_element_type(0).get_type_name() == "f32"
             and len(source.get_output_shape(0)) == 2)
+
+
+def bf16_bits(values: np.ndarray) -> np.ndarray:
+    """The bfloat16 nearest each float32 value (ties to even), as its 16 bits (uint16): the upper
+    half of the float32 after rounding. NaNs stay NaNs (their payload's top bit is set)."""
+    values = np.ascontiguousarray(values, dtype=np.float32)
+    bits = values.view(np.uint32)
+    rounded = ((bits + ((bits >> 16) & 1) + np.uint32(0x7FFF)) >> 16).astype(np.uint16)
+    nan = np.isnan(values)
+    rounded[nan] = ((bits[nan] >> 16) | 0x40).astype(np.uint16)
+    return rounded
+
+
+def _bf16_constant(weights: np.ndarray) -> Any:
+    """``weights`` as a bfloat16 constant widened to float32 by a Convert (the compressed-weights pattern)."""
+    import openvino
+    from openvino import opset13 as ops
+
+    tensor = openvino.Tensor(openvino.Type.bf16, list(weights.shape))
+    tensor.data.view(np.uint16)[...] = bf16_bits(weights)  # numpy has no bf16: the tensor shows its bits as f16
+    return ops.convert(openvino.op.Constant(tensor), "f32")
 
 
 def _dequantized(weights: np.ndarray) -> Any:

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from local_rerank.backends.openvino import eight_bit_activations_here
+from local_rerank.backends.openvino import bf16_products_here, eight_bit_activations_here
 from local_rerank.convert.reach import FORMAT_ROUNDING, round_model
 from local_rerank.convert.reference import ReferenceScorer
 from local_rerank.formats import LOW_BIT_TOLERANCE, tolerances
@@ -152,22 +152,23 @@ def judge(expected: CheckScores, actual: CheckScores, quantization: str,
 
 def check_parity(model: Path, checkpoint: Path, quantization: str, backend: str) -> dict[str, Any]:
     """Parity of a converted model against the reference on the check set (for OpenVINO int8, also
-    whether this CPU runs its activations in 8 bits: ``int8_activations``)."""
+    whether this CPU runs its activations in 8 bits: ``int8_activations``; for OpenVINO bf16, whether
+    it multiplies in bf16: ``bf16_products``)."""
     reference = ReferenceScorer(checkpoint, max_length=CHECK_MAX_LENGTH)
     expected = score_check_set(reference.score)
     with Reranker.load(model, backend=backend, max_length=CHECK_MAX_LENGTH) as reranker:
         actual = score_check_set(reranker.score)
     verdict = judge(expected, actual, quantization)
-    openvino_int8 = (backend, quantization) == ("openvino", "int8")
-    if openvino_int8:  # its activations are 8-bit only where the CPU has VNNI: probed once, recorded
-
-        eight_bit = eight_bit_activations_here()
+    # OpenVINO's activations are 8-bit only where the CPU has VNNI, bf16 only where it multiplies
+    # bf16 natively; elsewhere its products are float32 on the stored weights. Probed once, recorded.
+    native = {"int8": eight_bit_activations_here, "bf16": bf16_products_here}.get(quantization)
+    probed = native() if backend == "openvino" and native is not None else None
     rounding = FORMAT_ROUNDING.get((backend, quantization))
     if not verdict["faithful"] and rounding is not None:  # beyond the bar: judged against what the format reaches
-        if openvino_int8 and not eight_bit:
+        if probed is False:
             rounding = replace(rounding, activations=None)
         round_model(reference.model, rounding)
         verdict = judge(expected, actual, quantization, score_check_set(reference.score))
-    if openvino_int8:
-        verdict["int8_activations"] = eight_bit
+    if probed is not None:
+        verdict["int8_activations" if quantization == "int8" else "bf16_products"] = probed
     return verdict

@@ -75,6 +75,16 @@ def test_weight_only_formats_pass_their_gate_on_the_outlier_twin(twins, tmp_path
     assert parity["passed"] and parity["max_abs_error"] < parity["tolerance"] / 3
 
 
+def test_openvino_bf16_is_faithful_on_both_twins(twins, tmp_path: Path) -> None:
+    """bf16 weights (and bf16 activations where the CPU multiplies bf16 natively): no 8-bit group to
+    swamp, so the outlier channels cost it nothing beyond bf16's own rounding."""
+    _needs("openvino")
+    for kind, checkpoint in twins.items():
+        parity = convert_checkpoint(checkpoint, tmp_path / kind, fmt="openvino", quant="bf16")["parity"]
+        print(f"openvino bf16, {kind} twin: max |dp| {parity['max_abs_error']:.2e}")  # for the record (pytest -s)
+        assert parity["passed"] and parity["faithful"] and parity["max_abs_error"] < parity["tolerance"] / 3
+
+
 def test_one_activation_scale_per_row_is_refused_on_the_outlier_twin_only(twins, tmp_path: Path) -> None:
     _needs("onnx")
     assert convert_checkpoint(twins["plain"], tmp_path / "plain", fmt="onnx", quant="int8-dynamic")["parity"]["passed"]

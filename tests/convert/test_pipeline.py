@@ -155,6 +155,36 @@ def test_openvino_conversion_is_gated_by_parity_and_connects_nowhere(tiny_untied
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model-openvino"]  # no temporary folder left
 
 
+@pytest.mark.parametrize("head", ["tied", "untied"])
+def test_openvino_bf16_stores_bf16_weights_at_half_the_size_and_passes_its_gate(checkpoints, tmp_path: Path,
+                                                                               head: str) -> None:
+    pytest.importorskip("optimum.exporters.onnx")
+    openvino = pytest.importorskip("openvino")
+    out = tmp_path / "model-openvino-bf16"
+    manifest = convert_checkpoint(checkpoints[head], out, fmt="openvino", quant="bf16")
+    report = manifest["parity"]
+    print(f"openvino bf16, tiny {head}: max |dp| {report['max_abs_error']:.2e}")  # for the record (pytest -s)
+    assert manifest["format"] == "openvino" and manifest["quantization"] == "bf16"
+    assert report["passed"] and report["faithful"] and report["tolerance"] == parity.TOLERANCES["bf16"]
+    assert 0 < report["max_abs_error"] <= parity.TOLERANCES["bf16"]
+    from local_rerank.hardware import BF16_FEATURES, probe_hardware
+
+    assert report["bf16_products"] == bool(probe_hardware().cpu_features & BF16_FEATURES)
+    fp32 = convert_checkpoint(checkpoints[head], tmp_path / "model-openvino-fp32", fmt="openvino", quant="fp32",
+                              check_parity=False)
+    assert manifest["files"]["model.bin"]["size_bytes"] < 0.6 * fp32["files"]["model.bin"]["size_bytes"]
+    model = openvino.Core().read_model(str(out / "model.xml"))
+    weights = [op.input_value(1 if op.get_type_name() == "MatMul" else 0) for op in model.get_ordered_ops()
+               if op.get_type_name() in ("MatMul", "Gather")]
+    sources = [w.get_node() for w in weights if w.get_partial_shape().rank.get_length() == 2]  # not Q·K, not ·V
+    stored = [s.input_value(0).get_node() for s in sources if s.get_type_name() == "Convert"]
+    assert stored and all(c.get_type_name() == "Constant" and c.get_output_element_type(0) == openvino.Type.bf16
+                          for c in stored)
+    head_weights = [s for s in sources if s.get_type_name() == "Constant"]  # the one-column yes-minus-no head
+    assert len(head_weights) == 1 and head_weights[0].get_output_shape(0)[1] == 1
+    assert head_weights[0].get_output_element_type(0) == openvino.Type.f32
+
+
 def test_a_manifest_beside_the_destination_is_never_overwritten(tmp_path: Path) -> None:
     checkpoint = tmp_path / "checkpoint"
     checkpoint.mkdir()  # never read: the refusal comes before any work
