@@ -18,18 +18,8 @@ from typing import Any
 import numpy as np
 
 from local_rerank.backends import Backend, BackendOptions, open_backend
-from local_rerank.errors import (
-    BackendUnavailableError,
-    DeviceFallbackWarning,
-    InputError,
-)
-from local_rerank.recipe import (
-    DEFAULT_MAX_LENGTH,
-    EncodedPrompt,
-    PromptEncoder,
-    cap_documents,
-    check_max_length,
-)
+from local_rerank.errors import BackendUnavailableError, DeviceFallbackWarning, InputError
+from local_rerank.recipe import DEFAULT_MAX_LENGTH, EncodedPrompt, PromptEncoder, cap_documents, check_max_length
 from local_rerank.selector import Choice
 from local_rerank.text import has_surrogates
 

@@ -17,11 +17,7 @@ import numpy as np
 
 from local_rerank.backends.base import BackendOptions
 from local_rerank.backends.export_folder import ExportFolderBackend, find_export_folder
-from local_rerank.errors import (
-    BackendUnavailableError,
-    DeviceFallbackWarning,
-    ModelError,
-)
+from local_rerank.errors import BackendUnavailableError, DeviceFallbackWarning, ModelError
 from local_rerank.recipe import DEFAULT_MAX_LENGTH
 
 MODEL_FILE = "model.onnx"

@@ -20,12 +20,7 @@ from local_rerank.convert.parity import check_parity
 from local_rerank.errors import ConversionError
 from local_rerank.files import move_into_place, remove_path
 from local_rerank.formats import FORMATS
-from local_rerank.manifest import (
-    MANIFEST_SUFFIX,
-    build_manifest,
-    manifest_path,
-    write_manifest,
-)
+from local_rerank.manifest import MANIFEST_SUFFIX, build_manifest, manifest_path, write_manifest
 
 
 def reference_available() -> bool:
