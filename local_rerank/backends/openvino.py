@@ -20,7 +20,7 @@ import numpy as np
 from local_rerank.backends.base import BackendOptions
 from local_rerank.backends.export_folder import ExportFolderBackend, find_export_folder
 from local_rerank.errors import BackendUnavailableError, ModelError
-from local_rerank.hardware import BF16_FEATURES, VNNI_FEATURES, probe_cpu, probe_hardware
+from local_rerank.hardware import BF16_FEATURES, VNNI_FEATURES, probe_cpu
 from local_rerank.manifest import manifest_path, read_manifest
 from local_rerank.recipe import DEFAULT_MAX_LENGTH
 
@@ -111,7 +111,7 @@ def bf16_products_here() -> bool:
 
 def eight_bit_activations_here() -> bool:
     """Whether OpenVINO quantizes an int8 model's activations on this CPU (it does where it has VNNI)."""
-    return bool(probe_hardware().cpu_features & VNNI_FEATURES)
+    return bool(probe_cpu()[1] & VNNI_FEATURES)
 
 
 def _openvino() -> Any:

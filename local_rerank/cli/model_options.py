@@ -15,12 +15,11 @@ import click
 from local_rerank.backends import BACKENDS
 from local_rerank.errors import InputError
 from local_rerank.recipe import DEFAULT_MAX_LENGTH, MAX_MAX_LENGTH, MIN_MAX_LENGTH
-from local_rerank.settings import MAX_CANDIDATES, MAX_THREADS, Settings, default_config_path
+from local_rerank.settings import DEVICES, MAX_CANDIDATES, MAX_THREADS, Settings, default_config_path
 
 Command = Callable[..., Any]
 Decorator = Callable[[Command], Command]
 
-DEVICES = ["auto", "cpu", "cuda"]
 MODEL_FILE = "A GGUF file, an ONNX or OpenVINO export folder, or an installed model's name"
 _ALL_CORES = "CPU threads (default: all available cores)."
 _WEB_SEARCH = "Task instruction (default: web search passage retrieval)."
