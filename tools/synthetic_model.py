@@ -19,6 +19,7 @@ what per-group scales feel in the groups that hold an outlier. It is another mod
 reference is computed on the twin itself), calibrated like the others.
 
     python -m tools.synthetic_model OUT --shape tiny [--untied] [--seed 0] [--dtype f32] [--outliers K]
+        [--layers N] [--answer-std 1.5]
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import argparse
 import json
 import shutil
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -190,11 +191,13 @@ def calibrate_answer_rows(out: Path, target_std: float = 1.5) -> None:
 
 def build_synthetic_model(
     out: Path, shape_name: str = "tiny", *, tied: bool | None = None, seed: int = 0, dtype: str = "f32",
-    calibrate: bool = True, outliers: int = 0,
+    calibrate: bool = True, outliers: int = 0, layers: int | None = None, answer_std: float = 1.5,
 ) -> Path:
     """Write a Hugging Face checkpoint folder (config, weights, real tokenizer, README) to ``out``;
-    ``outliers`` hidden channels become activation outliers (see the module's docstring)."""
-    shape = SHAPES[shape_name]
+    ``outliers`` hidden channels become activation outliers (see the module's docstring);
+    ``layers`` another depth than the shape's; ``answer_std`` the spread of the calibrated
+    yes-minus-no gap (larger: sharper answers, which any rounding moves further)."""
+    shape = SHAPES[shape_name] if layers is None else replace(SHAPES[shape_name], layers=layers)
     tied = shape.tied if tied is None else tied
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -207,10 +210,11 @@ def build_synthetic_model(
         "Qwen3-Reranker, with the real Qwen3 tokenizer. Built by tools/synthetic_model.py for "
         "tests and benchmarks; its scores mean nothing.\n"
         + (f"\n{outliers} hidden channels are activation outliers ({OUTLIER_FACTOR:g}x).\n" if outliers else "")
+        + (f"\n{layers} layers instead of the shape's {SHAPES[shape_name].layers}.\n" if layers is not None else "")
     )
     write_safetensors(out / "model.safetensors", _tensors(shape, tied, seed, outliers), dtype.upper())
     if calibrate:
-        calibrate_answer_rows(out)
+        calibrate_answer_rows(out, answer_std)
     return out
 
 
@@ -224,10 +228,13 @@ def main() -> None:
     parser.add_argument("--dtype", choices=["f32", "bf16", "f16"], default="f32")
     parser.add_argument("--no-calibrate", action="store_true", help="skip the head calibration (needs torch)")
     parser.add_argument("--outliers", type=int, default=0, help="hidden channels made activation outliers")
+    parser.add_argument("--layers", type=int, help="another depth than the shape's")
+    parser.add_argument("--answer-std", type=float, default=1.5, help="spread of the yes-minus-no gap")
     args = parser.parse_args()
     tied = True if args.tied else False if args.untied else None
     print(build_synthetic_model(args.out, args.shape, tied=tied, seed=args.seed, dtype=args.dtype,
-                                calibrate=not args.no_calibrate, outliers=args.outliers))
+                                calibrate=not args.no_calibrate, outliers=args.outliers, layers=args.layers,
+                                answer_std=args.answer_std))
 
 
 if __name__ == "__main__":

@@ -115,6 +115,30 @@ def _quantize(source: Path, target: Path, quant: str) -> None:
         _save(convert_float_to_float16(onnx.load(str(source)), keep_io_types=True), target)
 
 
+def int8_activations_here() -> bool:
+    """Whether onnxruntime rounds an int8-a8 export's activations to 8 bits on this CPU: one
+    MatMulNBits product of [127, 0.4] by weights of 1 gives 127 where it does, 127.4 where its
+    kernels multiply float activations."""
+    import numpy as np
+    import onnxruntime
+    from onnx import TensorProto, helper, numpy_helper
+
+    bits, accuracy_level = _NBITS["int8-a8"]
+    width = 32
+    node = helper.make_node("MatMulNBits", ["a", "b", "scale"], ["y"], domain="com.microsoft", K=width, N=1,
+                            bits=bits, block_size=width, accuracy_level=accuracy_level)
+    ones = numpy_helper.from_array(np.zeros((1, 1, width), np.uint8), "b")  # -128 each, times -1/128
+    scale = numpy_helper.from_array(np.full((1, 1), -1 / 128, np.float32), "scale")
+    graph = helper.make_graph([node], "probe", [helper.make_tensor_value_info("a", TensorProto.FLOAT, [1, width])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1])], [ones, scale])
+    opsets = [helper.make_opsetid("", 21), helper.make_opsetid("com.microsoft", 1)]
+    model = helper.make_model(graph, opset_imports=opsets)
+    session = onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    activations = np.zeros((1, width), np.float32)
+    activations[0, :2] = 127, 0.4
+    return float(session.run(None, {"a": activations})[0][0, 0]) < 127.2
+
+
 def _save(model: Any, target: Path) -> None:
     import onnx
 

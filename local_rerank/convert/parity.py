@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from local_rerank.backends.openvino import bf16_products_here, eight_bit_activations_here
+from local_rerank.convert.onnx_export import int8_activations_here
 from local_rerank.convert.reach import FORMAT_ROUNDING, round_model
 from local_rerank.convert.reference import ReferenceScorer
 from local_rerank.formats import LOW_BIT_TOLERANCE, tolerances
@@ -150,25 +151,31 @@ def judge(expected: CheckScores, actual: CheckScores, quantization: str,
     }
 
 
+# What a runtime does on this CPU that changes what a weight type reaches: probed once per gate,
+# recorded in the verdict under this name; where it is False the simulation rounds no activations.
+NATIVE_PROBES: dict[tuple[str, str], tuple[str, Callable[[], bool]]] = {
+    ("openvino", "int8"): ("int8_activations", eight_bit_activations_here),  # where the CPU has VNNI
+    ("openvino", "bf16"): ("bf16_products", bf16_products_here),  # where it has AVX512-BF16 or AMX
+    ("onnx", "int8-a8"): ("int8_activations", int8_activations_here),  # onnxruntime's accuracy level 4
+}
+
+
 def check_parity(model: Path, checkpoint: Path, quantization: str, backend: str) -> dict[str, Any]:
-    """Parity of a converted model against the reference on the check set (for OpenVINO int8, also
-    whether this CPU runs its activations in 8 bits: ``int8_activations``; for OpenVINO bf16, whether
-    it multiplies in bf16: ``bf16_products``)."""
+    """Parity of a converted model against the reference on the check set; for the weight types of
+    ``NATIVE_PROBES``, also what the runtime does on this CPU (``int8_activations``, ``bf16_products``)."""
     reference = ReferenceScorer(checkpoint, max_length=CHECK_MAX_LENGTH)
     expected = score_check_set(reference.score)
     with Reranker.load(model, backend=backend, max_length=CHECK_MAX_LENGTH) as reranker:
         actual = score_check_set(reranker.score)
     verdict = judge(expected, actual, quantization)
-    # OpenVINO's activations are 8-bit only where the CPU has VNNI, bf16 only where it multiplies
-    # bf16 natively; elsewhere its products are float32 on the stored weights. Probed once, recorded.
-    native = {"int8": eight_bit_activations_here, "bf16": bf16_products_here}.get(quantization)
-    probed = native() if backend == "openvino" and native is not None else None
+    recorded, probe = NATIVE_PROBES.get((backend, quantization), (None, None))
+    native = probe() if probe is not None else None
     rounding = FORMAT_ROUNDING.get((backend, quantization))
     if not verdict["faithful"] and rounding is not None:  # beyond the bar: judged against what the format reaches
-        if probed is False:
+        if native is False:
             rounding = replace(rounding, activations=None)
-        round_model(reference.model, rounding)
+        round_model(reference.model, rounding, (reference.token_true_id, reference.token_false_id))
         verdict = judge(expected, actual, quantization, score_check_set(reference.score))
-    if probed is not None:
-        verdict["int8_activations" if quantization == "int8" else "bf16_products"] = probed
+    if recorded is not None:
+        verdict[recorded] = native
     return verdict

@@ -6,15 +6,16 @@ depth, how sharp its answers are, whether its activations have outlier channels)
 also scores the check set with the reference model rounded the way the format rounds: weights
 stored in the format's blocks and precision, and, where the format's kernels do it, the inputs
 of every matrix product rounded the same way at run time. The answer rows are rounded where the
-file stores them in its type (a GGUF file is scored from its output matrix, an ONNX export's
-one-row score is quantized with the rest) and left exact where it does not (OpenVINO's
-one-column head). The distance between that and the reference is what any faithful file of the
-format can reach on this model; a file may be a margin further (runtimes differ in accumulation
-order, KV-cache precision, padding), never more.
+file stores them in its type (a GGUF file is scored from its output matrix's yes and no rows, an
+ONNX export from one yes-minus-no row quantized with the rest) and left exact where it does not
+(OpenVINO's one-column head). The distance between that and the reference is what any faithful
+file of the format can reach on this model; a file may be a margin further (runtimes differ in
+accumulation order, KV-cache precision, padding), never more.
 
-The simulation is a yardstick, not a bit-exact copy of each runtime's kernels; only formats whose
-files land near it are simulated. The others (ONNX int8, int8-a8 and fp16, k-quants, int4,
-float32) have no reach and keep the fixed tolerance.
+The simulation is a yardstick, not a bit-exact copy of each runtime's kernels: the stored weights
+are rounded bit for bit as each exporter rounds them (tests/convert/test_reach.py), the products'
+accumulation order is not repeated. The formats without a simulation (ONNX fp16, k-quants, int4,
+float32) keep the fixed tolerance.
 Needs torch (conversion only).
 """
 
@@ -57,6 +58,23 @@ def _symmetric(block: int | None, f16_scale: bool = False) -> Rounding:
     return rounded
 
 
+def _largest_to_minus_128(block: int) -> Rounding:
+    """Signed 8-bit values per ``block`` values along the last axis (zero-padded to whole blocks),
+    the block's value of largest magnitude stored as -128 (scale = that value / -128, values
+    clamped to [-128, 127]): onnxruntime's MatMulNBits quantizer, 8 bits, symmetric."""
+    def rounded(x: Any) -> Any:
+        import torch
+
+        width = x.shape[-1]
+        padded = torch.nn.functional.pad(x, (0, -width % block))
+        groups = padded.reshape(*x.shape[:-1], -1, block)
+        scale = torch.gather(groups, -1, groups.abs().argmax(dim=-1, keepdim=True)) / -128
+        q = torch.round(groups / torch.where(scale == 0, torch.ones_like(scale), scale)).clamp(-128, 127)
+        return (q * scale).reshape(padded.shape)[..., :width]
+
+    return rounded
+
+
 def _asymmetric(block: int | None) -> Rounding:
     """Unsigned 8-bit values with a zero point and scale per ``block`` values along the last axis
     (the whole tensor when None): OpenVINO's u8 weights, onnxruntime's dynamic activations."""
@@ -83,7 +101,7 @@ class FormatRounding:
     weights: Rounding
     activations: Rounding | None = None
     embedding: bool = True  # whether the embedding table is stored in the format too
-    head: bool = True  # whether the answer rows are stored (and multiplied) in the format too
+    head: str = "rows"  # the answer rows: "rows", "difference" or "exact" (formats.Rounding)
 
 
 # The arithmetic behind each rounding name of local_rerank/formats.py.
@@ -91,7 +109,8 @@ ROUNDERS: dict[str, Rounding] = {
     "float16": _to("float16"),
     "bfloat16": _to("bfloat16"),
     "q8_0": _symmetric(32, f16_scale=True),  # blocks of 32, one f16 scale each
-    "int8-blocks-32": _symmetric(32),  # OpenVINO's 8-bit activation groups
+    "int8-blocks-32": _symmetric(32),  # 8-bit activation groups: OpenVINO's, onnxruntime's (accuracy level 4)
+    "int8-nbits-32": _largest_to_minus_128(32),  # onnxruntime's MatMulNBits weights
     "int8-channels": _symmetric(None),  # one scale per output channel
     "u8-tensor": _asymmetric(None),  # one range per tensor
     "u8-groups-32": _asymmetric(32),  # groups of 32 with a zero point
@@ -108,29 +127,36 @@ FORMAT_ROUNDING: dict[tuple[str, str], FormatRounding] = {
     w.variant: format_rounding(w.rounding) for w in WEIGHT_TYPES if w.rounding is not None}
 
 
-def round_model(model: Any, rounding: FormatRounding) -> None:
-    """Round a transformers Qwen3 model in place, once, as ``rounding`` says.
+def round_model(model: Any, rounding: FormatRounding, answers: tuple[int, int]) -> None:
+    """Round a transformers Qwen3 model in place, once, as ``rounding`` says; ``answers``: the
+    (yes, no) token ids.
 
-    The weights of every linear layer of the decoder, and the embedding table and the output
-    matrix where the format stores them, are replaced by their rounded values (a tied matrix
-    once; untied first where the format rounds only one of its uses); where the format rounds
-    activations, each of those layers' inputs is rounded on the way in (hooks that stay).
+    The weights of every linear layer of the decoder, the embedding table where the format stores
+    it, and the answer rows as the format stores them (``head``: the output matrix's rows, or the
+    yes-minus-no row, whose rounding moves the yes row) are replaced by their rounded values (a
+    tied matrix once; untied first where the format rounds only one of its uses); where the format
+    rounds activations, each of those layers' inputs is rounded on the way in (hooks that stay).
     """
     import torch
 
     with torch.no_grad():
         embedding, head = model.get_input_embeddings(), model.get_output_embeddings()
-        if head.weight is embedding.weight and rounding.embedding != rounding.head:
+        both_uses_alike = rounding.head == ("rows" if rounding.embedding else "exact")
+        if head.weight is embedding.weight and not both_uses_alike:
             head.weight = torch.nn.Parameter(head.weight.detach().clone(), requires_grad=False)
         products = [module for module in model.model.layers.modules() if isinstance(module, torch.nn.Linear)]
-        products += [head] if rounding.head else []
         weights = {id(module.weight): module.weight for module in products}
         if rounding.embedding:
             weights[id(embedding.weight)] = embedding.weight
+        if rounding.head == "rows":
+            weights[id(head.weight)] = head.weight
         for weight in weights.values():
             weight.copy_(rounding.weights(weight))
+        if rounding.head == "difference":  # yes - no, rounded; the no row as it is
+            yes, no = answers
+            head.weight[yes] = head.weight[no] + rounding.weights((head.weight[yes] - head.weight[no])[None])[0]
         if rounding.activations is not None:
-            for module in products:
+            for module in products + ([head] if rounding.head != "exact" else []):
                 module.register_forward_pre_hook(_rounding_inputs(rounding.activations))
 
 

@@ -92,7 +92,7 @@ def reached_by_each_format(tiny_untied: Path) -> dict:
     scores = {"reference": parity.score_check_set(reference(tiny_untied, max_length=parity.CHECK_MAX_LENGTH).score)}
     for variant, rounding in FORMAT_ROUNDING.items():
         rounded = reference(tiny_untied, max_length=parity.CHECK_MAX_LENGTH)
-        round_model(rounded.model, rounding)
+        round_model(rounded.model, rounding, (rounded.token_true_id, rounded.token_false_id))
         scores[variant] = parity.score_check_set(rounded.score)
     return scores
 
@@ -131,3 +131,62 @@ def test_a_simulation_that_is_not_a_number_widens_nothing() -> None:
     expected = _scores([0.9, 0.5])
     verdict = judge(expected, _scores([0.85, 0.5]), "q8_0", reached=_scores([float("nan"), 0.5]))
     assert verdict["format_reach"] is None and verdict["tolerance"] == BAR and not verdict["passed"]
+
+
+# Issue 23: the gate fair to ONNX int8. On a sharp untied model, 8-bit weights alone move a score by
+# 0.07 (optimum + onnxruntime's own weight-only export as much); the simulation rounds as MatMulNBits
+# stores (tests/convert/test_reach.py), so the file lands on it, and the gate keeps the file.
+def _onnx_conversion(checkpoint: Path, out: Path, quant: str) -> dict:
+    pytest.importorskip("optimum.exporters.onnx")
+    pytest.importorskip("onnxruntime")
+    from local_rerank.convert.pipeline import convert_checkpoint
+
+    return convert_checkpoint(checkpoint, out, fmt="onnx", quant=quant)["parity"]
+
+
+@pytest.mark.slow
+@pytest.mark.convert
+def test_onnx_int8_of_a_sharp_untied_model_is_kept_as_far_as_the_format_reaches(sharp_untied: Path,
+                                                                               tmp_path: Path) -> None:
+    verdict = _onnx_conversion(sharp_untied, tmp_path / "int8", "int8")
+    assert verdict["passed"] and not verdict["faithful"]
+    assert verdict["fidelity_bar"] * 2 < verdict["max_abs_error"] <= verdict["tolerance"]
+    assert verdict["max_abs_error"] == pytest.approx(verdict["format_reach"], abs=2e-3)  # the file is the simulation
+
+
+@pytest.mark.slow
+@pytest.mark.convert
+def test_onnx_int8_a8_records_whether_onnxruntime_rounds_its_activations(sharp_untied: Path, tmp_path: Path) -> None:
+    from local_rerank.convert.onnx_export import int8_activations_here
+
+    verdict = _onnx_conversion(sharp_untied, tmp_path / "int8-a8", "int8-a8")
+    assert verdict["passed"] and verdict["max_abs_error"] > verdict["fidelity_bar"]
+    assert verdict["int8_activations"] is int8_activations_here()
+
+
+@pytest.fixture(scope="module")
+def reached_on_the_sharp_model(sharp_untied: Path) -> dict:
+    """The reference's check-set scores on the sharp untied model, and ONNX int8's and int8-a8's simulated."""
+    from local_rerank.convert.reach import FORMAT_ROUNDING, round_model
+
+    reference = _reference_class()
+    scores = {"reference": parity.score_check_set(reference(sharp_untied, max_length=parity.CHECK_MAX_LENGTH).score)}
+    for quant in ("int8", "int8-a8"):
+        rounded = reference(sharp_untied, max_length=parity.CHECK_MAX_LENGTH)
+        round_model(rounded.model, FORMAT_ROUNDING["onnx", quant], (rounded.token_true_id, rounded.token_false_id))
+        scores[quant] = parity.score_check_set(rounded.score)
+    return scores
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mistake", [_without_think_block, _one_newline_short, _without_system_line,
+                                     _capitalised_answers])
+def test_a_broken_export_of_the_sharp_untied_model_is_still_refused(sharp_untied: Path, reached_on_the_sharp_model,
+                                                                     mistake) -> None:
+    """Where the ONNX int8 tolerance is widest (twice a reach of 0.07), a wrong prompt or wrong
+    answer tokens still move scores further, or swap documents the reference sets apart."""
+    expected = reached_on_the_sharp_model["reference"]
+    broken = parity.score_check_set(mistake(sharp_untied).score)
+    for quant in ("int8", "int8-a8"):
+        verdict = judge(expected, broken, quant, reached_on_the_sharp_model[quant])
+        assert verdict["tolerance"] > 2 * verdict["fidelity_bar"] and not verdict["passed"], (quant, verdict)

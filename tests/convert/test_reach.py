@@ -44,6 +44,34 @@ def test_openvino_rounding_is_what_the_openvino_export_stores(weights: np.ndarra
     np.testing.assert_allclose(_simulated(("openvino", "int8"), weights), stored, rtol=0, atol=1e-7)
 
 
+@pytest.mark.parametrize("quant", ["int8", "int8-a8"])
+def test_onnx_rounding_is_what_onnxruntimes_quantizer_stores(weights: np.ndarray, quant: str) -> None:
+    """MatMulNBits, 8 bits, blocks of 32 along each input row: the block's largest magnitude is -128."""
+    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    from onnx import TensorProto, helper, numpy_helper
+    from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+
+    from local_rerank.convert.onnx_export import _NBITS
+
+    rows, width = weights.shape  # torch's (out, in); the ONNX MatMul multiplies by its transpose
+    graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"])], "one",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, width])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, rows])],
+                              [numpy_helper.from_array(np.ascontiguousarray(weights.T), "w")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)])
+    bits, accuracy_level = _NBITS[quant]
+    quantizer = MatMulNBitsQuantizer(model, bits=bits, block_size=32, is_symmetric=True, accuracy_level=accuracy_level)
+    quantizer.process()
+    stored = {t.name: numpy_helper.to_array(t) for t in quantizer.model.model.graph.initializer}
+    (q,) = [v for v in stored.values() if v.dtype == np.uint8]
+    (scale,) = [v for v in stored.values() if v.dtype == np.float32]
+    assert len(stored) == 2  # values and scales: symmetric, no zero points stored (128)
+    dequantized = ((q.astype(np.float32) - 128) * scale[..., None]).reshape(rows, width)
+    np.testing.assert_array_equal(_simulated(("onnx", quant), weights), dequantized)
+    assert onnx.checker.check_model(quantizer.model.model) is None
+
+
 def _tiny(checkpoint: Path):
     from transformers import AutoModelForCausalLM
 
@@ -51,12 +79,13 @@ def _tiny(checkpoint: Path):
 
 
 IDS = torch.tensor([[151644, 872, 198, 9707, 151645]])
+ANSWERS = (9693, 2152)  # the Qwen3 tokenizer's "yes" and "no"
 
 
 def test_a_gguf_rounding_rounds_the_tied_output_matrix_once_and_every_product_input(tiny_tied: Path) -> None:
     rounding = FORMAT_ROUNDING["gguf", "q8_0"]
     original, rounded = _tiny(tiny_tied), _tiny(tiny_tied)
-    round_model(rounded, rounding)
+    round_model(rounded, rounding, ANSWERS)
     assert rounded.lm_head.weight is rounded.get_input_embeddings().weight  # still tied: GGUF scores from it
     assert torch.equal(rounded.lm_head.weight, rounding.weights(original.lm_head.weight))
     q_proj = rounded.model.layers[0].self_attn.q_proj
@@ -73,7 +102,32 @@ def test_a_gguf_rounding_rounds_the_tied_output_matrix_once_and_every_product_in
 def test_an_openvino_rounding_keeps_the_answer_rows_exact(tiny_tied: Path) -> None:
     rounding = FORMAT_ROUNDING["openvino", "int8"]
     original, rounded = _tiny(tiny_tied), _tiny(tiny_tied)
-    round_model(rounded, rounding)
+    round_model(rounded, rounding, ANSWERS)
     assert torch.equal(rounded.lm_head.weight, original.lm_head.weight)  # untied first, kept
     embedding = rounded.get_input_embeddings().weight
     assert torch.equal(embedding, rounding.weights(original.get_input_embeddings().weight))
+
+
+def test_an_onnx_rounding_rounds_the_yes_minus_no_row_and_keeps_the_embedding(tiny_tied: Path) -> None:
+    """The ONNX export scores with one quantized row, yes minus no; the embedding table stays float32."""
+    rounding = FORMAT_ROUNDING["onnx", "int8-a8"]
+    original, rounded = _tiny(tiny_tied), _tiny(tiny_tied)
+    round_model(rounded, rounding, ANSWERS)
+    yes, no = ANSWERS
+    head, embedding = rounded.lm_head.weight, rounded.get_input_embeddings().weight
+    assert head is not embedding and torch.equal(embedding, original.get_input_embeddings().weight)
+    before = original.lm_head.weight
+    difference = rounding.weights((before[yes] - before[no])[None])[0]
+    assert not torch.equal(difference, before[yes] - before[no])
+    torch.testing.assert_close(head[yes] - head[no], difference, rtol=0, atol=1e-6)
+    others = torch.ones(len(head), dtype=torch.bool)
+    others[yes] = False
+    assert torch.equal(head[others], before[others])
+    q_proj = rounded.model.layers[0].self_attn.q_proj
+    assert torch.equal(q_proj.weight, rounding.weights(original.model.layers[0].self_attn.q_proj.weight))
+    seen = []
+    for module in (q_proj, rounded.lm_head):
+        module.register_forward_pre_hook(lambda _m, args: seen.append(args[0]))
+    with torch.no_grad():
+        rounded(IDS)
+    assert len(seen) == 2 and all(torch.equal(inputs, rounding.activations(inputs)) for inputs in seen)
