@@ -119,8 +119,9 @@ WEIGHT_TYPES = (
     # u8 weights in groups of 32 with a zero point; 8-bit activations per group of 32 on VNNI CPUs
     # (elsewhere OpenVINO keeps float activations, so the file lands nearer the reference).
     WeightType("openvino", "int8", 3e-2, Rounding("u8-groups-32", "int8-blocks-32", head="exact"), cpu_rank=9),
-    # quantize_dynamic: int8 weights per output channel, u8 activations with one range per tensor.
-    WeightType("onnx", "int8-dynamic", 0.1, Rounding("int8-channels", "u8-tensor"), cpu_rank=10),
+    # quantize_dynamic: 7-bit weights per output channel (reduce_range: full 8-bit weights times u8
+    # activations saturate int16 sums on CPUs without VNNI), u8 activations with one range per tensor.
+    WeightType("onnx", "int8-dynamic", 0.1, Rounding("int7-channels", "u8-tensor"), cpu_rank=10),
     WeightType("onnx", "fp16", 1e-2, None, gpu_rank=3),
 )
 LOW_BIT_TOLERANCE = 0.15  # k-quants, int4 and other 2-6 bit types: a coarse sanity bound

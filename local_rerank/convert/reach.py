@@ -40,17 +40,18 @@ def _to(dtype_name: str) -> Rounding:
     return rounded
 
 
-def _symmetric(block: int | None, f16_scale: bool = False) -> Rounding:
-    """Signed 8-bit values with one scale (amax / 127) per ``block`` values along the last axis
-    (the whole axis when None): GGUF Q8_0 (scale stored in f16), 8-bit activation groups, int8 per channel."""
+def _symmetric(block: int | None, f16_scale: bool = False, levels: int = 127) -> Rounding:
+    """Signed values in [-levels, levels] with one scale (amax / levels) per ``block`` values along the
+    last axis (the whole axis when None): GGUF Q8_0 (scale stored in f16), 8-bit activation groups,
+    int8 per channel (7 bits, 64 levels, where onnxruntime reduces the range)."""
     def rounded(x: Any) -> Any:
         import torch
 
         width = x.shape[-1]
         size = block if block and width % block == 0 else width
         groups = x.reshape(*x.shape[:-1], width // size, size)
-        scale = groups.abs().amax(dim=-1, keepdim=True) / 127
-        q = torch.round(groups / torch.where(scale == 0, torch.ones_like(scale), scale)).clamp(-127, 127)
+        scale = groups.abs().amax(dim=-1, keepdim=True) / levels
+        q = torch.round(groups / torch.where(scale == 0, torch.ones_like(scale), scale)).clamp(-levels, levels)
         if f16_scale:  # the values are rounded with the exact scale, which is then stored in f16
             scale = scale.to(torch.float16).to(x.dtype)
         return (q * scale).reshape(x.shape)
@@ -111,7 +112,7 @@ ROUNDERS: dict[str, Rounding] = {
     "q8_0": _symmetric(32, f16_scale=True),  # blocks of 32, one f16 scale each
     "int8-blocks-32": _symmetric(32),  # 8-bit activation groups: OpenVINO's, onnxruntime's (accuracy level 4)
     "int8-nbits-32": _largest_to_minus_128(32),  # onnxruntime's MatMulNBits weights
-    "int8-channels": _symmetric(None),  # one scale per output channel
+    "int7-channels": _symmetric(None, levels=64),  # one scale per output channel, 7 bits (onnxruntime's reduce_range)
     "u8-tensor": _asymmetric(None),  # one range per tensor
     "u8-groups-32": _asymmetric(32),  # groups of 32 with a zero point
 }

@@ -72,6 +72,28 @@ def test_onnx_rounding_is_what_onnxruntimes_quantizer_stores(weights: np.ndarray
     assert onnx.checker.check_model(quantizer.model.model) is None
 
 
+def test_onnx_int8_dynamic_rounding_is_what_quantize_dynamic_stores(weights: np.ndarray, tmp_path: Path) -> None:
+    """quantize_dynamic, per output channel, reduce_range: 7-bit weights in [-64, 64], scale amax / 64."""
+    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    from onnx import TensorProto, helper, numpy_helper
+
+    from local_rerank.convert.onnx_export import _quantize
+
+    rows, width = weights.shape
+    graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"])], "one",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, width])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, rows])],
+                              [numpy_helper.from_array(np.ascontiguousarray(weights.T), "w")])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), tmp_path / "fp32.onnx")
+    _quantize(tmp_path / "fp32.onnx", tmp_path / "int8-dynamic.onnx", "int8-dynamic")
+    stored = {t.name: numpy_helper.to_array(t) for t in onnx.load(tmp_path / "int8-dynamic.onnx").graph.initializer}
+    (q,) = [v for v in stored.values() if v.dtype == np.int8 and v.ndim == 2]  # (in, out)
+    (scale,) = [v for v in stored.values() if v.dtype == np.float32]
+    assert q.min() >= -64 and q.max() <= 64 and not (stored["w_zero_point"] != 0).any()
+    np.testing.assert_array_equal(_simulated(("onnx", "int8-dynamic"), weights), (q.astype(np.float32) * scale).T)
+
+
 def _tiny(checkpoint: Path):
     from transformers import AutoModelForCausalLM
 
