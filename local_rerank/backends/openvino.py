@@ -13,7 +13,7 @@ Q8_0 does. OpenVINO has no CUDA device; its GPU plugin is for Intel GPUs and is 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -53,6 +53,8 @@ class OpenVinoBackend(ExportFolderBackend):
     name = "openvino"
     model_file = MODEL_FILE
     label = "OpenVINO"
+    # More CPU plugin properties to compile with (tools/profile_ops.py asks for PERF_COUNT).
+    plugin_config: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, path: Path, options: BackendOptions = BackendOptions(), *,
                  max_length: int = DEFAULT_MAX_LENGTH) -> None:
@@ -65,7 +67,8 @@ class OpenVinoBackend(ExportFolderBackend):
         self._read_folder(folder, options, max_length)
         self.device = "cpu"
         precision = inference_precision(_quantization(folder), probe_cpu()[1])
-        self._compiled = _compiled(openvino, folder / MODEL_FILE, self.threads, precision)
+        config = {**compile_config(self.threads, precision), **self.plugin_config}
+        self._compiled = _compiled(openvino, folder / MODEL_FILE, config)
         self._request = self._compiled.create_infer_request()
 
     def _logits(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
@@ -124,9 +127,15 @@ def _openvino() -> Any:
     return openvino
 
 
-def _compiled(openvino: Any, model: Path, threads: int, precision: str = "f32") -> Any:
-    config = {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY",
-              "INFERENCE_PRECISION_HINT": precision, "DYNAMIC_QUANTIZATION_GROUP_SIZE": ACTIVATION_GROUP}
+def compile_config(threads: int, precision: str = "f32") -> dict[str, Any]:
+    """The CPU plugin's properties a model is compiled with: ``threads`` threads, one stream (one
+    batch at a time, latency first), ``precision`` (:func:`inference_precision`), 8-bit activation
+    groups of ``ACTIVATION_GROUP``."""
+    return {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": precision,
+            "DYNAMIC_QUANTIZATION_GROUP_SIZE": ACTIVATION_GROUP}
+
+
+def _compiled(openvino: Any, model: Path, config: dict[str, Any]) -> Any:
     try:
         compiled = openvino.Core().compile_model(str(model), "CPU", config)
         inputs = [port.get_names() for port in compiled.inputs]

@@ -101,3 +101,21 @@ def test_a_different_tokenizer_is_refused(openvino_exports, tmp_path: Path) -> N
 def test_cuda_is_refused_with_a_reason(openvino_exports) -> None:
     with pytest.raises(BackendUnavailableError, match="CPU only"):
         Reranker.load(openvino_exports["tied", "int8"], options=BackendOptions(device="cuda"))
+
+
+def test_the_profilers_counters_see_every_matrix_product_and_change_no_score(openvino_exports) -> None:
+    """tools/profile_ops.py: our backend compiled with the plugin's performance counters."""
+    from tools.profile_ops import CountedOpenVino
+
+    path = openvino_exports["untied", "int8"]
+    with Reranker.load(path, max_length=MAX_LENGTH) as plain:
+        expected = plain.score(QUERY, DOCUMENTS)
+    backend = CountedOpenVino(path, BackendOptions(threads=1, max_batch_tokens=64), max_length=MAX_LENGTH)
+    with Reranker(backend, MAX_LENGTH) as counted:
+        backend.counting = True
+        np.testing.assert_array_equal(counted.score(QUERY, DOCUMENTS), expected)
+    products = [runs for (op_type, _kernel), (_seconds, runs) in backend.totals.items()
+                if op_type.startswith("FullyConnected")]
+    assert backend.inferences > 1  # small batches: the counters are summed over each inference
+    assert sum(products) == backend.inferences * (2 * 7 + 1)  # 2 layers x (q, k, v, o, gate, up, down) + score
+    assert sum(seconds for seconds, _runs in backend.totals.values()) > 0
