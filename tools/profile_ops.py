@@ -1,23 +1,29 @@
 """Where the time goes: one scoring run on a shape twin, timed per operation by the runtime itself.
 
-    python -m tools.profile_ops [--rows openvino-int8,openvino-bf16,openvino-fp32] [--shape 0.6b]
-                                [--docs 16] [--doc-tokens 256] [--threads N] [--out bench-results/profile.json]
+    python -m tools.profile_ops [--rows openvino-int8,openvino-bf16,openvino-fp32,gguf-q8_0,gguf-bf16]
+                                [--shape 0.6b] [--docs 16] [--doc-tokens 256] [--threads N]
+                                [--out bench-results/profile.json]
 
-Each row runs our OpenVINO backend, compiled as it always is plus the CPU plugin's performance
-counters (``PERF_COUNT``), over the benchmark's query and documents (tools/bench_documents.py);
+Each row runs one of our backends over the benchmark's query and documents (tools/bench_documents.py).
+OpenVINO rows compile as they always do plus the CPU plugin's performance counters (``PERF_COUNT``):
 every inference's counters are summed by operation type and by the kernel that ran it (its
 ``exec_type``: ``brgemm_avx512_amx`` where AMX multiplied, ``jit_avx2`` ..., with the precision it
-ran in). The table groups them into the matrix products (FullyConnected, on the stored weights),
-attention (the products of queries and keys and of weights and values, their softmax, and the
-masks around them), and the rest, with each group's share of the run; the JSON keeps every kernel.
-Each row runs in a process of its own, after a warm-up run on the same documents.
+ran in). GGUF rows give llama.cpp an evaluation callback that asks to see every node of the graph,
+so the scheduler computes them one at a time and the time between two callbacks is one node's
+(the kernel column is then the node's name without its layer: ``ffn_up``, ``kq`` ...). The
+table groups them into the matrix products on the stored weights, attention (the products of
+queries and keys and of weights and values, their softmax, and the masks around them), and the
+rest, with each group's share of the run; the JSON keeps every kernel. Each row runs in a process
+of its own, after a warm-up run on the same documents.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -29,23 +35,26 @@ from typing import Any, ClassVar
 import numpy as np
 
 from local_rerank import BackendOptions, Reranker
+from local_rerank.backends.gguf import GgufBackend
 from local_rerank.backends.openvino import OpenVinoBackend
 from local_rerank.recipe import DEFAULT_MAX_LENGTH
 from tools.bench_documents import QUERY, make_documents
 from tools.bench_report import write_report
-from tools.twins import twin_checkpoint, twin_openvino
+from tools.twins import twin_checkpoint, twin_gguf, twin_openvino
 
-ROWS = ("openvino-int8", "openvino-bf16", "openvino-fp32")
+ROWS = ("openvino-int8", "openvino-bf16", "openvino-fp32", "gguf-q8_0", "gguf-bf16")
+# OpenVINO's operation types; for llama.cpp, MUL_MAT is a matrix product on the weights except the
+# products of queries and keys (kq) and of their weights and values (kqv), which are attention's.
 MATRIX_PRODUCTS = frozenset({"FullyConnected", "FullyConnectedCompressed"})
-ATTENTION = frozenset({"ScaledDotProductAttention", "MatMul", "Softmax", "SoftMax"})
+ATTENTION = frozenset({"ScaledDotProductAttention", "MatMul", "Softmax", "SoftMax", "SOFT_MAX", "FLASH_ATTN_EXT"})
 GROUPS = ("matrix products", "attention", "other")
 
 
-def group_of(op_type: str) -> str:
-    """Which part of the model an operation type belongs to (see the module's docstring)."""
-    if op_type in MATRIX_PRODUCTS:
+def group_of(op_type: str, kernel: str = "") -> str:
+    """Which part of the model an operation belongs to (see the module's docstring)."""
+    if op_type in MATRIX_PRODUCTS or (op_type == "MUL_MAT" and not kernel.startswith("kq")):
         return "matrix products"
-    return "attention" if op_type in ATTENTION else "other"
+    return "attention" if op_type in ATTENTION or op_type == "MUL_MAT" else "other"
 
 
 class CountedOpenVino(OpenVinoBackend):
@@ -72,9 +81,50 @@ class CountedOpenVino(OpenVinoBackend):
         return logits
 
 
+class CountedGguf(GgufBackend):
+    """Our GGUF backend with llama.cpp's evaluation callback on every node: each node's time (since
+    the last callback) summed by (operation, tensor name without its layer) while ``counting``."""
+
+    def __init__(self, path: Path, options: BackendOptions, *, max_length: int = DEFAULT_MAX_LENGTH) -> None:
+        import llama_cpp
+
+        self.counting = False
+        self.inferences = 0
+        self.totals: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0])
+        self._last = time.perf_counter()
+        ggml = ctypes.CDLL(str(Path(llama_cpp.__file__).parent / "lib" / "libggml-base.so"))
+        for function in (ggml.ggml_op_desc, ggml.ggml_get_name):
+            function.restype, function.argtypes = ctypes.c_char_p, [ctypes.c_void_p]
+        self._ggml = ggml
+        self._callback = llama_cpp.ggml_backend_sched_eval_callback(self._observe)  # kept: llama.cpp calls it
+        super().__init__(path, options, max_length=max_length)
+
+    def _tune_context(self, params: Any) -> None:
+        params.cb_eval = self._callback
+
+    def _observe(self, tensor: int, ask: bool, _user_data: int) -> bool:
+        if ask or not self.counting:
+            return True  # every node is computed on its own, so each callback follows one node
+        now = time.perf_counter()
+        name = re.sub(r"[-_]\d+$", "", self._ggml.ggml_get_name(tensor).decode())  # "ffn_up-7": the layer's ffn_up
+        entry = self.totals[self._ggml.ggml_op_desc(tensor).decode(), name]
+        entry[0] += now - self._last
+        entry[1] += 1
+        self._last = now
+        return True
+
+    def _score_batch(self, sequences: Sequence[Sequence[int]]) -> np.ndarray:
+        self._last = time.perf_counter()
+        self.inferences += self.counting
+        return super()._score_batch(sequences)
+
+
 def run_row(row: str, documents: list[str], threads: int, shape: str) -> dict[str, Any]:
-    """Score ``documents`` with the row's export of the shape twin, counting each operation's time."""
-    backend = CountedOpenVino(twin_openvino(shape, row.removeprefix("openvino-")), BackendOptions(threads=threads))
+    """Score ``documents`` with the row's model of the shape twin, counting each operation's time."""
+    fmt, quant = row.split("-", 1)
+    options = BackendOptions(threads=threads)
+    backend: CountedOpenVino | CountedGguf = (CountedOpenVino(twin_openvino(shape, quant), options)
+                                              if fmt == "openvino" else CountedGguf(twin_gguf(shape, quant), options))
     with Reranker(backend) as reranker:
         # Warm-up on the same documents: the counters of an inference whose shapes differ from the
         # last one's miss part of its time (19 of 36 s measured on the 0.6B twin), though its wall
@@ -86,7 +136,8 @@ def run_row(row: str, documents: list[str], threads: int, shape: str) -> dict[st
         wall = time.perf_counter() - started
         tokens = sum(len(p.ids) for p in reranker.prepare(QUERY, documents))
     kernels: list[dict[str, Any]] = [
-        {"op_type": op_type, "exec_type": exec_type, "group": group_of(op_type), "seconds": seconds, "runs": runs}
+        {"op_type": op_type, "exec_type": exec_type, "group": group_of(op_type, exec_type), "seconds": seconds,
+         "runs": runs}
         for (op_type, exec_type), (seconds, runs) in backend.totals.items()]
     kernels.sort(key=lambda k: -k["seconds"])
     return {"row": row, "wall_s": wall, "prompt_tokens": tokens, "tokens_per_s": tokens / wall,
@@ -128,7 +179,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         if row not in ROWS:
             raise SystemExit(f"unknown row {row!r}; choose from {', '.join(ROWS)}")
         print(f"profiling {row} ...", file=sys.stderr)
-        twin_openvino(args.shape, row.removeprefix("openvino-"))  # built here, once, not inside the timed worker
+        fmt, quant = row.split("-", 1)  # built here, once, not inside the timed worker
+        twin_openvino(args.shape, quant) if fmt == "openvino" else twin_gguf(args.shape, quant)
         command = [sys.executable, "-m", "tools.profile_ops", "--worker", row, "--shape", args.shape,
                    "--docs", str(args.docs), "--doc-tokens", str(args.doc_tokens), "--threads", str(args.threads)]
         finished = subprocess.run(command, capture_output=True, text=True, check=False)

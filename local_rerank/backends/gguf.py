@@ -214,11 +214,15 @@ class GgufBackend(Backend):
         params.embeddings = self.scoring_path == "rank"
         params.pooling_type = (llama.LLAMA_POOLING_TYPE_RANK if self.scoring_path == "rank"
                                else llama.LLAMA_POOLING_TYPE_NONE)
+        self._tune_context(params)
         with interrupts_after_native_code():
             ctx = llama.llama_init_from_model(self._model, params)
         if not ctx:
             raise BackendUnavailableError(f"llama.cpp could not create a context: {_last_log_line()}")
         return ctx
+
+    def _tune_context(self, params: Any) -> None:
+        """Set more of a new context's parameters (tools/profile_ops.py: an evaluation callback)."""
 
     def _batches(self, sequences: Sequence[Sequence[int]]) -> Iterator[list[int]]:
         """Pack by the tokens a batch decodes: each document's own part, and the shared prefix

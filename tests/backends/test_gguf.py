@@ -162,3 +162,20 @@ def test_ctrl_c_inside_a_native_callback_is_raised_when_the_call_returns() -> No
         assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def test_the_profilers_callback_times_every_node_and_changes_no_score(gguf_files) -> None:
+    """tools/profile_ops.py: llama.cpp computes each node on its own and reports it to our callback."""
+    from tools.profile_ops import CountedGguf, group_of
+
+    path = gguf_files["untied", "q8_0"]
+    with Reranker.load(path, max_length=MAX_LENGTH) as plain:
+        expected = plain.score(QUERY, DOCUMENTS)
+    backend = CountedGguf(path, BackendOptions(threads=1), max_length=MAX_LENGTH)
+    with Reranker(backend, MAX_LENGTH) as counted:
+        backend.counting = True
+        np.testing.assert_allclose(counted.score(QUERY, DOCUMENTS), expected, atol=1e-6, rtol=0)
+    runs = {kernel: runs for (op, kernel), (_seconds, runs) in backend.totals.items() if op == "MUL_MAT"}
+    assert backend.inferences >= 1 and runs["ffn_up"] > 0 and runs["ffn_up"] % 2 == 0  # once per layer, 2 layers
+    assert {group_of(op, kernel) for op, kernel in backend.totals} == {"matrix products", "attention", "other"}
+    assert sum(seconds for seconds, _runs in backend.totals.values()) > 0
