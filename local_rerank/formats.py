@@ -46,6 +46,9 @@ class Format:
     suggested: bool  # doctor suggests installing its runtime even where no model of it is at hand
 
 
+AnswerRows = Literal["rows", "difference", "exact"]  # how a file stores the answer rows (Rounding.head)
+
+
 @dataclass(frozen=True)
 class Rounding:
     """How a weight type rounds a model, by name (convert/reach.py turns the names into arithmetic):
@@ -57,7 +60,7 @@ class Rounding:
     weights: str
     activations: str | None = None
     embedding: bool = True
-    head: Literal["rows", "difference", "exact"] = "rows"
+    head: AnswerRows = "rows"
 
 
 @dataclass(frozen=True)
@@ -120,8 +123,10 @@ WEIGHT_TYPES = (
     # (elsewhere OpenVINO keeps float activations, so the file lands nearer the reference).
     WeightType("openvino", "int8", 3e-2, Rounding("u8-groups-32", "int8-blocks-32", head="exact"), cpu_rank=9),
     # quantize_dynamic: 7-bit weights per output channel (reduce_range: full 8-bit weights times u8
-    # activations saturate int16 sums on CPUs without VNNI), u8 activations with one range per tensor.
-    WeightType("onnx", "int8-dynamic", 0.1, Rounding("int7-channels", "u8-tensor"), cpu_rank=10),
+    # activations saturate int16 sums on CPUs without VNNI), the score row (yes minus no) one channel,
+    # u8 activations with one range per tensor. Its embedding table is stored as u8 with one range,
+    # which the simulation does not repeat (it rounds the table per row in 7 bits).
+    WeightType("onnx", "int8-dynamic", 0.1, Rounding("int7-channels", "u8-tensor", head="difference"), cpu_rank=10),
     WeightType("onnx", "fp16", 1e-2, None, gpu_rank=3),
 )
 LOW_BIT_TOLERANCE = 0.15  # k-quants, int4 and other 2-6 bit types: a coarse sanity bound

@@ -10,7 +10,8 @@ every inference's counters are summed by operation type and by the kernel that r
 ``exec_type``: ``brgemm_avx512_amx`` where AMX multiplied, ``jit_avx2`` ..., with the precision it
 ran in). GGUF rows give llama.cpp an evaluation callback that asks to see every node of the graph,
 so the scheduler computes them one at a time and the time between two callbacks is one node's
-(the kernel column is then the node's name without its layer: ``ffn_up``, ``kq`` ...). The
+(the kernel column is then the node's name without its layer: ``ffn_up``, ``kq`` ...; the graph's
+building lands on each decode's first node). The
 table groups them into the matrix products on the stored weights, attention (the products of
 queries and keys and of weights and values, their softmax, and the masks around them), and the
 rest, with each group's share of the run; the JSON keeps every kernel. Each row runs in a process
@@ -28,14 +29,16 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import numpy as np
 
 from local_rerank import BackendOptions, Reranker
 from local_rerank.backends.gguf import GgufBackend
+from local_rerank.backends.llama_kernels import _loaded_library
 from local_rerank.backends.openvino import OpenVinoBackend
 from local_rerank.recipe import DEFAULT_MAX_LENGTH
 from tools.bench_documents import QUERY, make_documents
@@ -61,7 +64,7 @@ class CountedOpenVino(OpenVinoBackend):
     """Our OpenVINO backend with the CPU plugin's performance counters, summed over every inference
     while ``counting``: seconds and runs by (operation type, kernel), and the inferences counted."""
 
-    plugin_config: ClassVar[dict[str, Any]] = {"PERF_COUNT": True}
+    plugin_config: ClassVar[Mapping[str, Any]] = MappingProxyType({"PERF_COUNT": True})
 
     def __init__(self, path: Path, options: BackendOptions, *, max_length: int = DEFAULT_MAX_LENGTH) -> None:
         super().__init__(path, options, max_length=max_length)
@@ -92,7 +95,8 @@ class CountedGguf(GgufBackend):
         self.inferences = 0
         self.totals: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0])
         self._last = time.perf_counter()
-        ggml = ctypes.CDLL(str(Path(llama_cpp.__file__).parent / "lib" / "libggml-base.so"))
+        # The ggml that libllama loaded, not a second copy of it (llama_kernels._loaded_library).
+        ggml = ctypes.CDLL(str(_loaded_library(Path(llama_cpp.__file__).parent / "lib", "libggml-base")))
         for function in (ggml.ggml_op_desc, ggml.ggml_get_name):
             function.restype, function.argtypes = ctypes.c_char_p, [ctypes.c_void_p]
         self._ggml = ggml
@@ -114,9 +118,13 @@ class CountedGguf(GgufBackend):
         return True
 
     def _score_batch(self, sequences: Sequence[Sequence[int]]) -> np.ndarray:
-        self._last = time.perf_counter()
-        self.inferences += self.counting
+        if self.counting:
+            self.inferences += 1
         return super()._score_batch(sequences)
+
+    def _decode(self, parts: Sequence[Any], outputs: bool) -> list[int]:
+        self._last = time.perf_counter()  # the batch's preparation is not the first node's time
+        return super()._decode(parts, outputs)
 
 
 def run_row(row: str, documents: list[str], threads: int, shape: str) -> dict[str, Any]:

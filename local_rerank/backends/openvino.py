@@ -12,7 +12,9 @@ Q8_0 does. OpenVINO has no CUDA device; its GPU plugin is for Intel GPUs and is 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import numpy as np
@@ -54,7 +56,7 @@ class OpenVinoBackend(ExportFolderBackend):
     model_file = MODEL_FILE
     label = "OpenVINO"
     # More CPU plugin properties to compile with (tools/profile_ops.py asks for PERF_COUNT).
-    plugin_config: ClassVar[dict[str, Any]] = {}
+    plugin_config: ClassVar[Mapping[str, Any]] = MappingProxyType({})
 
     def __init__(self, path: Path, options: BackendOptions = BackendOptions(), *,
                  max_length: int = DEFAULT_MAX_LENGTH) -> None:
@@ -67,7 +69,7 @@ class OpenVinoBackend(ExportFolderBackend):
         self._read_folder(folder, options, max_length)
         self.device = "cpu"
         precision = inference_precision(_quantization(folder), probe_cpu()[1])
-        config = {**compile_config(self.threads, precision), **self.plugin_config}
+        config = {**_compile_config(self.threads, precision), **self.plugin_config}
         self._compiled = _compiled(openvino, folder / MODEL_FILE, config)
         self._request = self._compiled.create_infer_request()
 
@@ -127,7 +129,7 @@ def _openvino() -> Any:
     return openvino
 
 
-def compile_config(threads: int, precision: str = "f32") -> dict[str, Any]:
+def _compile_config(threads: int, precision: str) -> dict[str, Any]:
     """The CPU plugin's properties a model is compiled with: ``threads`` threads, one stream (one
     batch at a time, latency first), ``precision`` (:func:`inference_precision`), 8-bit activation
     groups of ``ACTIVATION_GROUP``."""

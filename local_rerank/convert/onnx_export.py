@@ -12,7 +12,8 @@ Variants (``--quant``):
   int8          8-bit weight-only MatMulNBits (block 32), embeddings left in fp32 (default)
   int8-a8       the same weights, run with 8-bit activations per block of 32 (MatMulNBits
                 accuracy_level=4): integer dot products on the CPU, as GGUF Q8_0 does
-  int8-dynamic  dynamic W8A8 (QInt8 per channel in 7 bits, embeddings included): CPU-only operators
+  int8-dynamic  dynamic W8A8 (QInt8 weights per channel in 7 bits, the embedding table as u8):
+                CPU-only operators
   fp16          float16 weights and activations, float32 inputs and outputs (for CUDA)
   int4          4-bit weight-only MatMulNBits (block 32)
 Needs torch, transformers and optimum-onnx (``pip install 'local-rerank[convert-onnx]'``).
@@ -122,7 +123,11 @@ def _quantize(source: Path, target: Path, quant: str) -> None:
 def int8_activations_here() -> bool:
     """Whether onnxruntime rounds an int8-a8 export's activations to 8 bits on this CPU: one
     MatMulNBits product of [127, 0.4] by weights of 1 gives 127 where it does, 127.4 where its
-    kernels multiply float activations."""
+    kernels multiply float activations.
+
+    Raises:
+        ConversionError: the product is neither.
+    """
     import numpy as np
     import onnxruntime
     from onnx import TensorProto, helper, numpy_helper
@@ -140,7 +145,11 @@ def int8_activations_here() -> bool:
     session = onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     activations = np.zeros((1, width), np.float32)
     activations[0, :2] = 127, 0.4
-    return float(session.run(None, {"a": activations})[0][0, 0]) < 127.2
+    product = float(session.run(None, {"a": activations})[0][0, 0])
+    if abs(product - 127.4) > 0.05 and abs(product - 127) > 0.05:
+        raise ConversionError(f"onnxruntime's MatMulNBits product of [127, 0.4] by ones gave {product}, "
+                              "neither 127 nor 127.4: this onnxruntime cannot run int8-a8 exports")
+    return abs(product - 127) <= 0.05
 
 
 def _save(model: Any, target: Path) -> None:

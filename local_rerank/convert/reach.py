@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from local_rerank.formats import WEIGHT_TYPES
+from local_rerank.formats import WEIGHT_TYPES, AnswerRows
 from local_rerank.formats import Rounding as Rounding_
 
 Rounding = Callable[[Any], Any]  # torch.Tensor -> torch.Tensor of the same shape, float32
@@ -61,16 +61,19 @@ def _symmetric(block: int | None, f16_scale: bool = False, levels: int = 127) ->
 
 def _largest_to_minus_128(block: int) -> Rounding:
     """Signed 8-bit values per ``block`` values along the last axis (zero-padded to whole blocks),
-    the block's value of largest magnitude stored as -128 (scale = that value / -128, values
-    clamped to [-128, 127]): onnxruntime's MatMulNBits quantizer, 8 bits, symmetric."""
+    the block's value of largest magnitude (the negative one of a tie) stored as -128: scale = that
+    value / -128, values ``x * (1 / scale)`` rounded half up into [-128, 127]:
+    onnxruntime's MatMulNBits quantizer, 8 bits, symmetric."""
     def rounded(x: Any) -> Any:
         import torch
 
         width = x.shape[-1]
         padded = torch.nn.functional.pad(x, (0, -width % block))
         groups = padded.reshape(*x.shape[:-1], -1, block)
-        scale = torch.gather(groups, -1, groups.abs().argmax(dim=-1, keepdim=True)) / -128
-        q = torch.round(groups / torch.where(scale == 0, torch.ones_like(scale), scale)).clamp(-128, 127)
+        low, high = groups.amin(dim=-1, keepdim=True), groups.amax(dim=-1, keepdim=True)
+        scale = torch.where(high.abs() > low.abs(), high, low) / -128
+        y = groups * torch.where(scale == 0, torch.zeros_like(scale), 1 / scale)
+        q = torch.floor(y + 0.5).clamp(-128, 127)  # rounded as y + 128 is, half up, then less 128
         return (q * scale).reshape(padded.shape)[..., :width]
 
     return rounded
@@ -102,7 +105,7 @@ class FormatRounding:
     weights: Rounding
     activations: Rounding | None = None
     embedding: bool = True  # whether the embedding table is stored in the format too
-    head: str = "rows"  # the answer rows: "rows", "difference" or "exact" (formats.Rounding)
+    head: AnswerRows = "rows"  # the answer rows: "rows", "difference" or "exact" (formats.Rounding)
 
 
 # The arithmetic behind each rounding name of local_rerank/formats.py.
