@@ -60,40 +60,48 @@ def group_of(op_type: str, kernel: str = "") -> str:
     return "attention" if op_type in ATTENTION or op_type == "MUL_MAT" else "other"
 
 
+class OpTimes:
+    """Seconds and runs by (operation, kernel), summed while ``counting``, and the inferences counted."""
+
+    def __init__(self) -> None:
+        self.counting = False
+        self.inferences = 0
+        self.totals: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0])
+
+    def add(self, operation: str, kernel: str, seconds: float) -> None:
+        entry = self.totals[operation, kernel]
+        entry[0] += seconds
+        entry[1] += 1
+
+
 class CountedOpenVino(OpenVinoBackend):
     """Our OpenVINO backend with the CPU plugin's performance counters, summed over every inference
-    while ``counting``: seconds and runs by (operation type, kernel), and the inferences counted."""
+    into ``times`` by (operation type, kernel)."""
 
     plugin_config: ClassVar[Mapping[str, Any]] = MappingProxyType({"PERF_COUNT": True})
 
     def __init__(self, path: Path, options: BackendOptions, *, max_length: int = DEFAULT_MAX_LENGTH) -> None:
         super().__init__(path, options, max_length=max_length)
-        self.counting = False
-        self.inferences = 0
-        self.totals: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0])
+        self.times = OpTimes()
 
     def _logits(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         logits = super()._logits(inputs)
-        if self.counting:
-            self.inferences += 1
+        if self.times.counting:
+            self.times.inferences += 1
             for op in self._request.profiling_info:
                 if op.status.name == "EXECUTED":
-                    entry = self.totals[op.node_type, op.exec_type]
-                    entry[0] += op.real_time.total_seconds()
-                    entry[1] += 1
+                    self.times.add(op.node_type, op.exec_type, op.real_time.total_seconds())
         return logits
 
 
 class CountedGguf(GgufBackend):
     """Our GGUF backend with llama.cpp's evaluation callback on every node: each node's time (since
-    the last callback) summed by (operation, tensor name without its layer) while ``counting``."""
+    the last callback) summed into ``times`` by (operation, tensor name without its layer)."""
 
     def __init__(self, path: Path, options: BackendOptions, *, max_length: int = DEFAULT_MAX_LENGTH) -> None:
         import llama_cpp
 
-        self.counting = False
-        self.inferences = 0
-        self.totals: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0])
+        self.times = OpTimes()
         self._last = time.perf_counter()
         # The ggml that libllama loaded, not a second copy of it (llama_kernels._loaded_library).
         ggml = ctypes.CDLL(str(_loaded_library(Path(llama_cpp.__file__).parent / "lib", "libggml-base")))
@@ -107,19 +115,17 @@ class CountedGguf(GgufBackend):
         params.cb_eval = self._callback
 
     def _observe(self, tensor: int, ask: bool, _user_data: int) -> bool:
-        if ask or not self.counting:
+        if ask or not self.times.counting:
             return True  # every node is computed on its own, so each callback follows one node
         now = time.perf_counter()
         name = re.sub(r"[-_]\d+$", "", self._ggml.ggml_get_name(tensor).decode())  # "ffn_up-7": the layer's ffn_up
-        entry = self.totals[self._ggml.ggml_op_desc(tensor).decode(), name]
-        entry[0] += now - self._last
-        entry[1] += 1
+        self.times.add(self._ggml.ggml_op_desc(tensor).decode(), name, now - self._last)
         self._last = now
         return True
 
     def _score_batch(self, sequences: Sequence[Sequence[int]]) -> np.ndarray:
-        if self.counting:
-            self.inferences += 1
+        if self.times.counting:
+            self.times.inferences += 1
         return super()._score_batch(sequences)
 
     def _decode(self, parts: Sequence[Any], outputs: bool) -> list[int]:
@@ -138,7 +144,7 @@ def run_row(row: str, documents: list[str], threads: int, shape: str) -> dict[st
         # last one's miss part of its time (19 of 36 s measured on the 0.6B twin), though its wall
         # time is the same.
         reranker.score(QUERY, documents)
-        backend.counting = True
+        backend.times.counting = True
         started = time.perf_counter()
         reranker.score(QUERY, documents)
         wall = time.perf_counter() - started
@@ -146,10 +152,10 @@ def run_row(row: str, documents: list[str], threads: int, shape: str) -> dict[st
     kernels: list[dict[str, Any]] = [
         {"op_type": op_type, "exec_type": exec_type, "group": group_of(op_type, exec_type), "seconds": seconds,
          "runs": runs}
-        for (op_type, exec_type), (seconds, runs) in backend.totals.items()]
+        for (op_type, exec_type), (seconds, runs) in backend.times.totals.items()]
     kernels.sort(key=lambda k: -k["seconds"])
     return {"row": row, "wall_s": wall, "prompt_tokens": tokens, "tokens_per_s": tokens / wall,
-            "inferences": backend.inferences, "kernels": kernels}
+            "inferences": backend.times.inferences, "kernels": kernels}
 
 
 def table(result: dict[str, Any], top: int = 8) -> str:

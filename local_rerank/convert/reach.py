@@ -12,10 +12,10 @@ ONNX export from one yes-minus-no row quantized with the rest) and left exact wh
 file of the format can reach on this model; a file may be a margin further (runtimes differ in
 accumulation order, KV-cache precision, padding), never more.
 
-The simulation is a yardstick, not a bit-exact copy of each runtime's kernels: the stored weights
-are rounded bit for bit as each exporter rounds them (tests/convert/test_reach.py), the products'
-accumulation order is not repeated. The formats without a simulation (ONNX fp16, k-quants, int4,
-float32) keep the fixed tolerance.
+The simulation is a yardstick, not a bit-exact copy of each runtime's kernels: the products'
+weights are rounded bit for bit as each exporter stores them (tests/convert/test_reach.py; not
+ONNX int8-dynamic's u8 embedding table), the products' accumulation order is not repeated. The
+formats without a simulation (ONNX fp16, k-quants, int4, float32) keep the fixed tolerance.
 Needs torch (conversion only).
 """
 

@@ -173,9 +173,9 @@ def test_the_profilers_callback_times_every_node_and_changes_no_score(gguf_files
         expected = plain.score(QUERY, DOCUMENTS)
     backend = CountedGguf(path, BackendOptions(threads=1), max_length=MAX_LENGTH)
     with Reranker(backend, MAX_LENGTH) as counted:
-        backend.counting = True
+        backend.times.counting = True
         np.testing.assert_allclose(counted.score(QUERY, DOCUMENTS), expected, atol=1e-6, rtol=0)
-    runs = {kernel: runs for (op, kernel), (_seconds, runs) in backend.totals.items() if op == "MUL_MAT"}
-    assert backend.inferences >= 1 and runs["ffn_up"] > 0 and runs["ffn_up"] % 2 == 0  # once per layer, 2 layers
-    assert {group_of(op, kernel) for op, kernel in backend.totals} == {"matrix products", "attention", "other"}
-    assert sum(seconds for seconds, _runs in backend.totals.values()) > 0
+    runs = {kernel: runs for (op, kernel), (_seconds, runs) in backend.times.totals.items() if op == "MUL_MAT"}
+    assert backend.times.inferences >= 1 and runs["ffn_up"] > 0 and runs["ffn_up"] % 2 == 0  # once per layer, 2 layers
+    assert {group_of(op, kernel) for op, kernel in backend.times.totals} == {"matrix products", "attention", "other"}
+    assert sum(seconds for seconds, _runs in backend.times.totals.values()) > 0

@@ -112,10 +112,10 @@ def test_the_profilers_counters_see_every_matrix_product_and_change_no_score(ope
         expected = plain.score(QUERY, DOCUMENTS)
     backend = CountedOpenVino(path, BackendOptions(threads=1, max_batch_tokens=64), max_length=MAX_LENGTH)
     with Reranker(backend, MAX_LENGTH) as counted:
-        backend.counting = True
+        backend.times.counting = True
         np.testing.assert_array_equal(counted.score(QUERY, DOCUMENTS), expected)
-    products = [runs for (op_type, _kernel), (_seconds, runs) in backend.totals.items()
+    products = [runs for (op_type, _kernel), (_seconds, runs) in backend.times.totals.items()
                 if op_type.startswith("FullyConnected")]
-    assert backend.inferences > 1  # small batches: the counters are summed over each inference
-    assert sum(products) == backend.inferences * (2 * 7 + 1)  # 2 layers x (q, k, v, o, gate, up, down) + score
-    assert sum(seconds for seconds, _runs in backend.totals.values()) > 0
+    assert backend.times.inferences > 1  # small batches: the counters are summed over each inference
+    assert sum(products) == backend.times.inferences * (2 * 7 + 1)  # 2 layers x (q, k, v, o, gate, up, down) + score
+    assert sum(seconds for seconds, _runs in backend.times.totals.values()) > 0

@@ -54,39 +54,9 @@ def _bf16_valued(rows: int, width: int) -> np.ndarray:
     return values
 
 
-@pytest.mark.parametrize("quant", ["int8", "int8-a8"])
-@pytest.mark.parametrize("case", ["outlier", "bf16 ties and halves, 80 wide"])
-def test_onnx_rounding_is_what_onnxruntimes_quantizer_stores(weights: np.ndarray, quant: str, case: str) -> None:
-    """MatMulNBits, 8 bits, blocks of 32 along each input row: the block's largest magnitude is -128."""
-    if case != "outlier":
-        weights = _bf16_valued(64, 80)  # the last block of each row is padded
-    onnx = pytest.importorskip("onnx")
-    pytest.importorskip("onnxruntime")
-    from onnx import TensorProto, helper, numpy_helper
-    from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
-
-    from local_rerank.convert.onnx_export import _NBITS
-
-    rows, width = weights.shape  # torch's (out, in); the ONNX MatMul multiplies by its transpose
-    graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"])], "one",
-                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, width])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, rows])],
-                              [numpy_helper.from_array(np.ascontiguousarray(weights.T), "w")])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)])
-    bits, accuracy_level = _NBITS[quant]
-    quantizer = MatMulNBitsQuantizer(model, bits=bits, block_size=32, is_symmetric=True, accuracy_level=accuracy_level)
-    quantizer.process()
-    stored = {t.name: numpy_helper.to_array(t) for t in quantizer.model.model.graph.initializer}
-    (q,) = [v for v in stored.values() if v.dtype == np.uint8]
-    (scale,) = [v for v in stored.values() if v.dtype == np.float32]
-    assert len(stored) == 2  # values and scales: symmetric, no zero points stored (128)
-    dequantized = ((q.astype(np.float32) - 128) * scale[..., None]).reshape(rows, -1)[:, :width]
-    np.testing.assert_array_equal(_simulated(("onnx", quant), weights), dequantized)
-    assert onnx.checker.check_model(quantizer.model.model) is None
-
-
-def test_onnx_int8_dynamic_rounding_is_what_quantize_dynamic_stores(weights: np.ndarray, tmp_path: Path) -> None:
-    """quantize_dynamic, per output channel, reduce_range: 7-bit weights in [-64, 64], scale amax / 64."""
+def _exported(weights: np.ndarray, quant: str, folder: Path) -> dict[str, np.ndarray]:
+    """The initializers the ONNX exporter's quantizer (``_quantize``) stores for one MatMul by ``weights``
+    (torch's (out, in): the graph multiplies by its transpose)."""
     onnx = pytest.importorskip("onnx")
     pytest.importorskip("onnxruntime")
     from onnx import TensorProto, helper, numpy_helper
@@ -98,9 +68,31 @@ def test_onnx_int8_dynamic_rounding_is_what_quantize_dynamic_stores(weights: np.
                               [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, width])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, rows])],
                               [numpy_helper.from_array(np.ascontiguousarray(weights.T), "w")])
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), tmp_path / "fp32.onnx")
-    _quantize(tmp_path / "fp32.onnx", tmp_path / "int8-dynamic.onnx", "int8-dynamic")
-    stored = {t.name: numpy_helper.to_array(t) for t in onnx.load(tmp_path / "int8-dynamic.onnx").graph.initializer}
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), folder / "fp32.onnx")
+    _quantize(folder / "fp32.onnx", folder / f"{quant}.onnx", quant)
+    model = onnx.load(folder / f"{quant}.onnx")
+    onnx.checker.check_model(model)
+    return {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+
+
+@pytest.mark.parametrize("quant", ["int8", "int8-a8"])
+@pytest.mark.parametrize("case", ["outlier", "bf16 ties and halves, 80 wide"])
+def test_onnx_rounding_is_what_onnxruntimes_quantizer_stores(weights: np.ndarray, quant: str, case: str,
+                                                             tmp_path: Path) -> None:
+    """MatMulNBits, 8 bits, blocks of 32 along each input row: the block's largest magnitude is -128."""
+    if case != "outlier":
+        weights = _bf16_valued(64, 80)  # the last block of each row is padded
+    stored = _exported(weights, quant, tmp_path)
+    (q,) = [v for v in stored.values() if v.dtype == np.uint8]
+    (scale,) = [v for v in stored.values() if v.dtype == np.float32]
+    assert len(stored) == 2  # values and scales: symmetric, no zero points stored (128)
+    dequantized = ((q.astype(np.float32) - 128) * scale[..., None]).reshape(len(weights), -1)[:, :weights.shape[1]]
+    np.testing.assert_array_equal(_simulated(("onnx", quant), weights), dequantized)
+
+
+def test_onnx_int8_dynamic_rounding_is_what_quantize_dynamic_stores(weights: np.ndarray, tmp_path: Path) -> None:
+    """quantize_dynamic, per output channel, reduce_range: 7-bit weights in [-64, 64], scale amax / 64."""
+    stored = _exported(weights, "int8-dynamic", tmp_path)
     (q,) = [v for v in stored.values() if v.dtype == np.int8 and v.ndim == 2]  # (in, out)
     (scale,) = [v for v in stored.values() if v.dtype == np.float32]
     assert q.min() >= -64 and q.max() <= 64 and (stored["w_zero_point"] == 0).all()
