@@ -9,9 +9,12 @@ view splits them out first, as Hugging Face's tokenizer does. No deep-learning f
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
-from collections.abc import Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,10 +46,18 @@ class Tokenizer:
     def from_file(cls, path: Path) -> Tokenizer:
         """Load a Hugging Face ``tokenizer.json``."""
         try:
-            spec = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as e:
+            data = Path(path).read_bytes()
+        except OSError as e:
             raise ModelError(f"cannot read tokenizer {path}: {e}") from e
-        return cls(spec)
+
+        def build() -> Tokenizer:
+            try:
+                spec = json.loads(data.decode("utf-8"))
+            except ValueError as e:
+                raise ModelError(f"cannot read tokenizer {path}: {e}") from e
+            return cls(spec)
+
+        return _reused(hashlib.sha256(data).digest(), build)
 
     @classmethod
     def from_gguf_vocab(
@@ -55,6 +66,12 @@ class Tokenizer:
         """Rebuild the tokenizer from a GGUF's ``tokenizer.ggml.*`` fields (model ``gpt2``)."""
         if pre != "qwen2":
             raise ModelError(f"unsupported tokenizer pre-type {pre!r} (expected 'qwen2', as in Qwen3)")
+        fields = json.dumps([list(tokens), list(token_types), list(merges)], ensure_ascii=False)
+        key = hashlib.sha256(fields.encode("utf-8", "surrogatepass")).digest()
+        return _reused(key, lambda: cls._from_gguf_fields(tokens, token_types, merges))
+
+    @classmethod
+    def _from_gguf_fields(cls, tokens: Sequence[str], token_types: Sequence[int], merges: Sequence[str]) -> Tokenizer:
         vocab = {t: i for i, (t, kind) in enumerate(zip(tokens, token_types)) if kind == _NORMAL}
         added = [
             {"id": i, "content": t, "single_word": False, "lstrip": False, "rstrip": False,
@@ -105,6 +122,29 @@ class Tokenizer:
         if token_id is None:
             raise ModelError(f"the tokenizer has no token {token!r}: not a Qwen3 vocabulary")
         return token_id
+
+
+# Every Qwen3-Reranker size and format shares one vocabulary: a process that opens a second model
+# (doctor --bench, the export gate, a server or the TUI changing models) reuses the tokenizer built
+# for the first (building one takes about a second). Keyed by the definition's bytes, never by name;
+# a Tokenizer is never changed after it is built, so threads can share it.
+_BUILT: OrderedDict[bytes, Tokenizer] = OrderedDict()
+_BUILT_KEPT = 4
+_BUILT_LOCK = threading.Lock()
+
+
+def _reused(key: bytes, build: Callable[[], Tokenizer]) -> Tokenizer:
+    """The tokenizer built for the definition whose digest is ``key``, built by ``build`` the first time."""
+    with _BUILT_LOCK:
+        if key in _BUILT:
+            _BUILT.move_to_end(key)
+            return _BUILT[key]
+    tokenizer = build()
+    with _BUILT_LOCK:
+        _BUILT[key] = tokenizer
+        while len(_BUILT) > _BUILT_KEPT:
+            _BUILT.popitem(last=False)
+    return tokenizer
 
 
 def _build(spec: dict[str, Any]) -> HFTokenizer:

@@ -47,7 +47,7 @@ def export_onnx(checkpoint: Path, out: Path, quant: str = DEFAULT_ONNX_TYPE) -> 
     if quant not in ONNX_TYPES:
         raise ConversionError(f"unknown ONNX variant {quant!r}; choose one of {', '.join(ONNX_TYPES)}")
     try:
-        from optimum.exporters.onnx import main_export
+        from optimum.exporters.onnx import onnx_export_from_model
     except ImportError as e:
         raise ConversionError("ONNX export needs optimum-onnx: pip install 'local-rerank[convert-onnx]'") from e
     checkpoint, out = Path(checkpoint), Path(out)
@@ -55,11 +55,11 @@ def export_onnx(checkpoint: Path, out: Path, quant: str = DEFAULT_ONNX_TYPE) -> 
     read_checkpoint(checkpoint)  # a corrupt or cut safetensors file: one clear error before optimum reads it
     out.mkdir(parents=True)
     with tempfile.TemporaryDirectory(dir=out.parent) as tmp, _quiet():
-        classifier, exported = Path(tmp) / "classifier", Path(tmp) / "exported"
-        _write_yes_minus_no_classifier(checkpoint, config, classifier)
-        main_export(str(classifier), output=exported, task="text-classification", do_validation=False,
-                    local_files_only=True)
-        _quantize(exported / MODEL_FILE, out / MODEL_FILE, quant)
+        # Traced from the model in memory: no float32 copy of the checkpoint written and read back
+        # (4 bytes a weight: 32 GB for the 8B model).
+        onnx_export_from_model(_yes_minus_no_classifier(checkpoint, config), output=Path(tmp),
+                               task="text-classification", do_validation=False)
+        _quantize(Path(tmp) / MODEL_FILE, out / MODEL_FILE, quant)
     for name in TOKENIZER_FILES:
         shutil.copy(checkpoint / name, out / name)
 
@@ -76,7 +76,9 @@ def _quiet() -> Iterator[None]:
         logging.disable(logging.NOTSET)
 
 
-def _write_yes_minus_no_classifier(checkpoint: Path, config: dict, target: Path) -> None:
+def _yes_minus_no_classifier(checkpoint: Path, config: dict) -> Any:
+    """The checkpoint as a Qwen3ForSequenceClassification in float32 whose one score row is the
+    output matrix's yes row minus its no row."""
     import torch
     from transformers import AutoTokenizer, Qwen3ForSequenceClassification
 
@@ -88,8 +90,8 @@ def _write_yes_minus_no_classifier(checkpoint: Path, config: dict, target: Path)
     head = torch.from_numpy(read_checkpoint(checkpoint)[output_matrix_name(config)].load())
     with torch.no_grad():
         model.score.weight.copy_((head[yes] - head[no]).unsqueeze(0))
-    model.save_pretrained(target)
-    tokenizer.save_pretrained(target)
+    model.config.use_cache = False  # one pass over the whole prompt: no past key values
+    return model.eval()
 
 
 def _quantize(source: Path, target: Path, quant: str) -> None:
