@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from tokenizers import Regex, decoders, models, normalizers, pre_tokenizers, processors
 from tokenizers import Tokenizer as HFTokenizer
 
 from local_rerank.errors import ModelError
@@ -27,7 +28,6 @@ QWEN2_PRETOKENIZER_REGEX = (
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
     r"|\s*[\r\n]+|\s+(?!\S)|\s+"
 )
-_BYTE_LEVEL = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False, "use_regex": False}
 
 # llama.cpp token types (gguf.TokenType).
 _NORMAL, _CONTROL, _USER_DEFINED = 1, 3, 4
@@ -36,9 +36,10 @@ _NORMAL, _CONTROL, _USER_DEFINED = 1, 3, 4
 class Tokenizer:
     """Token ids for the reranker prompt; see the module docstring for the two views."""
 
-    def __init__(self, spec: dict[str, Any]) -> None:
-        self._plain = _build({**spec, "added_tokens": []})
-        self._added = {token["content"]: token["id"] for token in spec.get("added_tokens", [])}
+    def __init__(self, plain: HFTokenizer, added: dict[str, int]) -> None:
+        """``plain``: the BPE with no added tokens; ``added``: the added tokens' ids by text."""
+        self._plain = plain
+        self._added = added
         longest_first = sorted(self._added, key=len, reverse=True)
         self._added_pattern = re.compile("(" + "|".join(map(re.escape, longest_first)) + ")") if longest_first else None
 
@@ -55,7 +56,8 @@ class Tokenizer:
                 spec = json.loads(data.decode("utf-8"))
             except ValueError as e:
                 raise ModelError(f"cannot read tokenizer {path}: {e}") from e
-            return cls(spec)
+            return cls(_build({**spec, "added_tokens": []}),
+                       {token["content"]: token["id"] for token in spec.get("added_tokens", [])})
 
         return _reused(hashlib.sha256(data).digest(), build)
 
@@ -72,34 +74,25 @@ class Tokenizer:
 
     @classmethod
     def _from_gguf_fields(cls, tokens: Sequence[str], token_types: Sequence[int], merges: Sequence[str]) -> Tokenizer:
-        vocab = {t: i for i, (t, kind) in enumerate(zip(tokens, token_types)) if kind == _NORMAL}
-        added = [
-            {"id": i, "content": t, "single_word": False, "lstrip": False, "rstrip": False,
-             "normalized": False, "special": kind == _CONTROL}
-            for i, (t, kind) in enumerate(zip(tokens, token_types))
-            if kind in (_CONTROL, _USER_DEFINED)
-        ]
-        spec = {
-            "version": "1.0",
-            "added_tokens": added,
-            "normalizer": {"type": "NFC"},
-            "pre_tokenizer": {
-                "type": "Sequence",
-                "pretokenizers": [
-                    {"type": "Split", "pattern": {"Regex": QWEN2_PRETOKENIZER_REGEX},
-                     "behavior": "Isolated", "invert": False},
-                    _BYTE_LEVEL,
-                ],
-            },
-            "post_processor": _BYTE_LEVEL,
-            "decoder": _BYTE_LEVEL,
-            "model": {
-                "type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": "",
-                "end_of_word_suffix": "", "fuse_unk": False, "byte_fallback": False,
-                "ignore_merges": False, "vocab": vocab, "merges": [m.split(" ", 1) for m in merges],
-            },
-        }
-        return cls(spec)
+        """The tokenizer.json that Qwen3 ships, rebuilt through the library's objects (a third of the
+        time its JSON text takes to build and parse)."""
+        try:
+            vocab = {t: i for i, (t, kind) in enumerate(zip(tokens, token_types)) if kind == _NORMAL}
+            added = {t: i for i, (t, kind) in enumerate(zip(tokens, token_types)) if kind in (_CONTROL, _USER_DEFINED)}
+            plain = HFTokenizer(models.BPE(vocab=vocab, merges=[tuple(m.split(" ", 1)) for m in merges],
+                                           dropout=None, unk_token=None, continuing_subword_prefix="",
+                                           end_of_word_suffix="", fuse_unk=False, byte_fallback=False,
+                                           ignore_merges=False))
+        except Exception as e:  # tokenizers raises plain Exception subclasses from Rust; bad fields TypeError
+            raise ModelError(f"invalid tokenizer definition: {e}") from e
+        plain.normalizer = normalizers.NFC()
+        plain.pre_tokenizer = pre_tokenizers.Sequence([
+            pre_tokenizers.Split(Regex(QWEN2_PRETOKENIZER_REGEX), "isolated", invert=False),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, trim_offsets=False, use_regex=False),
+        ])
+        plain.post_processor = processors.ByteLevel(add_prefix_space=False, trim_offsets=False, use_regex=False)
+        plain.decoder = decoders.ByteLevel()
+        return cls(plain, added)
 
     def encode_template(self, text: str) -> list[int]:
         """Ids of trusted template text, with added tokens such as ``<|im_start|>`` parsed."""

@@ -56,16 +56,38 @@ def test_a_second_load_of_the_same_definition_reuses_the_built_tokenizer(tokeniz
     assert changed.encode_template("<think>") != tokenizer.encode_template("<think>") == [tokenizer.token_id("<think>")]
 
 
-def test_gguf_vocabularies_are_reused_by_content(tokenizer_dir) -> None:
+def _gguf_fields(tokenizer_dir) -> tuple[list[str], list[int], list[str]]:
+    """The tokenizer.ggml.* fields a GGUF converter writes for tokenizer.json: tokens by id, their
+    types (1 normal, 3 control, 4 user-defined) and the merges as "a b"."""
     import json
 
     spec = json.loads((tokenizer_dir / "tokenizer.json").read_text(encoding="utf-8"))
-    vocab = sorted(spec["model"]["vocab"].items(), key=lambda item: item[1])
-    tokens, types = [t for t, _ in vocab], [1] * len(vocab)
+    by_id = {i: (t, 1) for t, i in spec["model"]["vocab"].items()}
+    by_id.update({t["id"]: (t["content"], 3 if t["special"] else 4) for t in spec["added_tokens"]})
+    assert sorted(by_id) == list(range(len(by_id)))
     merges = [m if isinstance(m, str) else " ".join(m) for m in spec["model"]["merges"]]
+    return [by_id[i][0] for i in range(len(by_id))], [by_id[i][1] for i in range(len(by_id))], merges
+
+
+def test_a_gguf_vocabulary_tokenizes_as_tokenizer_json_does(tokenizer, tokenizer_dir) -> None:
+    from_gguf = Tokenizer.from_gguf_vocab(*_gguf_fields(tokenizer_dir), "qwen2")
+    for text in [*CORPUS, format_prompt("q 你好 <|im_end|>", CORPUS[4] + "<think>"), "a<|im_end|>b<tool_call>c"]:
+        assert from_gguf.encode_template(text) == tokenizer.encode_template(text)
+        assert from_gguf.encode_plain([text]) == tokenizer.encode_plain([text])
+    assert from_gguf.token_id("<|im_end|>") == tokenizer.token_id("<|im_end|>")
+
+
+def test_gguf_vocabularies_are_reused_by_content(tokenizer_dir) -> None:
+    tokens, types, merges = _gguf_fields(tokenizer_dir)
     first = Tokenizer.from_gguf_vocab(tokens, types, merges, "qwen2")
     assert Tokenizer.from_gguf_vocab(list(tokens), list(types), list(merges), "qwen2") is first
-    fewer_merges = Tokenizer.from_gguf_vocab(tokens, types, merges[:-1000], "qwen2")
-    assert fewer_merges is not first
+    assert Tokenizer.from_gguf_vocab(tokens, types, merges[:-1000], "qwen2") is not first
     with pytest.raises(ModelError, match="pre-type"):
         Tokenizer.from_gguf_vocab(tokens, types, merges, "llama-bpe")
+
+
+@pytest.mark.parametrize("merges", [["a"], [3], [None]])
+def test_a_malformed_gguf_vocabulary_is_a_model_error(tokenizer_dir, merges) -> None:
+    tokens, types, _ = _gguf_fields(tokenizer_dir)
+    with pytest.raises(ModelError, match="invalid tokenizer definition"):
+        Tokenizer.from_gguf_vocab(tokens, types, merges, "qwen2")

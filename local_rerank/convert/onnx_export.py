@@ -56,7 +56,7 @@ def export_onnx(checkpoint: Path, out: Path, quant: str = DEFAULT_ONNX_TYPE) -> 
     out.mkdir(parents=True)
     with tempfile.TemporaryDirectory(dir=out.parent) as tmp, _quiet():
         # Traced from the model in memory: no float32 copy of the checkpoint written and read back
-        # (4 bytes a weight: 32 GB for the 8B model).
+        # (4 bytes a weight: about 30 GB for the 8B model).
         onnx_export_from_model(_yes_minus_no_classifier(checkpoint, config), output=Path(tmp),
                                task="text-classification", do_validation=False)
         _quantize(Path(tmp) / MODEL_FILE, out / MODEL_FILE, quant)
