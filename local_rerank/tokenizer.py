@@ -54,10 +54,11 @@ class Tokenizer:
         def build() -> Tokenizer:
             try:
                 spec = json.loads(data.decode("utf-8"))
-            except ValueError as e:
-                raise ModelError(f"cannot read tokenizer {path}: {e}") from e
-            return cls(_build({**spec, "added_tokens": []}),
-                       {token["content"]: token["id"] for token in spec.get("added_tokens", [])})
+                added = {token["content"]: token["id"] for token in spec.get("added_tokens", [])}
+                plain = {**spec, "added_tokens": []}
+            except (ValueError, TypeError, KeyError, AttributeError) as e:
+                raise ModelError(f"cannot read tokenizer {path}: {e!r}") from e
+            return cls(_build(plain), added)
 
         return _reused(hashlib.sha256(data).digest(), build)
 

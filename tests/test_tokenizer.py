@@ -91,3 +91,11 @@ def test_a_malformed_gguf_vocabulary_is_a_model_error(tokenizer_dir, merges) -> 
     tokens, types, _ = _gguf_fields(tokenizer_dir)
     with pytest.raises(ModelError, match="invalid tokenizer definition"):
         Tokenizer.from_gguf_vocab(tokens, types, merges, "qwen2")
+
+
+@pytest.mark.parametrize("text", ["[]", '{"added_tokens": [{"id": 1}]}', '{"added_tokens": 3}', "{", "\udcff"])
+def test_a_broken_tokenizer_json_is_a_model_error(tmp_path, text: str) -> None:
+    path = tmp_path / "tokenizer.json"
+    path.write_bytes(text.encode("utf-8", "surrogateescape"))
+    with pytest.raises(ModelError, match="cannot read tokenizer|invalid tokenizer definition"):
+        Tokenizer.from_file(path)
