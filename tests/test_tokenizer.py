@@ -41,10 +41,11 @@ def test_unknown_token_is_a_model_error(tokenizer) -> None:
         tokenizer.token_id("definitely-not-a-token-☃☃")
 
 
-def test_a_second_load_of_the_same_definition_reuses_the_built_tokenizer(tokenizer, tokenizer_dir, tmp_path) -> None:
+def test_a_second_load_of_the_same_definition_reuses_the_built_tokenizer(tokenizer_dir, tmp_path) -> None:
     """Reuse is by content: a copy elsewhere is the same tokenizer; the same path rewritten is not."""
     import json
 
+    tokenizer = Tokenizer.from_file(tokenizer_dir / "tokenizer.json")
     copy = tmp_path / "tokenizer.json"
     copy.write_bytes((tokenizer_dir / "tokenizer.json").read_bytes())
     assert Tokenizer.from_file(copy) is tokenizer
