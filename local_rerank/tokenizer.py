@@ -37,7 +37,14 @@ class Tokenizer:
     """Token ids for the reranker prompt; see the module docstring for the two views."""
 
     def __init__(self, plain: HFTokenizer, added: dict[str, int]) -> None:
-        """``plain``: the BPE with no added tokens; ``added``: the added tokens' ids by text."""
+        """``plain``: the BPE with no added tokens; ``added``: the added tokens' ids by text.
+
+        Raises:
+            ModelError: an added token that is not a non-empty text with an integer id.
+        """
+        for text, token_id in added.items():
+            if not isinstance(text, str) or not text or not isinstance(token_id, int) or isinstance(token_id, bool):
+                raise ModelError(f"invalid tokenizer definition: added token {text!r} with id {token_id!r}")
         self._plain = plain
         self._added = added
         longest_first = sorted(self._added, key=len, reverse=True)
@@ -57,10 +64,10 @@ class Tokenizer:
                 added = {token["content"]: token["id"] for token in spec.get("added_tokens", [])}
                 plain = {**spec, "added_tokens": []}
             except (ValueError, TypeError, KeyError, AttributeError) as e:
-                raise ModelError(f"cannot read tokenizer {path}: {e!r}") from e
+                raise ModelError(f"cannot read tokenizer {path}: {type(e).__name__}: {e}") from e
             return cls(_build(plain), added)
 
-        return _reused(hashlib.sha256(data).digest(), build)
+        return _reused(b"json\0" + hashlib.sha256(data).digest(), build)
 
     @classmethod
     def from_gguf_vocab(
@@ -70,13 +77,13 @@ class Tokenizer:
         if pre != "qwen2":
             raise ModelError(f"unsupported tokenizer pre-type {pre!r} (expected 'qwen2', as in Qwen3)")
         fields = json.dumps([list(tokens), list(token_types), list(merges)], ensure_ascii=False)
-        key = hashlib.sha256(fields.encode("utf-8", "surrogatepass")).digest()
+        key = b"gguf\0" + hashlib.sha256(fields.encode("utf-8", "surrogatepass")).digest()
         return _reused(key, lambda: cls._from_gguf_fields(tokens, token_types, merges))
 
     @classmethod
     def _from_gguf_fields(cls, tokens: Sequence[str], token_types: Sequence[int], merges: Sequence[str]) -> Tokenizer:
-        """The tokenizer.json that Qwen3 ships, rebuilt through the library's objects (a third of the
-        time its JSON text takes to build and parse)."""
+        """What Qwen3's tokenizer.json describes (its decoder aside, which nothing here uses), built
+        through the library's objects: a third of the time its JSON text takes to build and parse."""
         try:
             vocab = {t: i for i, (t, kind) in enumerate(zip(tokens, token_types)) if kind == _NORMAL}
             added = {t: i for i, (t, kind) in enumerate(zip(tokens, token_types)) if kind in (_CONTROL, _USER_DEFINED)}

@@ -87,16 +87,25 @@ def test_gguf_vocabularies_are_reused_by_content(tokenizer_dir) -> None:
         Tokenizer.from_gguf_vocab(tokens, types, merges, "llama-bpe")
 
 
-@pytest.mark.parametrize("merges", [["a"], [3], [None]])
+@pytest.mark.parametrize("merges", [["a"], [None], ["a b c"], ["zz\u2603 q"]])
 def test_a_malformed_gguf_vocabulary_is_a_model_error(tokenizer_dir, merges) -> None:
     tokens, types, _ = _gguf_fields(tokenizer_dir)
     with pytest.raises(ModelError, match="invalid tokenizer definition"):
         Tokenizer.from_gguf_vocab(tokens, types, merges, "qwen2")
 
 
-@pytest.mark.parametrize("text", ["[]", '{"added_tokens": [{"id": 1}]}', '{"added_tokens": 3}', "{", "\udcff"])
+@pytest.mark.parametrize("text", ["[]", '{"added_tokens": [{"id": 1}]}', '{"added_tokens": 3}', "{", "\udcff",
+                                  '{"added_tokens": [{"id": 1, "content": 5}]}',
+                                  '{"added_tokens": [{"id": 1, "content": ""}]}',
+                                  '{"added_tokens": [{"id": "1", "content": "<x>"}]}'])
 def test_a_broken_tokenizer_json_is_a_model_error(tmp_path, text: str) -> None:
     path = tmp_path / "tokenizer.json"
     path.write_bytes(text.encode("utf-8", "surrogateescape"))
     with pytest.raises(ModelError, match="cannot read tokenizer|invalid tokenizer definition"):
         Tokenizer.from_file(path)
+
+
+@pytest.mark.parametrize("tokens", [[7, 8], ["", "<x>"]])
+def test_gguf_added_tokens_must_be_text(tokens) -> None:
+    with pytest.raises(ModelError, match="invalid tokenizer definition"):
+        Tokenizer.from_gguf_vocab(tokens, [3, 3], [], "qwen2")

@@ -90,7 +90,7 @@ def _yes_minus_no_classifier(checkpoint: Path, config: dict) -> Any:
     head = torch.from_numpy(read_checkpoint(checkpoint)[output_matrix_name(config)].load())
     with torch.no_grad():
         model.score.weight.copy_((head[yes] - head[no]).unsqueeze(0))
-    model.config.use_cache = False  # one pass over the whole prompt: no past key values
+    model.config.use_cache = False  # as the export runs it: no past key values in or out
     return model.eval()
 
 
