@@ -76,7 +76,7 @@ class Tokenizer:
         """Rebuild the tokenizer from a GGUF's ``tokenizer.ggml.*`` fields (model ``gpt2``)."""
         if pre != "qwen2":
             raise ModelError(f"unsupported tokenizer pre-type {pre!r} (expected 'qwen2', as in Qwen3)")
-        fields = json.dumps([list(tokens), list(token_types), list(merges)], ensure_ascii=False)
+        fields = json.dumps([tokens, token_types, merges], ensure_ascii=False)
         key = b"gguf\0" + hashlib.sha256(fields.encode("utf-8", "surrogatepass")).digest()
         return _reused(key, lambda: cls._from_gguf_fields(tokens, token_types, merges))
 
