@@ -58,16 +58,11 @@ def test_a_second_load_of_the_same_definition_reuses_the_built_tokenizer(tokeniz
 
 
 def _gguf_fields(tokenizer_dir) -> tuple[list[str], list[int], list[str]]:
-    """The tokenizer.ggml.* fields a GGUF converter writes for tokenizer.json: tokens by id, their
-    types (1 normal, 3 control, 4 user-defined) and the merges as "a b"."""
-    import json
+    """The tokenizer.ggml.* fields our GGUF export writes for tokenizer.json: tokens, types, merges."""
+    from local_rerank.convert.gguf_export import _vocabulary
 
-    spec = json.loads((tokenizer_dir / "tokenizer.json").read_text(encoding="utf-8"))
-    by_id = {i: (t, 1) for t, i in spec["model"]["vocab"].items()}
-    by_id.update({t["id"]: (t["content"], 3 if t["special"] else 4) for t in spec["added_tokens"]})
-    assert sorted(by_id) == list(range(len(by_id)))
-    merges = [m if isinstance(m, str) else " ".join(m) for m in spec["model"]["merges"]]
-    return [by_id[i][0] for i in range(len(by_id))], [by_id[i][1] for i in range(len(by_id))], merges
+    vocabulary = _vocabulary(tokenizer_dir, {"vocab_size": 0})
+    return vocabulary.tokens, vocabulary.types, vocabulary.merges
 
 
 def test_a_gguf_vocabulary_tokenizes_as_tokenizer_json_does(tokenizer, tokenizer_dir) -> None:
